@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/store"
+)
+
+type validateOptions struct {
+	caseFile string
+	fileOnly bool
+}
+
+const validateLong = `Check a case file and everything it points at, and say what is wrong.
+
+First the case file itself: every problem is listed at once with its YAML
+path, its line and what is expected (unknown keys, times, time zones, data
+categories, formats, routes, queries), and the exit code is 2. ${VAR} in a
+value is replaced by the environment variable VAR.
+
+Then the environment: the case database and the user database are reached
+(users_query and sessions_query are run with an empty batch inside a
+read-only transaction to check their columns), every log glob must match at
+least one file, and the first lines of each file are checked against its
+declared format. A failed check exits 1.
+
+Data categories: name, email, phone, postal_address, date_of_birth,
+bank_account, payment_card, purchase_history, account_balance, government_id,
+credentials, health.`
+
+func newValidateCmd(d *deps) *cobra.Command {
+	var o validateOptions
+	cmd := &cobra.Command{
+		Use:     "validate -f incident.yaml",
+		Short:   "Check the case file, both databases and the log files",
+		Long:    validateLong,
+		Example: "  breachctl validate -f incident.yaml\n  breachctl validate -f incident.yaml --file-only   # no database or log access",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runValidate(cmd.Context(), d, o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.caseFile, "file", "f", "", "case file (incident.yaml)")
+	cmd.Flags().BoolVar(&o.fileOnly, "file-only", false, "check only the case file, not the databases or logs")
+	return cmd
+}
+
+func runValidate(ctx context.Context, d *deps, o validateOptions) error {
+	c, err := d.loadCase(o.caseFile)
+	if err != nil {
+		return err
+	}
+	loc := c.Location
+	fmt.Fprintf(d.io.Out, "ok    case file %s: case %s, window %s – %s (%s, %s)\n", o.caseFile, c.ID,
+		c.Start.In(loc).Format("2006-01-02 15:04"), c.End.In(loc).Format("2006-01-02 15:04"), c.Timezone, c.End.Sub(c.Start).Round(time.Minute))
+	if o.fileOnly {
+		return nil
+	}
+	checks := incident.CheckEnvironment(ctx, c, incident.CheckDeps{
+		CaseDB: func(ctx context.Context) (string, error) {
+			u, err := d.caseDBURL()
+			if err != nil {
+				return "", err
+			}
+			db, err := store.Connect(ctx, u)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", store.Redact(u), err)
+			}
+			defer db.Close()
+			s := &store.Store{DB: db}
+			v, err := s.Version(ctx)
+			if err != nil {
+				return fmt.Sprintf("%s reachable; schema not created yet (ingest or 'breachctl db migrate' creates it)", store.Redact(u)), nil
+			}
+			return fmt.Sprintf("%s reachable, schema version %d", store.Redact(u), v), nil
+		},
+		UsersDB: d.connectUsers,
+	})
+	failed := 0
+	for _, ch := range checks {
+		mark := "ok   "
+		if !ch.OK {
+			mark = "FAIL "
+			failed++
+		}
+		fmt.Fprintf(d.io.Out, "%s %s: %s\n", mark, ch.Name, ch.Detail)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d checks failed (see above)", failed, len(checks)+1)
+	}
+	fmt.Fprintf(d.io.Out, "all %d checks passed\n", len(checks)+1)
+	return nil
+}

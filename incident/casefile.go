@@ -1,0 +1,652 @@
+package incident
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones work on machines without /usr/share/zoneinfo
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Case is a loaded and validated case file (incident.yaml).
+type Case struct {
+	ID           string       `yaml:"id"`
+	Title        string       `yaml:"title"`
+	Timezone     string       `yaml:"timezone"`
+	Window       Window       `yaml:"window"`
+	DiscoveredAt string       `yaml:"discovered_at"`
+	ContainedAt  string       `yaml:"contained_at"`
+	Organization Organization `yaml:"organization"`
+	CauseKind    string       `yaml:"cause_kind"`
+	Narrative    Narrative    `yaml:"narrative"`
+	Logs         []LogSource  `yaml:"logs"`
+	IdentityKind string       `yaml:"identity_kind"`
+	Users        UsersConfig  `yaml:"users"`
+	Exposure     Exposure     `yaml:"exposure"`
+	Notify       NotifyConfig `yaml:"notify"`
+
+	// Derived when the file is loaded.
+	Path     string         `yaml:"-"` // the case file as given
+	Dir      string         `yaml:"-"` // globs are relative to it
+	SHA256   string         `yaml:"-"` // of the file's bytes, before ${VAR} expansion
+	Location *time.Location `yaml:"-"`
+	Start    time.Time      `yaml:"-"` // window.start
+	End      time.Time      `yaml:"-"` // window.end
+	Aware    time.Time      `yaml:"-"` // discovered_at: every legal clock runs from it
+	Contain  time.Time      `yaml:"-"` // contained_at, zero when not given
+}
+
+// Window is when the faulty configuration was live, as declared.
+type Window struct {
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+}
+
+// Organization is the controller: who notifies and who to contact.
+type Organization struct {
+	Name         string `yaml:"name"`
+	ContactEmail string `yaml:"contact_email"`
+	ContactPhone string `yaml:"contact_phone"`
+	Website      string `yaml:"website"`
+	Address      string `yaml:"address"`
+	DPOEmail     string `yaml:"dpo_email"`
+}
+
+// Narrative is free text used in reports and notices.
+type Narrative struct {
+	Cause        string `yaml:"cause"`
+	Measures     string `yaml:"measures"`
+	Consequences string `yaml:"consequences"`
+}
+
+// LogSource is one set of access logs in one format.
+type LogSource struct {
+	Paths     []string          `yaml:"paths"`
+	Format    string            `yaml:"format"`
+	LogFormat string            `yaml:"log_format"`
+	Identity  string            `yaml:"identity"`
+	Fields    map[string]string `yaml:"fields"`
+}
+
+// UsersConfig says how to read the organisation's user records.
+type UsersConfig struct {
+	DatabaseURL   string `yaml:"database_url"`
+	SessionsQuery string `yaml:"sessions_query"`
+	UsersQuery    string `yaml:"users_query"`
+}
+
+// Exposure says which responses carried whose data.
+type Exposure struct {
+	CacheKey        []string `yaml:"cache_key"`
+	CacheableStatus []int    `yaml:"cacheable_status"`
+	Routes          []Route  `yaml:"routes"`
+}
+
+// Route maps private paths to the data categories their pages show.
+type Route struct {
+	Match      string     `yaml:"match"`
+	Categories []Category `yaml:"categories"`
+}
+
+// NotifyConfig configures notices.
+type NotifyConfig struct {
+	From          string `yaml:"from"`
+	ReplyTo       string `yaml:"reply_to"`
+	DefaultLocale string `yaml:"default_locale"`
+}
+
+// Supported values.
+var (
+	LogFormats     = []string{"nginx", "cloudfront", "cloudflare", "jsonl"}
+	CauseKinds     = []string{"misconfiguration", "unauthorized_access", "insider", "loss", "other"}
+	IdentityKinds  = []string{"session", "user"}
+	CacheKeyParts  = []string{"pop", "host", "path", "query", "method"}
+	JSONLFieldKeys = []string{"time", "ip", "method", "host", "path", "query", "status", "cache", "pop", "identity"}
+	NginxFieldKeys = []string{"pop"}
+	Locales        = []string{"ja", "en"}
+)
+
+// Problem is one thing wrong with a case file, located by its YAML path and line.
+type Problem struct {
+	Path string // e.g. window.end, logs[0].format; empty for the whole file
+	Line int    // 0 when unknown
+	Msg  string
+}
+
+func (p Problem) String() string {
+	switch {
+	case p.Path != "" && p.Line > 0:
+		return fmt.Sprintf("%s (line %d): %s", p.Path, p.Line, p.Msg)
+	case p.Path != "":
+		return fmt.Sprintf("%s: %s", p.Path, p.Msg)
+	case p.Line > 0:
+		return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
+	}
+	return p.Msg
+}
+
+// ValidationError lists every problem found in a case file. Commands map it
+// to exit code 2.
+type ValidationError struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	if len(e.Problems) == 1 {
+		fmt.Fprintf(&b, "%s: %s", e.File, e.Problems[0])
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s: %d problems:", e.File, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Getenv looks up an environment variable; ok is false when it is not set.
+type Getenv func(name string) (value string, ok bool)
+
+// Load reads, expands and validates the case file at path. A bad file gives a
+// *ValidationError listing every problem; an unreadable one a plain error.
+func Load(path string, getenv Getenv) (*Case, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read case file: %w", err)
+	}
+	c, err := Parse(data, getenv)
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			ve.File = path
+		}
+		return nil, err
+	}
+	c.Path = path
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("case file %s: %w", path, err)
+	}
+	c.Dir = filepath.Dir(abs)
+	return c, nil
+}
+
+// Parse decodes and validates case-file bytes (see Load).
+func Parse(data []byte, getenv Getenv) (*Case, error) {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	sum := sha256.Sum256(data)
+	v := &validator{lines: map[string]int{}, bad: map[string]bool{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		v.add("", yamlErrLine(err), "not valid YAML: %s", yamlErrMsg(err))
+		return nil, v.err()
+	}
+	if len(root.Content) == 0 {
+		v.add("", 0, "the file is empty; start from the example in the README")
+		return nil, v.err()
+	}
+	doc := root.Content[0]
+	v.walk(doc, reflect.TypeOf(Case{}), "", getenv)
+	var c Case
+	if err := doc.Decode(&c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				line := yamlErrLine(errors.New(msg))
+				if p := v.pathAt(line); !v.bad[p] {
+					v.add(p, line, "%s", yamlErrMsg(errors.New(msg)))
+				}
+			}
+		} else {
+			v.add("", yamlErrLine(err), "%s", yamlErrMsg(err))
+		}
+	}
+	v.check(&c)
+	if len(v.problems) > 0 {
+		return nil, v.err()
+	}
+	c.SHA256 = hex.EncodeToString(sum[:])
+	return &c, nil
+}
+
+type validator struct {
+	problems []Problem
+	lines    map[string]int  // YAML path -> line
+	bad      map[string]bool // paths whose shape is wrong: reported once, not again
+}
+
+func (v *validator) add(path string, line int, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// at reports a problem at a path, with the line the path was found on.
+func (v *validator) at(path, format string, args ...any) {
+	for p := path; p != ""; p = parentPath(p) {
+		if v.bad[p] {
+			return
+		}
+	}
+	line, ok := v.lines[path]
+	if !ok {
+		// A missing key: point at its parent (not at the document's first line).
+		for p := parentPath(path); p != "" && !ok; p = parentPath(p) {
+			line, ok = v.lines[p]
+		}
+	}
+	v.add(path, line, format, args...)
+}
+
+func (v *validator) err() error {
+	sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
+	return &ValidationError{Problems: v.problems}
+}
+
+func (v *validator) pathAt(line int) string {
+	best := ""
+	for p, l := range v.lines {
+		if l == line && (best == "" || len(p) > len(best)) {
+			best = p
+		}
+	}
+	return best
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// walk checks every mapping key against the yaml tags of t (unknown keys are
+// errors), records the line of every path, and expands ${VAR} in scalars.
+func (v *validator) walk(n *yaml.Node, t reflect.Type, path string, getenv Getenv) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	v.lines[path] = n.Line
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.Contains(n.Value, "${") && n.Tag != "!!null" {
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+				name := ref[2 : len(ref)-1]
+				val, ok := getenv(name)
+				if !ok {
+					v.add(path, n.Line, "environment variable %s is not set (export it, or write the value here)", name)
+				}
+				return val
+			})
+			n.Style = yaml.DoubleQuotedStyle // an expanded value is always a string
+			n.Tag = "!!str"
+		}
+	case yaml.MappingNode:
+		if t.Kind() == reflect.Struct {
+			known := map[string]reflect.Type{}
+			var names []string
+			for i := 0; i < t.NumField(); i++ {
+				f := t.Field(i)
+				tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+				if tag == "" || tag == "-" {
+					continue
+				}
+				known[tag] = f.Type
+				names = append(names, tag)
+			}
+			seen := map[string]bool{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, val := n.Content[i], n.Content[i+1]
+				sub := joinPath(path, k.Value)
+				ft, ok := known[k.Value]
+				if !ok {
+					v.add(sub, k.Line, "unknown key %q; expected one of: %s", k.Value, strings.Join(names, ", "))
+					continue
+				}
+				if seen[k.Value] {
+					v.add(sub, k.Line, "key %q given twice", k.Value)
+				}
+				seen[k.Value] = true
+				v.walk(val, ft, sub, getenv)
+			}
+		} else if t.Kind() == reflect.Map {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, val := n.Content[i], n.Content[i+1]
+				v.walk(val, t.Elem(), joinPath(path, k.Value), getenv)
+			}
+		} else {
+			v.bad[path] = true
+			v.add(path, n.Line, "expected %s, found a mapping", kindName(t))
+		}
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			v.bad[path] = true
+			v.add(path, n.Line, "expected %s, found a list", kindName(t))
+			return
+		}
+		for i, item := range n.Content {
+			v.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), getenv)
+		}
+	}
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Int, reflect.Int64:
+		return "a number"
+	}
+	return "a single value"
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+var (
+	caseIDRe    = regexp.MustCompile(`^[a-z0-9-]+$`)
+	identityRe  = regexp.MustCompile(`^(cookie|field):[A-Za-z0-9_.\-]+$`)
+	timeExample = "2017-06-22T09:41:00+09:00"
+)
+
+func (v *validator) check(c *Case) {
+	// Only report semantic problems for keys whose type decoded; a type error
+	// was already reported for the others.
+	switch {
+	case c.ID == "":
+		v.at("id", "required: the case's key, lower-case letters, digits and dashes")
+	case !caseIDRe.MatchString(c.ID) || len(c.ID) > 63:
+		v.at("id", "%q must match [a-z0-9-]+ (at most 63 characters)", c.ID)
+	}
+	if strings.TrimSpace(c.Title) == "" {
+		v.at("title", "required: a one-line description of the incident")
+	}
+	if c.Timezone == "" {
+		v.at("timezone", "required: an IANA time zone such as Asia/Tokyo or UTC")
+	} else if loc, err := time.LoadLocation(c.Timezone); err != nil {
+		v.at("timezone", "%q is not in the time zone database (for example Asia/Tokyo, Europe/Berlin, UTC)", c.Timezone)
+	} else {
+		c.Location = loc
+	}
+	c.Start = v.timestamp("window.start", c.Window.Start, true)
+	c.End = v.timestamp("window.end", c.Window.End, true)
+	if !c.Start.IsZero() && !c.End.IsZero() && !c.End.After(c.Start) {
+		v.at("window.end", "must be after window.start")
+	}
+	c.Aware = v.timestamp("discovered_at", c.DiscoveredAt, true)
+	if !c.Aware.IsZero() && !c.Start.IsZero() && c.Aware.Before(c.Start) {
+		v.at("discovered_at", "must not be before window.start (the exposure cannot be discovered before it began)")
+	}
+	c.Contain = v.timestamp("contained_at", c.ContainedAt, false)
+	if !c.Contain.IsZero() && !c.Start.IsZero() && c.Contain.Before(c.Start) {
+		v.at("contained_at", "must not be before window.start")
+	}
+
+	if strings.TrimSpace(c.Organization.Name) == "" {
+		v.at("organization.name", "required: the organisation that notifies (it appears in every notice and report)")
+	}
+	v.email("organization.contact_email", c.Organization.ContactEmail, true)
+	v.email("organization.dpo_email", c.Organization.DPOEmail, false)
+	if w := c.Organization.Website; w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {
+		v.at("organization.website", "%q must be an http:// or https:// address", w)
+	}
+	if c.CauseKind != "" && !contains(CauseKinds, c.CauseKind) {
+		v.at("cause_kind", "%q is not one of: %s", c.CauseKind, strings.Join(CauseKinds, ", "))
+	}
+
+	if len(c.Logs) == 0 {
+		v.at("logs", "required: at least one entry with paths, format and identity")
+	}
+	for i, l := range c.Logs {
+		v.checkLogs(fmt.Sprintf("logs[%d]", i), l)
+	}
+	switch {
+	case c.IdentityKind == "":
+		v.at("identity_kind", "required: session (identities are session ids) or user (they are user ids)")
+	case !contains(IdentityKinds, c.IdentityKind):
+		v.at("identity_kind", "%q is not one of: %s", c.IdentityKind, strings.Join(IdentityKinds, ", "))
+	}
+
+	if c.Users.DatabaseURL == "" {
+		v.at("users.database_url", "required: the user database's URL, e.g. ${USERS_DATABASE_URL}")
+	} else if !strings.HasPrefix(c.Users.DatabaseURL, "postgres://") && !strings.HasPrefix(c.Users.DatabaseURL, "postgresql://") && !strings.Contains(c.Users.DatabaseURL, "=") {
+		v.at("users.database_url", "must be a postgres:// URL or a key=value connection string")
+	}
+	if c.IdentityKind == "session" {
+		v.query("users.sessions_query", c.Users.SessionsQuery, "session_id, user_id")
+	} else if c.Users.SessionsQuery != "" && c.IdentityKind == "user" {
+		v.at("users.sessions_query", "not used when identity_kind is user; remove it")
+	}
+	v.query("users.users_query", c.Users.UsersQuery, "id, email, name, locale, country, region")
+
+	v.checkExposure(&c.Exposure)
+
+	if c.Notify.From != "" {
+		if _, err := ParseAddress(c.Notify.From); err != nil {
+			v.at("notify.from", "%v", err)
+		}
+	}
+	if c.Notify.ReplyTo != "" {
+		if _, err := ParseAddress(c.Notify.ReplyTo); err != nil {
+			v.at("notify.reply_to", "%v", err)
+		}
+	}
+	if c.Notify.DefaultLocale == "" {
+		c.Notify.DefaultLocale = "en"
+	} else if !contains(Locales, c.Notify.DefaultLocale) {
+		v.at("notify.default_locale", "%q has no templates; use one of: %s", c.Notify.DefaultLocale, strings.Join(Locales, ", "))
+	}
+}
+
+func (v *validator) timestamp(path, s string, required bool) time.Time {
+	if s == "" {
+		if required {
+			v.at(path, "required: a time with its UTC offset, e.g. %s", timeExample)
+		}
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		v.at(path, "%q is not an RFC 3339 time with a UTC offset, e.g. %s", s, timeExample)
+		return time.Time{}
+	}
+	return t
+}
+
+func (v *validator) email(path, s string, required bool) {
+	if s == "" {
+		if required {
+			v.at(path, "required: an email address people can write to")
+		}
+		return
+	}
+	if _, err := ParseAddress(s); err != nil {
+		v.at(path, "%v", err)
+	}
+}
+
+func (v *validator) query(path, q, columns string) {
+	switch {
+	case strings.TrimSpace(q) == "":
+		v.at(path, "required: a SELECT returning %s, with WHERE ... = ANY($1)", columns)
+	case !strings.Contains(q, "$1"):
+		v.at(path, "must take the batch of ids as $1, e.g. WHERE id = ANY($1)")
+	case !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(q)), "SELECT") && !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(q)), "WITH"):
+		v.at(path, "must be a SELECT (the user database is only ever read)")
+	}
+}
+
+func (v *validator) checkLogs(p string, l LogSource) {
+	if len(l.Paths) == 0 {
+		v.at(p+".paths", "required: one or more file globs, relative to the case file (\"-\" for standard input)")
+	}
+	for j, g := range l.Paths {
+		if strings.TrimSpace(g) == "" {
+			v.at(fmt.Sprintf("%s.paths[%d]", p, j), "empty glob")
+		} else if _, err := filepath.Match(g, ""); err != nil {
+			v.at(fmt.Sprintf("%s.paths[%d]", p, j), "%q is not a valid glob: %v", g, err)
+		}
+	}
+	switch {
+	case l.Format == "":
+		v.at(p+".format", "required: one of %s", strings.Join(LogFormats, ", "))
+	case !contains(LogFormats, l.Format):
+		v.at(p+".format", "%q is not a supported format; use one of %s", l.Format, strings.Join(LogFormats, ", "))
+	}
+	if l.LogFormat != "" && l.Format != "nginx" {
+		v.at(p+".log_format", "only used with format nginx; remove it")
+	}
+	switch {
+	case l.Identity == "":
+		v.at(p+".identity", "required: cookie:NAME, field:NAME or remote_user")
+	case l.Identity == "remote_user":
+		if l.Format != "nginx" {
+			v.at(p+".identity", "remote_user only exists in nginx/Apache logs; use cookie:NAME or field:NAME")
+		}
+	case !identityRe.MatchString(l.Identity):
+		v.at(p+".identity", "%q must be cookie:NAME, field:NAME or remote_user", l.Identity)
+	}
+	allowed := map[string][]string{"jsonl": JSONLFieldKeys, "nginx": NginxFieldKeys}[l.Format]
+	if len(l.Fields) > 0 && allowed == nil && l.Format != "" {
+		v.at(p+".fields", "only used with format jsonl (and fields.pop with nginx); remove it")
+	}
+	if allowed != nil {
+		keys := make([]string, 0, len(l.Fields))
+		for k := range l.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if !contains(allowed, k) {
+				v.at(p+".fields."+k, "unknown field %q; expected one of: %s", k, strings.Join(allowed, ", "))
+			} else if strings.TrimSpace(l.Fields[k]) == "" {
+				v.at(p+".fields."+k, "empty: name the log's field for %s", k)
+			}
+		}
+	}
+	if l.Format == "jsonl" {
+		for _, req := range []string{"time", "path", "status", "cache"} {
+			if l.Fields[req] == "" {
+				v.at(p+".fields."+req, "required for jsonl: the name of the JSON field holding the %s", req)
+			}
+		}
+	}
+}
+
+func (v *validator) checkExposure(e *Exposure) {
+	if len(e.CacheKey) == 0 {
+		v.at("exposure.cache_key", "required: the parts of the CDN's cache key, from %s", strings.Join(CacheKeyParts, ", "))
+	}
+	seen := map[string]bool{}
+	for i, k := range e.CacheKey {
+		p := fmt.Sprintf("exposure.cache_key[%d]", i)
+		if !contains(CacheKeyParts, k) {
+			v.at(p, "%q is not a cache key part; use %s", k, strings.Join(CacheKeyParts, ", "))
+		} else if seen[k] {
+			v.at(p, "%q given twice", k)
+		}
+		seen[k] = true
+	}
+	if len(e.CacheableStatus) == 0 {
+		e.CacheableStatus = []int{200}
+	}
+	for i, s := range e.CacheableStatus {
+		if s < 100 || s > 599 {
+			v.at(fmt.Sprintf("exposure.cacheable_status[%d]", i), "%d is not an HTTP status (100-599)", s)
+		}
+	}
+	if len(e.Routes) == 0 {
+		v.at("exposure.routes", "required: at least one private route, e.g. {match: /mypage/profile, categories: [name, email]}")
+	}
+	for i, r := range e.Routes {
+		p := fmt.Sprintf("exposure.routes[%d]", i)
+		if _, err := CompileRoute(r.Match); err != nil {
+			v.at(p+".match", "%v", err)
+		}
+		if len(r.Categories) == 0 {
+			v.at(p+".categories", "required: the data categories this page shows, from: %s", categoryList())
+		}
+		for j, cat := range r.Categories {
+			if !ValidCategory(string(cat)) {
+				v.at(fmt.Sprintf("%s.categories[%d]", p, j), "%q is not a data category; use one of: %s", cat, categoryList())
+			}
+		}
+	}
+}
+
+func categoryList() string {
+	s := make([]string, len(Categories))
+	for i, c := range Categories {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+):\s*`)
+
+func yamlErrLine(err error) int {
+	m := yamlLineRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+func yamlErrMsg(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = yamlLineRe.ReplaceAllString(msg, "")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n", "")
+	if i := strings.Index(msg, " into "); i >= 0 && strings.HasPrefix(msg, "cannot unmarshal") {
+		// "cannot unmarshal !!str `abc` into int" -> "`abc` must be a number"
+		what := msg[len("cannot unmarshal "):i]
+		if sp := strings.IndexByte(what, ' '); sp >= 0 {
+			what = what[sp+1:]
+		}
+		into := msg[i+len(" into "):]
+		want := "a single value"
+		switch {
+		case strings.HasPrefix(into, "[]"):
+			want = "a list"
+		case strings.HasPrefix(into, "int"):
+			want = "a whole number"
+		case strings.HasPrefix(into, "map"), strings.Contains(into, "incident."):
+			want = "a mapping"
+		}
+		return fmt.Sprintf("%s must be %s", what, want)
+	}
+	return msg
+}

@@ -1,0 +1,211 @@
+package incident
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testEnv(name string) (string, bool) {
+	if name == "USERS_DATABASE_URL" {
+		return "postgres://reader@db.internal/users", true
+	}
+	return "", false
+}
+
+func readValid(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse([]byte(readValid(t)), testEnv)
+	if err != nil {
+		t.Fatalf("Parse(valid.yaml) = %v, want no error", err)
+	}
+	if c.Users.DatabaseURL != "postgres://reader@db.internal/users" {
+		t.Errorf("database_url = %q, want the expanded ${USERS_DATABASE_URL}", c.Users.DatabaseURL)
+	}
+	wantStart := time.Date(2017, 6, 22, 0, 41, 0, 0, time.UTC)
+	if !c.Start.Equal(wantStart) {
+		t.Errorf("Start = %v, want %v", c.Start, wantStart)
+	}
+	if got := c.End.Sub(c.Start); got != 5*time.Hour+57*time.Minute {
+		t.Errorf("window length = %v, want 5h57m", got)
+	}
+	if c.Location == nil || c.Location.String() != "Asia/Tokyo" {
+		t.Errorf("Location = %v, want Asia/Tokyo", c.Location)
+	}
+	if len(c.Exposure.Routes) != 2 || c.Exposure.Routes[1].Categories[0] != CatBankAccount {
+		t.Errorf("routes = %+v", c.Exposure.Routes)
+	}
+	if len(c.SHA256) != 64 {
+		t.Errorf("SHA256 = %q, want 64 hex digits", c.SHA256)
+	}
+	// $1 in SQL is not an environment reference.
+	if !strings.Contains(c.Users.UsersQuery, "ANY($1)") {
+		t.Errorf("users_query lost its $1: %q", c.Users.UsersQuery)
+	}
+}
+
+// TestValidationRules breaks valid.yaml one rule at a time (and several at
+// once) and checks each problem is reported with its path and line.
+func TestValidationRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(string) string
+		env     Getenv
+		want    []string // each must appear in the error, in this order
+		wantNot []string
+	}{
+		{"end before start", repl("end:   2017-06-22T15:38:00+09:00", "end:   2017-06-22T08:00:00+09:00"), nil,
+			[]string{"window.end (line 6): must be after window.start"}, nil},
+		{"unknown top-level key", repl("cause_kind:", "causekind:"), nil,
+			[]string{`causekind (line 16): unknown key "causekind"; expected one of: id, title`}, nil},
+		{"unknown nested key", repl("  dpo_email:", "  dpo_mail:"), nil,
+			[]string{`organization.dpo_mail (line 15): unknown key "dpo_mail"`}, nil},
+		{"unknown key in flow mapping", repl("{match: /mypage/profile,", "{match: /mypage/profile, categorys: [name],"), nil,
+			[]string{`exposure.routes[0].categorys (line 37): unknown key`}, nil},
+		{"bad category", repl("[name, postal_address, phone]", "[name, address, phone]"), nil,
+			[]string{`exposure.routes[0].categories[1] (line 37): "address" is not a data category; use one of: name, email`}, nil},
+		{"bad time zone", repl("timezone: Asia/Tokyo", "timezone: Asia/Tokio"), nil,
+			[]string{`timezone (line 3): "Asia/Tokio" is not in the time zone database`}, nil},
+		{"time without offset", repl("discovered_at: 2017-06-22T14:41:00+09:00", "discovered_at: 2017-06-22 14:41"), nil,
+			[]string{`discovered_at (line 7): "2017-06-22 14:41" is not an RFC 3339 time with a UTC offset`}, nil},
+		{"discovered before the window", repl("discovered_at: 2017-06-22T14:41:00+09:00", "discovered_at: 2017-06-21T14:41:00+09:00"), nil,
+			[]string{`discovered_at (line 7): must not be before window.start`}, nil},
+		{"unsupported format", repl("format: nginx", "format: iis"), nil,
+			[]string{`logs[0].format (line 23): "iis" is not a supported format; use one of nginx, cloudfront, cloudflare, jsonl`}, nil},
+		{"bad identity", repl("identity: cookie:sid", "identity: header"), nil,
+			[]string{`logs[0].identity (line 24): "header" must be cookie:NAME, field:NAME or remote_user`}, nil},
+		{"remote_user outside nginx", func(s string) string {
+			return strings.Replace(strings.Replace(s, "format: nginx", "format: cloudfront", 1), "identity: cookie:sid", "identity: remote_user", 1)
+		}, nil, []string{`logs[0].identity (line 24): remote_user only exists in nginx/Apache logs`}, nil},
+		{"log_format with cloudfront", repl("    format: nginx\n", "    format: cloudfront\n    log_format: '$remote_addr'\n"), nil,
+			[]string{`logs[0].log_format (line 24): only used with format nginx`}, nil},
+		{"jsonl without field map", repl("format: nginx", "format: jsonl"), nil,
+			[]string{`logs[0].fields.time (line 22): required for jsonl`, `logs[0].fields.path`, `logs[0].fields.status`, `logs[0].fields.cache`}, nil},
+		{"no logs", repl(`  - paths: ["logs/*.log"]
+    format: nginx
+    identity: cookie:sid
+`, "  []\n"), nil, []string{`logs (line 22): required: at least one entry`}, nil},
+		{"bad glob", repl(`["logs/*.log"]`, `["logs/[.log"]`), nil, []string{`logs[0].paths[0] (line 22): "logs/[.log" is not a valid glob`}, nil},
+		{"missing env var", nil, func(string) (string, bool) { return "", false },
+			[]string{`users.database_url (line 27): environment variable USERS_DATABASE_URL is not set`}, nil},
+		{"bad id", repl("id: web-cache-2017-06", "id: Web Cache"), nil, []string{`id (line 1): "Web Cache" must match [a-z0-9-]+`}, nil},
+		{"missing title", repl("title: Customer pages served to other customers by the CDN\n", ""), nil, []string{`title: required`}, nil},
+		{"bad email", repl("contact_email: privacy@example.jp", "contact_email: privacy at example"), nil,
+			[]string{`organization.contact_email (line 11): not a valid email address`}, nil},
+		{"bad cause kind", repl("cause_kind: misconfiguration", "cause_kind: hackers"), nil,
+			[]string{`cause_kind (line 16): "hackers" is not one of: misconfiguration, unauthorized_access, insider, loss, other`}, nil},
+		{"query without $1", repl("FROM users WHERE id = ANY($1)", "FROM users"), nil,
+			[]string{`users.users_query (line 29): must take the batch of ids as $1`}, nil},
+		{"query that writes", repl("sessions_query: SELECT", "sessions_query: DELETE"), nil,
+			[]string{`users.sessions_query (line 28): must be a SELECT`}, nil},
+		{"bad cache key", repl("cache_key: [pop, host, path, query]", "cache_key: [pop, url]"), nil,
+			[]string{`exposure.cache_key[1] (line 34): "url" is not a cache key part`}, nil},
+		{"bad status type", repl("cacheable_status: [200]", "cacheable_status: [ok]"), nil,
+			[]string{`(line 35): ` + "`ok` must be a whole number"}, nil},
+		{"bad status value", repl("cacheable_status: [200]", "cacheable_status: [2000]"), nil,
+			[]string{`exposure.cacheable_status[0] (line 35): 2000 is not an HTTP status`}, nil},
+		{"bad route", repl(`"/mypage/bank*"`, `"/mypage/*/bank"`), nil,
+			[]string{`exposure.routes[1].match (line 38): "/mypage/*/bank": * is only allowed at the end`}, nil},
+		{"bad regexp route", repl(`"/mypage/bank*"`, `"re:^/mypage/(bank"`), nil,
+			[]string{`exposure.routes[1].match (line 38): "^/mypage/(bank" is not a valid regular expression`}, nil},
+		{"route without categories", repl("categories: [bank_account]", "categories: []"), nil,
+			[]string{`exposure.routes[1].categories (line 38): required`}, nil},
+		{"header injection in from", repl("from: Example Market Privacy Office <privacy@example.jp>", `from: "Privacy <privacy@example.jp>\r\nBcc: x@evil.example"`), nil,
+			[]string{`notify.from (line 40): the address contains a line break`}, nil},
+		{"unknown locale", repl("default_locale: ja", "default_locale: klingon"), nil,
+			[]string{`notify.default_locale (line 41): "klingon" has no templates`}, nil},
+		{"mapping where a list is expected", repl(`paths: ["logs/*.log"]`, `paths: {a: b}`), nil,
+			[]string{`logs[0].paths (line 22): expected a list, found a mapping`}, []string{"problems", "required"}},
+		{"not YAML", func(string) string { return "id: [unclosed\n" }, nil, []string{"not valid YAML"}, nil},
+		{"empty file", func(string) string { return "" }, nil, []string{"the file is empty"}, nil},
+		{"several problems at once, in line order", func(s string) string {
+			s = strings.Replace(s, "timezone: Asia/Tokyo", "timezone: Mars/Olympus", 1)
+			s = strings.Replace(s, "format: nginx", "format: iis", 1)
+			s = strings.Replace(s, "[bank_account]", "[bank]", 1)
+			return strings.Replace(s, "  website:", "  web_site:", 1)
+		}, nil, []string{
+			"4 problems:",
+			`timezone (line 3)`,
+			`organization.web_site (line 13): unknown key`,
+			`logs[0].format (line 23)`,
+			`exposure.routes[1].categories[0] (line 38)`,
+		}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := readValid(t)
+			if tc.edit != nil {
+				src = tc.edit(src)
+			}
+			env := tc.env
+			if env == nil {
+				env = testEnv
+			}
+			_, err := Parse([]byte(src), env)
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Parse() error = %v, want a *ValidationError", err)
+			}
+			msg := err.Error()
+			pos := 0
+			for _, w := range tc.want {
+				i := strings.Index(msg[pos:], w)
+				if i < 0 {
+					t.Fatalf("error does not contain %q (in order)\ngot:\n%s", w, msg)
+				}
+				pos += i + len(w)
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(msg, w) {
+					t.Errorf("error contains %q, want it reported once only\ngot:\n%s", w, msg)
+				}
+			}
+			if strings.Contains(msg, "privacy@example.jp>\r") {
+				t.Errorf("error repeats the raw header value: %s", msg)
+			}
+		})
+	}
+}
+
+func repl(old, new string) func(string) string {
+	return func(s string) string {
+		if !strings.Contains(s, old) {
+			panic("test edit: " + old + " not in valid.yaml")
+		}
+		return strings.Replace(s, old, new, 1)
+	}
+}
+
+func TestRouteMatcher(t *testing.T) {
+	tests := []struct {
+		match, path string
+		want        bool
+	}{
+		{"/mypage/profile", "/mypage/profile", true},
+		{"/mypage/profile", "/mypage/profile/edit", false},
+		{"/mypage/bank*", "/mypage/bank", true},
+		{"/mypage/bank*", "/mypage/bank/edit", true},
+		{"/mypage/bank*", "/mypage/ban", false},
+		{`re:^/users/[0-9]+/card$`, "/users/42/card", true},
+		{`re:^/users/[0-9]+/card$`, "/users/x/card", false},
+	}
+	for _, tc := range tests {
+		m, err := CompileRoute(tc.match)
+		if err != nil {
+			t.Fatalf("CompileRoute(%q): %v", tc.match, err)
+		}
+		if got := m.Match(tc.path); got != tc.want {
+			t.Errorf("CompileRoute(%q).Match(%q) = %v, want %v", tc.match, tc.path, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/breachctl/breachctl/incident/users"
+)
+
+// Check is the outcome of one environment check made by validate.
+type Check struct {
+	Name   string // what was checked, e.g. "user database"
+	OK     bool
+	Detail string // what was found, or what is wrong and what to do
+}
+
+// CheckDeps connects to what the checks need.
+type CheckDeps struct {
+	// CaseDB checks the case database and describes it (e.g. its schema version).
+	CaseDB func(ctx context.Context) (string, error)
+	// UsersDB opens the user database.
+	UsersDB func(ctx context.Context, url string) (*sqlx.DB, error)
+	// SniffLines is how many lines of each file to check (default 20).
+	SniffLines int
+}
+
+// CheckEnvironment checks everything a case file points at: the case
+// database, the user database and its queries, the log globs and the format
+// of each file. It reports every check, failed or not.
+func CheckEnvironment(ctx context.Context, c *Case, d CheckDeps) []Check {
+	var out []Check
+	if d.CaseDB != nil {
+		detail, err := d.CaseDB(ctx)
+		if err != nil {
+			out = append(out, Check{Name: "case database", Detail: err.Error()})
+		} else {
+			out = append(out, Check{Name: "case database", OK: true, Detail: detail})
+		}
+	}
+	out = append(out, checkUsers(ctx, c, d))
+	out = append(out, checkLogs(c, d)...)
+	return out
+}
+
+func checkUsers(ctx context.Context, c *Case, d CheckDeps) Check {
+	name := "user database"
+	if d.UsersDB == nil {
+		return Check{Name: name, Detail: "no connector"}
+	}
+	db, err := d.UsersDB(ctx, c.Users.DatabaseURL)
+	if err != nil {
+		return Check{Name: name, Detail: fmt.Sprintf("users.database_url: %v", err)}
+	}
+	defer db.Close()
+	var notes []string
+	if c.IdentityKind == "session" {
+		if _, err := users.CheckQuery(ctx, db, c.Users.SessionsQuery, users.RequiredSessionColumns); err != nil {
+			return Check{Name: name, Detail: fmt.Sprintf("users.sessions_query: %v", err)}
+		}
+		notes = append(notes, "sessions_query")
+	}
+	cols, err := users.CheckQuery(ctx, db, c.Users.UsersQuery, users.RequiredUserColumns)
+	if err != nil {
+		return Check{Name: name, Detail: fmt.Sprintf("users.users_query: %v", err)}
+	}
+	notes = append(notes, "users_query")
+	var has []string
+	for _, col := range cols {
+		if strings.HasPrefix(col, "has_") {
+			cat := strings.TrimPrefix(col, "has_")
+			if !ValidCategory(cat) {
+				return Check{Name: name, Detail: fmt.Sprintf("users.users_query: column %s names no data category; use has_<category> with one of: %s", col, categoryList())}
+			}
+			has = append(has, cat)
+		}
+	}
+	detail := fmt.Sprintf("reachable; %s return the needed columns (read-only)", strings.Join(notes, " and "))
+	if len(has) > 0 {
+		detail += "; on-file flags for " + strings.Join(has, ", ")
+	}
+	return Check{Name: name, OK: true, Detail: detail}
+}
+
+func checkLogs(c *Case, d CheckDeps) []Check {
+	files, err := c.ExpandGlobs()
+	if err != nil {
+		return []Check{{Name: "logs", Detail: err.Error()}}
+	}
+	n := d.SniffLines
+	if n <= 0 {
+		n = 20
+	}
+	var out []Check
+	perSource := make([]struct {
+		files, gz int
+		bytes     int64
+		bad       bool
+	}, len(c.Logs))
+	for _, f := range files {
+		src := c.Logs[f.Source]
+		ps := &perSource[f.Source]
+		ps.files++
+		if f.Path == "-" {
+			continue // standard input is read by ingest, not sniffed
+		}
+		ps.bytes += f.Size
+		res, err := Sniff(f.Path, src.Format, n)
+		if res.Compressed {
+			ps.gz++
+		}
+		switch {
+		case err != nil:
+			ps.bad = true
+			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("cannot read: %v", err)})
+		case res.Checked == 0:
+			ps.bad = true
+			out = append(out, Check{Name: f.Rel, Detail: "has no data lines"})
+		case !res.OK():
+			ps.bad = true
+			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("%d of its first %d lines do not look like %s (e.g. %q); check logs[%d].format", res.Checked-res.Matching, res.Checked, src.Format, res.Example, f.Source)})
+		}
+	}
+	for i, ps := range perSource {
+		if ps.bad {
+			continue
+		}
+		out = append(out, Check{Name: fmt.Sprintf("logs[%d]", i), OK: true,
+			Detail: fmt.Sprintf("%d files, %s, %d gzip-compressed; first lines look like %s", ps.files, HumanBytes(ps.bytes), ps.gz, c.Logs[i].Format)})
+	}
+	return out
+}
+
+// HumanBytes formats a byte count for people (binary units).
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

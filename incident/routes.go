@@ -1,0 +1,48 @@
+package incident
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// RouteMatcher decides whether a request path is one of a private route's pages.
+type RouteMatcher struct {
+	exact  string
+	prefix string
+	re     *regexp.Regexp
+}
+
+// CompileRoute compiles a route's match: an exact path ("/mypage/profile"),
+// a prefix ending in "*" ("/mypage/bank*"), or a regular expression after
+// "re:" ("re:^/users/[0-9]+/card$").
+func CompileRoute(match string) (*RouteMatcher, error) {
+	switch {
+	case match == "":
+		return nil, fmt.Errorf("required: a path (/mypage/profile), a prefix (/mypage/bank*) or re:REGEXP")
+	case strings.HasPrefix(match, "re:"):
+		re, err := regexp.Compile(match[3:])
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a valid regular expression: %v", match[3:], err)
+		}
+		return &RouteMatcher{re: re}, nil
+	case !strings.HasPrefix(match, "/"):
+		return nil, fmt.Errorf("%q must start with / (a path), or with re: (a regular expression)", match)
+	case strings.Contains(strings.TrimSuffix(match, "*"), "*"):
+		return nil, fmt.Errorf("%q: * is only allowed at the end (a prefix); use re: for anything else", match)
+	case strings.HasSuffix(match, "*"):
+		return &RouteMatcher{prefix: strings.TrimSuffix(match, "*")}, nil
+	}
+	return &RouteMatcher{exact: match}, nil
+}
+
+// Match reports whether path (without the query) belongs to the route.
+func (m *RouteMatcher) Match(path string) bool {
+	switch {
+	case m.re != nil:
+		return m.re.MatchString(path)
+	case m.prefix != "":
+		return strings.HasPrefix(path, m.prefix)
+	}
+	return path == m.exact
+}

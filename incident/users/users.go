@@ -1,0 +1,74 @@
+// Package users reads the organisation's user database. It only ever reads,
+// inside READ ONLY transactions with a statement timeout.
+package users
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// DefaultStatementTimeout bounds every query against the user database.
+const DefaultStatementTimeout = 60 * time.Second
+
+// RequiredUserColumns must be returned by users_query.
+var RequiredUserColumns = []string{"id", "email", "name", "locale", "country", "region"}
+
+// RequiredSessionColumns must be returned by sessions_query.
+var RequiredSessionColumns = []string{"session_id", "user_id"}
+
+// ReadOnly runs fn inside a READ ONLY transaction with a statement timeout,
+// and always rolls back: nothing can be written to the user database.
+func ReadOnly(ctx context.Context, db *sqlx.DB, timeout time.Duration, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("user database: begin read-only transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: rollback is the only ending
+	if timeout <= 0 {
+		timeout = DefaultStatementTimeout
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", timeout.Milliseconds())); err != nil {
+		return fmt.Errorf("user database: set statement_timeout: %w", err)
+	}
+	return fn(tx)
+}
+
+// CheckQuery runs query with an empty batch, inside a read-only transaction,
+// and checks that it returns the required columns. It names what is missing.
+func CheckQuery(ctx context.Context, db *sqlx.DB, query string, required []string) ([]string, error) {
+	var cols []string
+	err := ReadOnly(ctx, db, 10*time.Second, func(tx *sqlx.Tx) error {
+		rows, err := tx.QueryxContext(ctx, query, pq.StringArray{})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err = rows.Columns()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, r := range required {
+		found := false
+		for _, c := range cols {
+			if strings.EqualFold(c, r) {
+				found = true
+			}
+		}
+		if !found {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		return cols, fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), strings.Join(missing, ", "))
+	}
+	return cols, nil
+}
