@@ -189,6 +189,7 @@ func newRootCmd(d *deps) *cobra.Command {
 		newVersionCmd(d),
 		newDBCmd(d),
 		newValidateCmd(d),
+		newSimulateCmd(d),
 	)
 	return root
 }

@@ -187,3 +187,30 @@ func TestDBMigrate(t *testing.T) {
 		t.Fatalf("--db: exit %d err %q", r.code, r.err)
 	}
 }
+
+// TestSimulateThenValidate: the simulated case file validates against the
+// databases and logs it was written with.
+func TestSimulateThenValidate(t *testing.T) {
+	caseURL, _ := pgtest.NewDB(t)
+	usersURL, _ := pgtest.NewDB(t)
+	out := filepath.Join(t.TempDir(), "incident")
+	env := map[string]string{"BREACHCTL_DATABASE_URL": caseURL}
+	r := runCLI(t, env, "simulate", "--out", out, "--users", "500", "--requests", "20000", "--users-db", usersURL, "--seed", "3")
+	if r.code != 0 {
+		t.Fatalf("simulate: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	for _, want := range []string{"500 users", "20000 lines", "truth.json", "people confirmed"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("simulate output missing %q:\n%s", want, r.out)
+		}
+	}
+	r = runCLI(t, env, "validate", "-f", filepath.Join(out, "incident.yaml"))
+	if r.code != 0 || !strings.Contains(r.out, "all 4 checks passed") {
+		t.Fatalf("validate of the simulated case: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	// A second simulate into the same directory refuses to overwrite it.
+	r = runCLI(t, env, "simulate", "--out", out, "--users-db", usersURL)
+	if r.code != 1 || !strings.Contains(r.err, "not empty") {
+		t.Errorf("simulate into a used directory: exit %d err %q", r.code, r.err)
+	}
+}

@@ -1,0 +1,119 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// nginxLogFormat is the case file's log_format for the nginx logs.
+const nginxLogFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_cookie" $upstream_cache_status $host $hostname`
+
+const (
+	sessionsQuery = `SELECT session_id, user_id FROM sim_sessions WHERE session_id = ANY($1)`
+	usersQuery    = `SELECT id, email, name, locale, country, region, has_postal_address, has_phone, has_bank_account, has_payment_card FROM sim_users WHERE id = ANY($1)`
+)
+
+// yamlQuote returns s as a YAML double-quoted scalar (JSON string syntax is
+// a subset of it).
+func yamlQuote(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// yamlSingle returns s as a YAML single-quoted scalar.
+func yamlSingle(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// caseFile returns incident.yaml for o, in DESIGN.md's shape.
+func caseFile(o Options) []byte {
+	var b strings.Builder
+	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	ts := func(t time.Time) string { return t.Format(time.RFC3339) }
+
+	line("# Simulated incident written by breachctl simulate (seed %d, %s logs, precision %s).", o.Seed, o.Format, o.Precision)
+	line("# Every person, address and session in it is invented.")
+	line("id: %s", o.CaseID)
+	line("title: Customer pages served to other customers by the CDN (simulation)")
+	line("timezone: Asia/Tokyo")
+	line("window:")
+	line("  start: %s", ts(windowStart))
+	line("  end: %s", ts(windowEnd))
+	line("discovered_at: %s", ts(discoveredAt))
+	line("contained_at: %s", ts(windowEnd))
+	line("organization:")
+	line("  name: Example Market K.K.")
+	line("  contact_email: privacy@example-market.jp")
+	line(`  contact_phone: "+81-3-0000-0000"`)
+	line("  website: https://www.example-market.jp")
+	line(`  address: "1-1 Example, Chiyoda-ku, Tokyo"`)
+	line("  dpo_email: dpo@example-market.jp")
+	line("cause_kind: misconfiguration")
+	line("narrative:")
+	line("  cause: %s", yamlQuote("During a switch of CDN configuration, responses of the members' area (\"My Page\": profile, bank account, card and order history) were made cacheable at the CDN edges, so a page fetched for one customer was served from cache to other customers."))
+	line("  measures: %s", yamlQuote("The faulty cache rule was removed and every edge cache purged at 15:38 JST; private pages now carry Cache-Control: private, no-store, and the CDN bypasses its cache for requests with a session cookie."))
+	line("  consequences: %s", yamlQuote("Customers who opened My Page during the window may have been shown another customer's name, e-mail and postal address, phone number, bank account, card details or order history; no passwords or full card numbers were shown."))
+	line("logs:")
+	switch o.Format {
+	case FormatNginx, FormatJSONL:
+		line(`  - paths: ["logs/*/*.log", "logs/*/*.log.gz"]`)
+	default:
+		line(`  - paths: ["logs/*/*.log.gz"]`)
+	}
+	line("    format: %s", o.Format)
+	if o.Format == FormatNginx {
+		lf := nginxLogFormat
+		if o.Precision == PrecisionMillisecond {
+			lf += " $msec"
+		}
+		line("    log_format: %s", yamlSingle(lf))
+	}
+	if o.Format == FormatJSONL {
+		line("    identity: field:session")
+		line("    fields: {time: ts, ip: client, method: method, host: host, path: uri_path, query: qs, status: code, cache: cache, pop: edge}")
+	} else {
+		line("    identity: cookie:sid")
+	}
+	line("identity_kind: session")
+	line("users:")
+	line("  database_url: %s", yamlQuote(o.UsersDBURL))
+	line("  sessions_query: %s", yamlQuote(sessionsQuery))
+	line("  users_query: %s", yamlQuote(usersQuery))
+	line("exposure:")
+	line("  cache_key: [pop, host, path, query]")
+	line("  cacheable_status: [200]")
+	line("  routes:")
+	line("    - {match: /mypage/profile, categories: [name, email, postal_address, phone]}")
+	line(`    - {match: "/mypage/bank*", categories: [bank_account]}`)
+	line("    - {match: /mypage/card, categories: [payment_card]}")
+	line(`    - {match: "/mypage/orders*", categories: [purchase_history, postal_address]}`)
+	line("notify:")
+	line(`  from: "Example Market Privacy Office <privacy@example-market.jp>"`)
+	line("  default_locale: ja")
+	line("# private-page cache TTL in the window: %ss", strconv.FormatFloat(o.TTL.Seconds(), 'f', -1, 64))
+	return []byte(b.String())
+}
+
+// writeCaseFile writes the case file with mode 0600: it names a database URL.
+func writeCaseFile(path string, o Options) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("simulate: write case file: %w", err)
+	}
+	_, err = f.Write(caseFile(o))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("simulate: write case file %s: %w", path, err)
+	}
+	return nil
+}
