@@ -44,6 +44,18 @@ type Case struct {
 	End      time.Time      `yaml:"-"` // window.end
 	Aware    time.Time      `yaml:"-"` // discovered_at: every legal clock runs from it
 	Contain  time.Time      `yaml:"-"` // contained_at, zero when not given
+
+	lines map[string]int // YAML path -> line, for problems found after loading
+}
+
+// LineOf returns the line of a YAML path in the case file (0 when unknown).
+func (c *Case) LineOf(path string) int {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := c.lines[p]; ok {
+			return l
+		}
+	}
+	return 0
 }
 
 // Window is when the faulty configuration was live, as declared.
@@ -220,6 +232,7 @@ func Parse(data []byte, getenv Getenv) (*Case, error) {
 		return nil, v.err()
 	}
 	c.SHA256 = hex.EncodeToString(sum[:])
+	c.lines = v.lines
 	return &c, nil
 }
 

@@ -1,0 +1,448 @@
+package logs
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// CombinedFormat is nginx's predefined "combined" log_format (Apache's too).
+const CombinedFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
+
+// Nginx parses lines written by an nginx log_format (or the equivalent
+// Apache LogFormat), compiled once into a sequence of literals and variables
+// scanned byte by byte: no regular expression per line.
+type Nginx struct {
+	format string
+	lead   []byte // literal before the first variable
+	toks   []nginxTok
+	id     Identity
+	// Which variables carry what (index into toks, -1 when absent).
+	hasIdent bool // a variable holds the identity itself
+	timeIdx  int
+	timeKind byte // 'l' $time_local, 'i' $time_iso8601, 'm' $msec
+}
+
+type nginxTok struct {
+	name   string // variable name without '$'
+	role   role
+	after  []byte // literal that follows the variable (empty = end of line)
+	quoted bool   // inside "...": a '"' can be escaped with '\'
+	ident  bool   // holds the identity (field:NAME, or $cookie_NAME for cookie:NAME)
+}
+
+type role uint8
+
+const (
+	roleNone role = iota
+	roleRemoteAddr
+	roleRemoteUser
+	roleTimeLocal
+	roleTimeISO
+	roleMsec
+	roleRequest
+	roleRequestURI
+	roleURI
+	roleArgs
+	roleMethod
+	roleStatus
+	roleHost
+	roleHTTPHost
+	roleServerName
+	roleCookieHeader
+	roleCache
+	rolePop
+)
+
+// NewNginx compiles an nginx log_format string. The argument may be just the
+// format ('$remote_addr - ...'), or the whole directive pasted from
+// nginx.conf (log_format main '...' '...';). Empty means "combined". popVar
+// names the variable holding the edge (default: hostname, if present).
+func NewNginx(format string, id Identity, popVar string) (*Nginx, error) {
+	f := unwrapDirective(format)
+	if strings.TrimSpace(f) == "" {
+		f = CombinedFormat
+	}
+	n := &Nginx{format: f, id: id, timeIdx: -1}
+	if err := n.compile(strings.TrimPrefix(popVar, "$")); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Format returns the compiled log_format.
+func (n *Nginx) Format() string { return n.format }
+
+// unwrapDirective turns `log_format main '$a' '"$b"';` into `$a"$b"`.
+func unwrapDirective(s string) string {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "log_format") {
+		return s
+	}
+	t = strings.TrimSpace(strings.TrimPrefix(t, "log_format"))
+	// Skip the name and an optional escape=...
+	for {
+		sp := strings.IndexAny(t, " \t\n")
+		if sp < 0 || strings.HasPrefix(t, "'") || strings.HasPrefix(t, `"`) {
+			break
+		}
+		t = strings.TrimSpace(t[sp:])
+	}
+	t = strings.TrimSuffix(strings.TrimSpace(t), ";")
+	var b strings.Builder
+	for len(t) > 0 {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			break
+		}
+		q := t[0]
+		if q != '\'' && q != '"' {
+			b.WriteString(t)
+			break
+		}
+		end := strings.IndexByte(t[1:], q)
+		if end < 0 {
+			b.WriteString(t[1:])
+			break
+		}
+		b.WriteString(t[1 : end+1])
+		t = t[end+2:]
+	}
+	return b.String()
+}
+
+func isVarChar(c byte) bool {
+	return c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+}
+
+func (n *Nginx) compile(popVar string) error {
+	f := n.format
+	var lits []string
+	var names []string
+	var cur strings.Builder
+	for i := 0; i < len(f); {
+		if f[i] != '$' {
+			cur.WriteByte(f[i])
+			i++
+			continue
+		}
+		var name string
+		if i+1 < len(f) && f[i+1] == '{' {
+			end := strings.IndexByte(f[i:], '}')
+			if end < 0 {
+				return fmt.Errorf("log_format: unclosed ${ at byte %d", i)
+			}
+			name = f[i+2 : i+end]
+			i += end + 1
+		} else {
+			j := i + 1
+			for j < len(f) && isVarChar(f[j]) {
+				j++
+			}
+			name = f[i+1 : j]
+			i = j
+		}
+		if name == "" {
+			cur.WriteByte('$')
+			continue
+		}
+		lits = append(lits, cur.String())
+		cur.Reset()
+		names = append(names, name)
+	}
+	lits = append(lits, cur.String())
+	if len(names) == 0 {
+		return fmt.Errorf("log_format %q has no $variables", f)
+	}
+	n.lead = []byte(lits[0])
+	for i, name := range names {
+		before, after := lits[i], lits[i+1]
+		if after == "" && i+1 < len(names) {
+			return fmt.Errorf("log_format: $%s and $%s are not separated by any text, so a line cannot be split between them", name, names[i+1])
+		}
+		t := nginxTok{name: name, after: []byte(after),
+			quoted: strings.HasSuffix(before, `"`) && strings.HasPrefix(after, `"`)}
+		t.role = n.roleOf(name, popVar)
+		t.ident = (n.id.Kind == "field" && name == n.id.Name) || (n.id.Kind == "cookie" && name == "cookie_"+n.id.Name)
+		if t.ident {
+			n.hasIdent = true
+		}
+		n.toks = append(n.toks, t)
+	}
+	// Resolve preferences: $msec beats $time_iso8601 beats $time_local;
+	// $host beats $http_host beats $server_name.
+	have := map[role]int{}
+	for i, t := range n.toks {
+		if _, dup := have[t.role]; !dup {
+			have[t.role] = i
+		}
+	}
+	for _, r := range []struct {
+		role role
+		kind byte
+	}{{roleMsec, 'm'}, {roleTimeISO, 'i'}, {roleTimeLocal, 'l'}} {
+		if i, ok := have[r.role]; ok {
+			n.timeIdx, n.timeKind = i, r.kind
+			break
+		}
+	}
+	if n.timeIdx < 0 {
+		return fmt.Errorf("log_format has no time: it needs $time_local, $time_iso8601 or $msec")
+	}
+	if _, ok := have[roleStatus]; !ok {
+		return fmt.Errorf("log_format has no $status")
+	}
+	_, hasReq := have[roleRequest]
+	_, hasURI := have[roleRequestURI]
+	_, hasU := have[roleURI]
+	if !hasReq && !hasURI && !hasU {
+		return fmt.Errorf("log_format has no request path: it needs $request, $request_uri or $uri")
+	}
+	switch n.id.Kind {
+	case "remote_user":
+		if _, ok := have[roleRemoteUser]; !ok {
+			return fmt.Errorf("identity remote_user: log_format has no $remote_user")
+		}
+	case "cookie":
+		if _, hdr := have[roleCookieHeader]; !hdr && !n.hasIdent {
+			return fmt.Errorf("identity cookie:%s: log_format has neither $cookie_%s nor $http_cookie", n.id.Name, n.id.Name)
+		}
+	case "field":
+		if !n.hasIdent {
+			return fmt.Errorf("identity field:%s: log_format has no $%s", n.id.Name, n.id.Name)
+		}
+	}
+	if popVar != "" {
+		if _, ok := have[rolePop]; !ok {
+			return fmt.Errorf("fields.pop: log_format has no $%s", popVar)
+		}
+	}
+	return nil
+}
+
+func (n *Nginx) roleOf(name, popVar string) role {
+	if popVar != "" && name == popVar {
+		return rolePop
+	}
+	switch name {
+	case "remote_addr":
+		return roleRemoteAddr
+	case "remote_user":
+		return roleRemoteUser
+	case "time_local":
+		return roleTimeLocal
+	case "time_iso8601":
+		return roleTimeISO
+	case "msec":
+		return roleMsec
+	case "request":
+		return roleRequest
+	case "request_uri":
+		return roleRequestURI
+	case "uri":
+		return roleURI
+	case "args", "query_string":
+		return roleArgs
+	case "request_method":
+		return roleMethod
+	case "status":
+		return roleStatus
+	case "host":
+		return roleHost
+	case "http_host":
+		return roleHTTPHost
+	case "server_name":
+		return roleServerName
+	case "http_cookie":
+		return roleCookieHeader
+	case "upstream_cache_status":
+		return roleCache
+	case "hostname":
+		if popVar == "" {
+			return rolePop
+		}
+	}
+	return roleNone
+}
+
+// Parse implements Parser.
+func (n *Nginx) Parse(line []byte, rec *Record) error {
+	if !bytes.HasPrefix(line, n.lead) {
+		return reject(fmt.Sprintf("does not start with %q as the log_format does", n.lead))
+	}
+	rest := line[len(n.lead):]
+	var (
+		host, httpHost, serverName []byte
+		cookieHeader               []byte
+		uri, args                  []byte
+		haveArgs                   bool
+		timeVal                    []byte
+		statusVal                  []byte
+	)
+	for i := range n.toks {
+		t := &n.toks[i]
+		var val []byte
+		var end int
+		switch {
+		case len(t.after) == 0:
+			val, end = rest, len(rest)
+		case t.quoted:
+			end = quotedEnd(rest, t.after, i == len(n.toks)-1)
+			if end < 0 {
+				return reject(fmt.Sprintf("$%s: quoted value not closed (truncated line?)", t.name))
+			}
+			val = rest[:end]
+		default:
+			end = indexLiteral(rest, t.after)
+			if end < 0 {
+				return reject(fmt.Sprintf("$%s: expected %q after it, not found (truncated line?)", t.name, t.after))
+			}
+			val = rest[:end]
+		}
+		rest = rest[end+len(t.after):]
+		if i == n.timeIdx {
+			timeVal = val
+		}
+		if t.ident && !anonymous(val) {
+			rec.Identity = val
+		}
+		switch t.role {
+		case roleRemoteAddr:
+			rec.ClientIP = val
+		case roleRemoteUser:
+			if n.id.Kind == "remote_user" && !anonymous(val) {
+				rec.Identity = val
+			}
+		case roleRequest:
+			if err := splitRequest(val, rec); err != nil {
+				return err
+			}
+		case roleRequestURI:
+			uri = val
+		case roleURI:
+			if uri == nil {
+				uri = val
+			}
+		case roleArgs:
+			args, haveArgs = val, true
+		case roleMethod:
+			rec.Method = val
+		case roleStatus:
+			statusVal = val
+		case roleHost:
+			host = val
+		case roleHTTPHost:
+			httpHost = val
+		case roleServerName:
+			serverName = val
+		case roleCookieHeader:
+			cookieHeader = val
+		case roleCache:
+			rec.CacheRaw = val
+		case rolePop:
+			rec.Pop = val
+		}
+	}
+	if len(rest) > 0 {
+		return reject(fmt.Sprintf("unexpected text after the last field: %q", clip(rest)))
+	}
+	// Time.
+	var ok bool
+	switch n.timeKind {
+	case 'm':
+		rec.Time, rec.Coarse, ok = ParseUnixDecimal(timeVal)
+	case 'i':
+		rec.Time, rec.Coarse, ok = ParseRFC3339(timeVal)
+	default:
+		rec.Time, ok = ParseCLFTime(timeVal)
+		rec.Coarse = true
+	}
+	if !ok {
+		return reject(fmt.Sprintf("time %q is not valid", clip(timeVal)))
+	}
+	st, ok := digits(statusVal)
+	if !ok || st > 999 {
+		return reject(fmt.Sprintf("status %q is not a number", clip(statusVal)))
+	}
+	rec.Status = st
+	if uri != nil && (rec.Path == nil || len(uri) > 0) {
+		rec.Path, rec.Query = splitURI(uri)
+	}
+	if haveArgs && !anonymous(args) {
+		rec.Query = args
+	}
+	switch {
+	case host != nil:
+		rec.Host = host
+	case httpHost != nil:
+		rec.Host = httpHost
+	default:
+		rec.Host = serverName
+	}
+	if anonymous(rec.Host) {
+		rec.Host = nil
+	}
+	if n.id.Kind == "cookie" && rec.Identity == nil && cookieHeader != nil {
+		rec.Identity = CookieValue(cookieHeader, []byte(n.id.Name))
+	}
+	rec.Cache = normaliseCache(rec.CacheRaw)
+	return nil
+}
+
+// splitRequest splits "GET /path?q HTTP/1.1". A request line that is not of
+// that shape (garbage sent to the server, "-") still makes a valid log line:
+// its path is kept whole so it matches no route.
+func splitRequest(v []byte, rec *Record) error {
+	sp := bytes.IndexByte(v, ' ')
+	if sp <= 0 {
+		rec.Path = v
+		return nil
+	}
+	rec.Method = v[:sp]
+	uri := v[sp+1:]
+	if sp2 := bytes.LastIndexByte(uri, ' '); sp2 >= 0 && bytes.HasPrefix(uri[sp2+1:], []byte("HTTP/")) {
+		uri = uri[:sp2]
+	}
+	rec.Path, rec.Query = splitURI(uri)
+	return nil
+}
+
+// quotedEnd returns the index of the '"' closing a quoted value: the first
+// one not escaped by a backslash that is followed by the rest of the literal
+// after (and, for the last variable, by the end of the line). Skipping quotes
+// that are not followed by the literal tolerates servers that do not escape
+// quotes inside values.
+func quotedEnd(b, after []byte, last bool) int {
+	off := 0
+	for {
+		i := bytes.IndexByte(b[off:], '"')
+		if i < 0 {
+			return -1
+		}
+		j := off + i
+		// Count the backslashes before it.
+		k := j
+		for k > 0 && b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 && bytes.HasPrefix(b[j:], after) && (!last || j+len(after) == len(b)) {
+			return j
+		}
+		off = j + 1
+	}
+}
+
+// indexLiteral finds lit in b; single-byte literals use the SIMD IndexByte.
+func indexLiteral(b, lit []byte) int {
+	if len(lit) == 1 {
+		return bytes.IndexByte(b, lit[0])
+	}
+	return bytes.Index(b, lit)
+}
+
+func clip(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
+}
