@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// ExposureEvent is a row of breachctl.exposure_events.
+type ExposureEvent struct {
+	EventNo      int64          `db:"event_no"`
+	Kind         string         `db:"kind"`
+	At           time.Time      `db:"at"`
+	Pop          string         `db:"pop"`
+	CacheKey     string         `db:"cache_key"`
+	Path         string         `db:"path"`
+	Status       int            `db:"status"`
+	Victim       sql.NullString `db:"victim_user_id"`
+	Level        sql.NullString `db:"level"`
+	Viewer       string         `db:"viewer"`
+	Categories   pq.StringArray `db:"categories"`
+	EvidenceFile sql.NullInt64  `db:"evidence_file"`
+	EvidenceLine sql.NullInt64  `db:"evidence_line"`
+}
+
+// AffectedAccount is a row of breachctl.affected.
+type AffectedAccount struct {
+	UserID         string          `db:"user_id"`
+	Level          string          `db:"level"`
+	Categories     pq.StringArray  `db:"categories"`
+	CategoryLevels json.RawMessage `db:"category_levels"`
+	Views          int             `db:"views"`
+	Viewers        int             `db:"viewers"`
+	FirstExposed   sql.NullTime    `db:"first_exposed"`
+	LastExposed    sql.NullTime    `db:"last_exposed"`
+	Locale         string          `db:"locale"`
+	Country        string          `db:"country"`
+	Region         string          `db:"region"`
+}
+
+// SaveExposure writes a run's exposure events and affected accounts with
+// COPY. Events are streamed: event(i, row) fills row for i in [0, n) (it is
+// called from two goroutines at once for large runs), so millions of events
+// are never held twice. Rows go straight to the driver's COPY statement as
+// text, several times faster than database/sql's per-row path, and a large
+// run is written over two connections so the server uses both cores. Either
+// every row is stored, or the run's rows are deleted and the error returned.
+func (s *Store) SaveExposure(ctx context.Context, caseID string, run int, n int, event func(i int, row *ExposureEvent), affected []AffectedAccount) error {
+	parts := 1
+	if n >= 200_000 {
+		parts = 2
+	}
+	errs := make(chan error, parts)
+	for p := 0; p < parts; p++ {
+		lo, hi := n*p/parts, n*(p+1)/parts
+		var aff []AffectedAccount
+		if p == 0 {
+			aff = affected
+		}
+		go func() { errs <- s.copyExposure(ctx, caseID, run, lo, hi, event, aff) }()
+	}
+	var first error
+	for p := 0; p < parts; p++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil && parts > 1 {
+		// One stream may have committed: remove its rows.
+		dctx := context.WithoutCancel(ctx)
+		_, _ = s.DB.ExecContext(dctx, `DELETE FROM breachctl.exposure_events WHERE case_id = $1 AND run = $2`, caseID, run)
+		_, _ = s.DB.ExecContext(dctx, `DELETE FROM breachctl.affected WHERE case_id = $1 AND run = $2`, caseID, run)
+	}
+	return first
+}
+
+// copyExposure writes events [lo, hi) and the given affected accounts in one
+// transaction on one connection.
+func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int, event func(i int, row *ExposureEvent), affected []AffectedAccount) error {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		exec, ok1 := dc.(driver.ExecerContext)
+		prep, ok2 := dc.(driver.ConnPrepareContext)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("store exposure: the PostgreSQL driver lacks ExecContext/PrepareContext")
+		}
+		if _, err := exec.ExecContext(ctx, "BEGIN", nil); err != nil {
+			return err
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				_, _ = exec.ExecContext(context.WithoutCancel(ctx), "ROLLBACK", nil)
+			}
+		}()
+		runS := strconv.Itoa(run)
+		err := copyRows(ctx, prep, `COPY breachctl.exposure_events (case_id, run, event_no, kind, at, pop, cache_key, path,
+			status, victim_user_id, level, viewer, categories, evidence_file, evidence_line) FROM STDIN`, hi-lo, func(i int, vals []driver.Value) {
+			var row ExposureEvent
+			event(lo+i, &row)
+			vals[0], vals[1], vals[2], vals[3] = caseID, runS, row.EventNo, row.Kind
+			vals[4] = row.At.UTC().Format("2006-01-02 15:04:05.999999999Z07:00")
+			vals[5], vals[6], vals[7], vals[8] = row.Pop, row.CacheKey, row.Path, int64(row.Status)
+			vals[9], vals[10], vals[11] = nullable(row.Victim), nullable(row.Level), row.Viewer
+			vals[12] = arrayText(row.Categories)
+			vals[13], vals[14] = nullInt(row.EvidenceFile), nullInt(row.EvidenceLine)
+		}, 15)
+		if err != nil {
+			return fmt.Errorf("store exposure events: %w", err)
+		}
+		if len(affected) > 0 {
+			err = copyRows(ctx, prep, `COPY breachctl.affected (case_id, run, user_id, level, categories, category_levels,
+				views, viewers, first_exposed, last_exposed, locale, country, region) FROM STDIN`, len(affected), func(i int, vals []driver.Value) {
+				a := &affected[i]
+				vals[0], vals[1], vals[2], vals[3] = caseID, runS, a.UserID, a.Level
+				vals[4], vals[5] = arrayText(a.Categories), string(a.CategoryLevels)
+				vals[6], vals[7] = int64(a.Views), int64(a.Viewers)
+				vals[8], vals[9] = nullTimeText(a.FirstExposed), nullTimeText(a.LastExposed)
+				vals[10], vals[11], vals[12] = a.Locale, a.Country, a.Region
+			}, 13)
+			if err != nil {
+				return fmt.Errorf("store affected accounts: %w", err)
+			}
+		}
+		if _, err := exec.ExecContext(ctx, "COMMIT", nil); err != nil {
+			return err
+		}
+		committed = true
+		return nil
+	})
+}
+
+// copyRows runs one COPY ... FROM STDIN with n rows filled by fill.
+func copyRows(ctx context.Context, prep driver.ConnPrepareContext, query string, n int, fill func(i int, vals []driver.Value), cols int) error {
+	stmt, err := prep.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	vals := make([]driver.Value, cols)
+	for i := 0; i < n; i++ {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fill(i, vals)
+		if _, err := stmt.Exec(vals); err != nil { //nolint:staticcheck // the COPY statement only implements Exec
+			return err
+		}
+	}
+	_, err = stmt.Exec(nil) //nolint:staticcheck // an empty Exec ends the COPY
+	return err
+}
+
+func nullable(v sql.NullString) driver.Value {
+	if !v.Valid {
+		return nil
+	}
+	return v.String
+}
+
+func nullInt(v sql.NullInt64) driver.Value {
+	if !v.Valid {
+		return nil
+	}
+	return v.Int64
+}
+
+func nullTimeText(v sql.NullTime) driver.Value {
+	if !v.Valid {
+		return nil
+	}
+	return v.Time.UTC().Format("2006-01-02 15:04:05.999999999Z07:00")
+}
+
+// arrayText renders a text[] literal; category names need no quoting.
+func arrayText(a pq.StringArray) string {
+	if len(a) == 0 {
+		return "{}"
+	}
+	return "{" + strings.Join(a, ",") + "}"
+}
+
+const affectedColumns = `user_id, level, categories, category_levels, views, viewers, first_exposed, last_exposed, locale, country, region`
+
+// ListAffected returns a run's affected accounts ordered by user id.
+func (s *Store) ListAffected(ctx context.Context, caseID string, run int) ([]AffectedAccount, error) {
+	var out []AffectedAccount
+	err := s.DB.SelectContext(ctx, &out, `SELECT `+affectedColumns+` FROM breachctl.affected
+		WHERE case_id = $1 AND run = $2 ORDER BY length(user_id), user_id`, caseID, run)
+	if err != nil {
+		return nil, fmt.Errorf("affected accounts of run %d: %w", run, err)
+	}
+	return out, nil
+}
+
+// GetAffected returns one person's row, or ErrNotFound when they are not affected.
+func (s *Store) GetAffected(ctx context.Context, caseID string, run int, userID string) (*AffectedAccount, error) {
+	var a AffectedAccount
+	err := s.DB.GetContext(ctx, &a, `SELECT `+affectedColumns+` FROM breachctl.affected
+		WHERE case_id = $1 AND run = $2 AND user_id = $3`, caseID, run, userID)
+	if err == sql.ErrNoRows {
+		return nil, fmt.Errorf("user %s in run %d: %w", userID, run, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+const eventColumns = `event_no, kind, at, pop, cache_key, path, status, victim_user_id, level, viewer, categories, evidence_file, evidence_line`
+
+// VictimEvents returns the events of one person, in time order.
+func (s *Store) VictimEvents(ctx context.Context, caseID string, run int, userID string) ([]ExposureEvent, error) {
+	var out []ExposureEvent
+	err := s.DB.SelectContext(ctx, &out, `SELECT `+eventColumns+` FROM breachctl.exposure_events
+		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 ORDER BY at, event_no`, caseID, run, userID)
+	return out, err
+}
+
+// EachEvent streams a run's events in time order.
+func (s *Store) EachEvent(ctx context.Context, caseID string, run int, fn func(*ExposureEvent) error) error {
+	rows, err := s.DB.QueryxContext(ctx, `SELECT `+eventColumns+` FROM breachctl.exposure_events
+		WHERE case_id = $1 AND run = $2 ORDER BY at, event_no`, caseID, run)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var e ExposureEvent
+	for rows.Next() {
+		if err := rows.StructScan(&e); err != nil {
+			return err
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
