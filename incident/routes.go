@@ -46,3 +46,14 @@ func (m *RouteMatcher) Match(path string) bool {
 	}
 	return path == m.exact
 }
+
+// MatchBytes is Match for a byte slice, without allocating.
+func (m *RouteMatcher) MatchBytes(path []byte) bool {
+	switch {
+	case m.re != nil:
+		return m.re.Match(path)
+	case m.prefix != "":
+		return len(path) >= len(m.prefix) && string(path[:len(m.prefix)]) == m.prefix
+	}
+	return string(path) == m.exact
+}

@@ -1,0 +1,170 @@
+package correlate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/users"
+)
+
+// UserRecord is what correlation keeps of a person: no name, no email.
+type UserRecord struct {
+	ID      string
+	Locale  string
+	Country string
+	Region  string
+	// NotOnFile lists the categories whose has_<category> column was false.
+	NotOnFile map[incident.Category]bool
+}
+
+// OnFile reports whether category c may be on file for the person: it is,
+// unless users_query returned has_<c> = false.
+func (u *UserRecord) OnFile(c incident.Category) bool { return !u.NotOnFile[c] }
+
+// Resolver turns identities into user records.
+type Resolver interface {
+	// Sessions maps session ids to user ids (unknown ids are absent).
+	Sessions(ctx context.Context, sessionIDs []string) (map[string]string, error)
+	// Users returns the records of the given user ids (unknown ids are absent).
+	Users(ctx context.Context, ids []string) (map[string]*UserRecord, error)
+}
+
+// DefaultBatch is how many ids go into one = ANY($1) query.
+const DefaultBatch = 100_000
+
+// DBResolver runs the case file's queries against the user database, in
+// batches, each inside a READ ONLY transaction with a statement timeout.
+type DBResolver struct {
+	DB            *sqlx.DB
+	SessionsQuery string
+	UsersQuery    string
+	Batch         int
+	Timeout       time.Duration
+}
+
+func (r *DBResolver) batch() int {
+	if r.Batch <= 0 {
+		return DefaultBatch
+	}
+	return r.Batch
+}
+
+// Sessions implements Resolver.
+func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for i := 0; i < len(ids); i += r.batch() {
+		part := ids[i:min(i+r.batch(), len(ids))]
+		err := users.ReadOnly(ctx, r.DB, r.Timeout, func(tx *sqlx.Tx) error {
+			rows, err := tx.QueryContext(ctx, r.SessionsQuery, pq.StringArray(part))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			cols, err := rows.Columns()
+			if err != nil {
+				return err
+			}
+			si, ui := indexOf(cols, "session_id"), indexOf(cols, "user_id")
+			if si < 0 || ui < 0 {
+				return fmt.Errorf("returns %s; it must return session_id and user_id", strings.Join(cols, ", "))
+			}
+			vals := make([]sql.NullString, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			for rows.Next() {
+				if err := rows.Scan(ptrs...); err != nil {
+					return err
+				}
+				if vals[si].Valid && vals[ui].Valid {
+					out[vals[si].String] = vals[ui].String
+				}
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("users.sessions_query: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Users implements Resolver.
+func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserRecord, error) {
+	out := make(map[string]*UserRecord, len(ids))
+	for i := 0; i < len(ids); i += r.batch() {
+		part := ids[i:min(i+r.batch(), len(ids))]
+		err := users.ReadOnly(ctx, r.DB, r.Timeout, func(tx *sqlx.Tx) error {
+			rows, err := tx.QueryContext(ctx, r.UsersQuery, pq.StringArray(part))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			cols, err := rows.Columns()
+			if err != nil {
+				return err
+			}
+			idx := map[string]int{}
+			for _, c := range users.RequiredUserColumns {
+				if idx[c] = indexOf(cols, c); idx[c] < 0 {
+					return fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), c)
+				}
+			}
+			type hasCol struct {
+				i   int
+				cat incident.Category
+			}
+			var has []hasCol
+			for i, c := range cols {
+				if cat, ok := strings.CutPrefix(strings.ToLower(c), "has_"); ok && incident.ValidCategory(cat) {
+					has = append(has, hasCol{i, incident.Category(cat)})
+				}
+			}
+			vals := make([]sql.NullString, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			for rows.Next() {
+				if err := rows.Scan(ptrs...); err != nil {
+					return err
+				}
+				u := &UserRecord{ID: vals[idx["id"]].String, Locale: vals[idx["locale"]].String,
+					Country: strings.ToUpper(vals[idx["country"]].String), Region: strings.ToUpper(vals[idx["region"]].String)}
+				for _, h := range has {
+					// A has_ column that is false (PostgreSQL sends "false" or "f")
+					// means the category was not on file; NULL means unknown, so on file.
+					if v := vals[h.i]; v.Valid && (v.String == "false" || v.String == "f" || v.String == "0") {
+						if u.NotOnFile == nil {
+							u.NotOnFile = map[incident.Category]bool{}
+						}
+						u.NotOnFile[h.cat] = true
+					}
+				}
+				out[u.ID] = u
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("users.users_query: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func indexOf(cols []string, name string) int {
+	for i, c := range cols {
+		if strings.EqualFold(c, name) {
+			return i
+		}
+	}
+	return -1
+}

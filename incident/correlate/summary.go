@@ -1,0 +1,96 @@
+package correlate
+
+import (
+	"sort"
+	"time"
+)
+
+// Bucket is the width of a timeline bar.
+const Bucket = 10 * time.Minute
+
+// Summary is what triage shows beyond the counts, computed once at ingest.
+type Summary struct {
+	FirstExposure *time.Time       `json:"first_exposure"`
+	LastExposure  *time.Time       `json:"last_exposure"`
+	Timeline      []TimelineBucket `json:"timeline"`
+	TopViewers    []Viewer         `json:"top_viewers"`
+	ByCategory    map[string]int   `json:"by_category"`
+	ByRegion      map[string]int   `json:"by_region"`
+	ByCountry     map[string]int   `json:"by_country"`
+}
+
+// TimelineBucket counts exposure events in one 10-minute bucket.
+type TimelineBucket struct {
+	Start     time.Time `json:"start"`
+	Confirmed int       `json:"confirmed"`
+	Possible  int       `json:"possible"`
+}
+
+// Viewer is a party that was shown other people's pages.
+type Viewer struct {
+	Viewer string `json:"viewer"` // user:ID, identity:HASH or ip:ADDR
+	People int    `json:"people"` // distinct people whose data it was shown
+	Views  int    `json:"views"`  // confirmed exposure events
+}
+
+// TopViewers is how many viewers the summary keeps.
+const TopViewers = 20
+
+func summarize(r *Result) Summary {
+	s := Summary{ByCategory: map[string]int{}, ByRegion: map[string]int{}, ByCountry: map[string]int{}, Timeline: []TimelineBucket{}, TopViewers: []Viewer{}}
+	buckets := map[int64]*TimelineBucket{}
+	var first, last int64
+	for i := range r.Events {
+		e := &r.Events[i]
+		if e.Kind != KindExposure {
+			continue
+		}
+		if first == 0 || e.At < first {
+			first = e.At
+		}
+		if e.At > last {
+			last = e.At
+		}
+		k := e.At - e.At%int64(Bucket)
+		b := buckets[k]
+		if b == nil {
+			b = &TimelineBucket{Start: time.Unix(0, k).UTC()}
+			buckets[k] = b
+		}
+		if e.Level == Confirmed {
+			b.Confirmed++
+		} else {
+			b.Possible++
+		}
+	}
+	if first != 0 {
+		f, l := time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+		s.FirstExposure, s.LastExposure = &f, &l
+	}
+	for _, b := range buckets {
+		s.Timeline = append(s.Timeline, *b)
+	}
+	sort.Slice(s.Timeline, func(i, j int) bool { return s.Timeline[i].Start.Before(s.Timeline[j].Start) })
+	if r.TopViewers != nil {
+		s.TopViewers = r.TopViewers
+	}
+	for _, a := range r.Affected {
+		for _, c := range a.Categories {
+			s.ByCategory[string(c)]++
+		}
+		region := a.Region
+		if region == "" {
+			region = a.Country
+		}
+		if region == "" {
+			region = "unknown"
+		}
+		s.ByRegion[region]++
+		country := a.Country
+		if country == "" {
+			country = "unknown"
+		}
+		s.ByCountry[country]++
+	}
+	return s
+}
