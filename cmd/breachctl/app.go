@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -48,8 +49,11 @@ type deps struct {
 	now    func() time.Time
 
 	// Set from global flags.
-	dbURL   string
-	verbose bool
+	dbURL      string
+	verbose    bool
+	cpuProfile string
+
+	stopProfile func()
 
 	openStore    func(ctx context.Context, url string) (*store.Store, error)
 	connectUsers func(ctx context.Context, url string) (*sqlx.DB, error)
@@ -134,6 +138,9 @@ func Main(ctx context.Context, args []string, io IO, getenv incident.Getenv) int
 	root := newRootCmd(d)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if d.stopProfile != nil {
+		d.stopProfile()
+	}
 	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
 		err = &usageError{fmt.Errorf("%v; run 'breachctl --help' for the list", err)}
 	}
@@ -185,11 +192,32 @@ func newRootCmd(d *deps) *cobra.Command {
 	})
 	root.PersistentFlags().StringVar(&d.dbURL, "db", "", "case database URL (default $BREACHCTL_DATABASE_URL, then $DATABASE_URL)")
 	root.PersistentFlags().BoolVarP(&d.verbose, "verbose", "v", false, "log what is being done to stderr (user ids only, never personal data)")
+	root.PersistentFlags().StringVar(&d.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if d.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(d.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		d.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
 	root.AddCommand(
 		newVersionCmd(d),
 		newDBCmd(d),
 		newValidateCmd(d),
 		newSimulateCmd(d),
+		newIngestCmd(d),
+		newTriageCmd(d),
+		newAffectedCmd(d),
+		newDiscloseCmd(d),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/logs"
 	"github.com/breachctl/breachctl/incident/store"
 )
 
@@ -53,6 +54,9 @@ func newValidateCmd(d *deps) *cobra.Command {
 func runValidate(ctx context.Context, d *deps, o validateOptions) error {
 	c, err := d.loadCase(o.caseFile)
 	if err != nil {
+		return err
+	}
+	if _, err := logs.CheckCase(c); err != nil {
 		return err
 	}
 	loc := c.Location

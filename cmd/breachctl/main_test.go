@@ -108,7 +108,7 @@ func writeCase(t *testing.T, edit func(string) string) (path string, env map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(src)
+	s := strings.Replace(string(src), "    identity: cookie:sid\n", "    identity: cookie:sid\n    log_format: '"+combinedWithCookie+"'\n", 1)
 	if edit != nil {
 		s = edit(s)
 	}
@@ -125,6 +125,8 @@ func writeCase(t *testing.T, edit func(string) string) (path string, env map[str
 	}
 	return path, map[string]string{"USERS_DATABASE_URL": usersURL, "BREACHCTL_DATABASE_URL": caseURL}
 }
+
+const combinedWithCookie = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_cookie"`
 
 func TestValidateEnvironment(t *testing.T) {
 	t.Run("all good", func(t *testing.T) {
@@ -147,10 +149,20 @@ func TestValidateEnvironment(t *testing.T) {
 		}
 	})
 	t.Run("wrong format", func(t *testing.T) {
-		path, env := writeCase(t, func(s string) string { return strings.Replace(s, "format: nginx", "format: cloudflare", 1) })
+		path, env := writeCase(t, func(s string) string {
+			s = strings.Replace(s, "    log_format: '"+combinedWithCookie+"'\n", "", 1)
+			return strings.Replace(s, "format: nginx", "format: cloudflare", 1)
+		})
 		r := runCLI(t, env, "validate", "-f", path)
 		if r.code != 1 || !strings.Contains(r.out, "FAIL  logs/a.log: 5 of its first 5 lines do not look like cloudflare") {
 			t.Errorf("exit %d, out:\n%s", r.code, r.out)
+		}
+	})
+	t.Run("log_format that cannot give the identity", func(t *testing.T) {
+		path, env := writeCase(t, func(s string) string { return strings.Replace(s, ` "$http_cookie"'`, `'`, 1) })
+		r := runCLI(t, env, "validate", "-f", path)
+		if r.code != 2 || !strings.Contains(r.err, "logs[0].log_format (line 25): identity cookie:sid: log_format has neither $cookie_sid nor $http_cookie") {
+			t.Errorf("exit %d, err:\n%s", r.code, r.err)
 		}
 	})
 	t.Run("users query lacks a column", func(t *testing.T) {
@@ -178,7 +190,7 @@ func TestDBMigrate(t *testing.T) {
 		t.Fatalf("first migrate: exit %d out %q err %q", r.code, r.out, r.err)
 	}
 	r = runCLI(t, env, "db", "migrate")
-	if r.code != 0 || !strings.Contains(r.out, "up to date (schema version 1)") {
+	if r.code != 0 || !strings.Contains(r.out, "up to date (schema version 3)") {
 		t.Fatalf("second migrate: exit %d out %q err %q", r.code, r.out, r.err)
 	}
 	// --db wins over the environment.

@@ -1,0 +1,328 @@
+// Package ingest runs breachctl's ingest: every input file is hashed and
+// recorded as evidence, then parsed in parallel with every line accounted
+// for; the result is stored as a new numbered run of the case.
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/correlate"
+	"github.com/breachctl/breachctl/incident/logs"
+	"github.com/breachctl/breachctl/incident/store"
+)
+
+// DefaultMargin is how far before and after the declared window lines are kept.
+const DefaultMargin = time.Hour
+
+// Options tune an ingest.
+type Options struct {
+	Margin         time.Duration // default DefaultMargin
+	AllowTruncated bool          // a truncated input does not fail the run
+	Workers        int           // default GOMAXPROCS
+	Stdin          io.Reader     // for a "-" path
+	SpoolDir       string        // where standard input is kept (default: the OS temp dir)
+	Logger         *slog.Logger
+	// Progress, when set, is advanced by bytes read; TotalBytes tells its size.
+	Progress *atomic.Int64
+	OnStart  func(totalBytes int64, files int)
+	// OnPhase reports the phase after reading ("correlating", "storing").
+	OnPhase func(phase string)
+	// Resolver resolves identities; by default the case file's queries run
+	// against users.database_url, opened with ConnectUsers.
+	// Gunzip is an external decompressor (igzip) for gzip files; "" uses the
+	// built-in one.
+	Gunzip       string
+	Resolver     correlate.Resolver
+	ConnectUsers func(ctx context.Context, url string) (*sqlx.DB, error)
+}
+
+// FileResult is one input file's evidence and accounting.
+type FileResult struct {
+	Name         string
+	Format       string
+	SHA256       string
+	Bytes        int64
+	Stats        logs.FileStats
+	UnknownCache map[string]int64
+}
+
+// Result is a finished ingest.
+type Result struct {
+	Run         int
+	Files       []FileResult
+	Totals      store.Totals
+	Correlation *correlate.Result
+	Elapsed     time.Duration
+	Timings     map[string]time.Duration // read, group, lineage, resolve, evaluate, store
+}
+
+// TruncatedError says which inputs ended early; ingest exits 1 for it unless
+// --allow-truncated.
+type TruncatedError struct{ Files []string }
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("%d input file(s) are truncated or unreadable: %s; the lines before the cut were counted (run again with --allow-truncated to accept that)",
+		len(e.Files), strings.Join(e.Files, ", "))
+}
+
+// Run ingests the case's logs into a new run.
+func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (*Result, error) {
+	start := time.Now()
+	if opts.Margin == 0 {
+		opts.Margin = DefaultMargin
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	files, err := c.ExpandGlobs()
+	if err != nil {
+		return nil, err
+	}
+	parsers, err := logs.CheckCase(c)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := st.UpsertCase(ctx, store.Case{ID: c.ID, Title: c.Title, CaseFile: c.Path, CaseFileSHA256: c.SHA256}); err != nil {
+		return nil, err
+	}
+	run, err := st.NewRun(ctx, c.ID, c.SHA256, opts.Margin)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("ingest started", "case", c.ID, "run", run, "files", len(files))
+	res, err := ingestRun(ctx, st, c, run, files, parsers, opts, log)
+	state := store.RunDone
+	var te *TruncatedError
+	switch {
+	case errors.As(err, &te) && opts.AllowTruncated:
+		err = nil
+	case err != nil:
+		state = store.RunFailed
+	}
+	var totals store.Totals
+	var summary any
+	if res != nil {
+		totals = res.Totals
+		if res.Correlation != nil {
+			summary = res.Correlation.Summary
+		}
+	}
+	if ferr := st.FinishRun(ctx, c.ID, run, state, totals, summary, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	if res != nil {
+		res.Elapsed = time.Since(start)
+	}
+	return res, err
+}
+
+func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, files []incident.InputFile, parsers []logs.Parser, opts Options, log *slog.Logger) (*Result, error) {
+	res := &Result{Run: run, Files: make([]FileResult, len(files))}
+	inputs := make([]logs.Input, len(files))
+	var total int64
+	for i, f := range files {
+		res.Files[i] = FileResult{Name: f.Rel, Format: c.Logs[f.Source].Format, Bytes: f.Size}
+		path := f.Path
+		if path == "-" {
+			if opts.Stdin == nil {
+				return res, fmt.Errorf("logs[%d]: \"-\" (standard input) given but there is no input", f.Source)
+			}
+			p, sum, n, err := logs.Spool(opts.Stdin, opts.SpoolDir)
+			if err != nil {
+				return res, err
+			}
+			log.Info("standard input spooled", "path", p, "bytes", n)
+			path = p
+			res.Files[i].SHA256, res.Files[i].Bytes, res.Files[i].Name = sum, n, "- (standard input, kept as "+p+")"
+		}
+		inputs[i] = logs.Input{Path: path, Name: res.Files[i].Name, Parser: parsers[f.Source]}
+		total += res.Files[i].Bytes
+	}
+	if opts.OnStart != nil {
+		opts.OnStart(total, len(files))
+	}
+	col, err := correlate.NewCollector(c)
+	if err != nil {
+		return res, err
+	}
+	res.Timings = map[string]time.Duration{}
+	tRead := time.Now()
+	from := c.Start.Add(-opts.Margin).UnixNano()
+	to := c.End.Add(opts.Margin).UnixNano()
+	stats, err := logs.Read(ctx, inputs, logs.Options{
+		Workers: opts.Workers, From: from, To: to, Progress: opts.Progress, NewSink: col.Sink, Gunzip: opts.Gunzip,
+		BeforeFile: func(i int) error {
+			// Chain of custody: hash and record the file before parsing it.
+			fr := &res.Files[i]
+			if fr.SHA256 == "" {
+				sum, n, err := logs.HashFile(inputs[i].Path)
+				if err != nil {
+					return fmt.Errorf("hash %s: %w", fr.Name, err)
+				}
+				fr.SHA256, fr.Bytes = sum, n
+			}
+			return st.AddEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: fr.Name,
+				Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format})
+		},
+	})
+	if err != nil {
+		return res, err
+	}
+	var truncated []string
+	for i := range stats {
+		s := stats[i]
+		fr := &res.Files[i]
+		fr.Stats = s
+		if s.Parsed+s.Rejected != s.Lines {
+			// The reader guarantees this; a violation is a bug worth stopping for.
+			return res, fmt.Errorf("internal error: %s: parsed %d + rejected %d != lines %d", fr.Name, s.Parsed, s.Rejected, s.Lines)
+		}
+		if s.Rejects == nil {
+			s.Rejects = []logs.Reject{}
+		}
+		rj, err := json.Marshal(s.Rejects)
+		if err != nil {
+			return res, err
+		}
+		if err := st.FinishEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: fr.Name,
+			Compressed: s.Compressed, Truncated: s.Truncated, Lines: s.Lines, Parsed: s.Parsed,
+			Rejected: s.Rejected, OutsideWindow: s.OutsideWindow, RejectsJSON: rj}); err != nil {
+			return res, err
+		}
+		if s.Truncated {
+			truncated = append(truncated, fmt.Sprintf("%s (%s)", fr.Name, s.ReadError))
+		}
+		res.Totals.Files++
+		res.Totals.Lines += s.Lines
+		res.Totals.Parsed += s.Parsed
+		res.Totals.Rejected += s.Rejected
+		res.Totals.OutsideWindow += s.OutsideWindow
+		log.Debug("file ingested", "file", fr.Name, "lines", s.Lines, "rejected", s.Rejected, "outside_window", s.OutsideWindow)
+	}
+	res.Timings["read"] = time.Since(tRead)
+	if len(truncated) > 0 && !opts.AllowTruncated {
+		return res, &TruncatedError{Files: truncated}
+	}
+	if err := correlateRun(ctx, st, c, run, col, res, opts, log); err != nil {
+		return res, err
+	}
+	if len(truncated) > 0 {
+		return res, &TruncatedError{Files: truncated}
+	}
+	return res, nil
+}
+
+// correlateRun rebuilds the cache lineage, resolves identities and stores
+// the run's exposure events and affected accounts.
+func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run int, col *correlate.Collector, res *Result, opts Options, log *slog.Logger) error {
+	if opts.OnPhase != nil {
+		opts.OnPhase("correlating")
+	}
+	resolver := opts.Resolver
+	if resolver == nil {
+		connect := opts.ConnectUsers
+		if connect == nil {
+			connect = store.Connect
+		}
+		db, err := connect(ctx, c.Users.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("user database (users.database_url %s): %w", store.Redact(c.Users.DatabaseURL), err)
+		}
+		defer db.Close()
+		resolver = &correlate.DBResolver{DB: db, SessionsQuery: c.Users.SessionsQuery, UsersQuery: c.Users.UsersQuery}
+	}
+	cr, err := col.Run(ctx, c, resolver)
+	if err != nil {
+		return err
+	}
+	res.Correlation = cr
+	for k, v := range cr.Timings {
+		res.Timings[k] = v
+	}
+	n := cr.Counts
+	t := &res.Totals
+	t.ExposureEvents, t.UnattributedEvents, t.EmptyEvents = n.ExposureEvents, n.UnattributedEvents, n.EmptyEvents
+	t.ConfirmedEvents, t.PossibleEvents, t.UnresolvedEvents = n.ConfirmedEvents, n.PossibleEvents, n.UnresolvedEvents
+	t.PrivateResponses, t.PrivateOrigin, t.PrivateUnknown = n.PrivateResponses, n.PrivateOrigin, n.PrivateUnknown
+	t.UnresolvedOwners, t.UnresolvedViewers = n.UnresolvedOwners, n.UnresolvedViewers
+	t.Confirmed, t.Possible = n.Confirmed, n.Possible
+	log.Info("correlated", "run", run, "confirmed", n.Confirmed, "possible", n.Possible, "events", len(cr.Events))
+
+	if opts.OnPhase != nil {
+		opts.OnPhase("storing")
+	}
+	tStore := time.Now()
+	// The same few category lists recur (they are shared slices): convert
+	// each once.
+	type catKey struct {
+		first *incident.Category
+		n     int
+	}
+	var catMu sync.Mutex // event is called from two goroutines
+	catArrays := map[catKey]pq.StringArray{}
+	event := func(i int, row *store.ExposureEvent) {
+		e := &cr.Events[i]
+		key := catKey{n: len(e.Categories)}
+		if key.n > 0 {
+			key.first = &e.Categories[0]
+		}
+		catMu.Lock()
+		cats, ok := catArrays[key]
+		if !ok {
+			cats = make(pq.StringArray, len(e.Categories))
+			for j, c := range e.Categories {
+				cats[j] = string(c)
+			}
+			catArrays[key] = cats
+		}
+		catMu.Unlock()
+		*row = store.ExposureEvent{EventNo: int64(i + 1), Kind: e.Kind, At: time.Unix(0, e.At).UTC(), Pop: e.Pop,
+			CacheKey: e.CacheKey, Path: e.Path, Status: e.Status, Victim: nullString(e.Victim), Level: nullString(e.Level),
+			Viewer: e.Viewer, Categories: cats,
+			EvidenceFile: sql.NullInt64{Int64: int64(e.File), Valid: true}, EvidenceLine: sql.NullInt64{Int64: e.Line, Valid: true}}
+	}
+	affected := make([]store.AffectedAccount, len(cr.Affected))
+	for i, a := range cr.Affected {
+		cats := make(pq.StringArray, len(a.Categories))
+		for j, c := range a.Categories {
+			cats[j] = string(c)
+		}
+		levels, err := json.Marshal(a.CategoryLevels)
+		if err != nil {
+			return err
+		}
+		affected[i] = store.AffectedAccount{UserID: a.UserID, Level: a.Level, Categories: cats, CategoryLevels: levels,
+			Views: a.Views, Viewers: a.Viewers, FirstExposed: nullTime(a.First), LastExposed: nullTime(a.Last),
+			Locale: a.Locale, Country: a.Country, Region: a.Region}
+	}
+	if err := st.SaveExposure(ctx, c.ID, run, len(cr.Events), event, affected); err != nil {
+		return err
+	}
+	res.Timings["store"] = time.Since(tStore)
+	return nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullTime(ns int64) sql.NullTime {
+	if ns == 0 {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: time.Unix(0, ns).UTC(), Valid: true}
+}
