@@ -21,6 +21,7 @@ type ingestOptions struct {
 	margin         time.Duration
 	allowTruncated bool
 	workers        int
+	dryRun         bool
 }
 
 const ingestLong = `Parse the case's access logs, correlate and resolve them, and store the
@@ -62,6 +63,7 @@ func newIngestCmd(d *deps) *cobra.Command {
 	f.DurationVar(&o.margin, "margin", ingest.DefaultMargin, "keep lines this long before window.start and after window.end")
 	f.BoolVar(&o.allowTruncated, "allow-truncated", false, "accept truncated input files (their lines before the cut are used)")
 	f.IntVar(&o.workers, "workers", 0, "parsing goroutines (default: one per core)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed)")
 	return cmd
 }
 
@@ -72,6 +74,9 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	c, err := d.loadCase(o.caseFile)
 	if err != nil {
 		return err
+	}
+	if o.dryRun {
+		return runScan(ctx, d, c, o)
 	}
 	st, err := d.store(ctx)
 	if err != nil {
@@ -106,6 +111,28 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	return nil
 }
 
+// runScan is ingest --dry-run.
+func runScan(ctx context.Context, d *deps, c *incident.Case, o ingestOptions) error {
+	gunzip, err := d.gunzip()
+	if err != nil {
+		return err
+	}
+	var read atomic.Int64
+	var bar *progress.Bar
+	res, err := ingest.Scan(ctx, c, ingest.Options{
+		Margin: o.margin, Workers: o.workers, Gunzip: gunzip, Stdin: d.io.In, Logger: d.logger(), Progress: &read,
+		OnStart: func(total int64, files int) {
+			bar = progress.Start(d.io.Err, d.io.ErrIsTerminal, total, fmt.Sprintf("scanning %d files", files), true, &read)
+		},
+	})
+	bar.Stop()
+	if res != nil {
+		printIngest(d, c, res)
+		fmt.Fprintf(d.io.Out, "dry run: nothing was correlated or stored\n")
+	}
+	return err
+}
+
 // gunzip picks the gzip decompressor: BREACHCTL_GUNZIP (builtin, or a path),
 // else igzip when it is on PATH, else the built-in reader.
 func (d *deps) gunzip() (string, error) {
@@ -137,7 +164,11 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result) {
 	if s := res.Elapsed.Seconds(); s > 0 {
 		rate = fmt.Sprintf(", %.2f M lines/s", float64(t.Lines)/s/1e6)
 	}
-	fmt.Fprintf(w, "case %s, run %d: %d files (%s), %d lines in %s%s\n", c.ID, res.Run, t.Files,
+	runName := fmt.Sprintf("run %d", res.Run)
+	if res.Run == 0 {
+		runName = "dry run"
+	}
+	fmt.Fprintf(w, "case %s, %s: %d files (%s), %d lines in %s%s\n", c.ID, runName, t.Files,
 		incident.HumanBytes(bytes), t.Lines, res.Elapsed.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "  parsed %d, rejected %d, outside the window ± margin %d (parsed + rejected = lines)\n", t.Parsed, t.Rejected, t.OutsideWindow)
 	if d.verbose && len(res.Timings) > 0 {

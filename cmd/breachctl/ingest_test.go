@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,5 +201,19 @@ func TestIngestStdinAndDuplicates(t *testing.T) {
 	}
 	if !strings.HasPrefix(tj.Evidence[1].Path, "- (standard input") {
 		t.Errorf("stdin evidence path %q", tj.Evidence[1].Path)
+	}
+}
+
+// TestIngestDryRun parses and accounts without touching any database.
+func TestIngestDryRun(t *testing.T) {
+	caseFile, _, truth := simulateCase(t, "cloudflare")
+	env := map[string]string{} // no case database at all
+	r := runCLI(t, env, "ingest", "--dry-run", "-f", caseFile)
+	if r.code != 0 {
+		t.Fatalf("dry run: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	want := fmt.Sprintf("%d lines in", truth.Lines)
+	if !strings.Contains(r.out, "dry run: ") || !strings.Contains(r.out, want) || !strings.Contains(r.out, "nothing was correlated or stored") {
+		t.Errorf("dry-run output %q, want the line count %q", r.out, want)
 	}
 }

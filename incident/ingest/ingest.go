@@ -79,6 +79,33 @@ func (e *TruncatedError) Error() string {
 		len(e.Files), strings.Join(e.Files, ", "))
 }
 
+// Scan parses and accounts for every line of the case's logs (hashing each
+// file) without correlating or storing anything: a quick check of new logs,
+// and the parsing half of an ingest, measured alone.
+func Scan(ctx context.Context, c *incident.Case, opts Options) (*Result, error) {
+	start := time.Now()
+	if opts.Margin == 0 {
+		opts.Margin = DefaultMargin
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	files, err := c.ExpandGlobs()
+	if err != nil {
+		return nil, err
+	}
+	parsers, err := logs.CheckCase(c)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ingestRun(ctx, nil, c, 0, files, parsers, opts, log)
+	if res != nil {
+		res.Elapsed = time.Since(start)
+	}
+	return res, err
+}
+
 // Run ingests the case's logs into a new run.
 func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (*Result, error) {
 	start := time.Now()
@@ -161,12 +188,16 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	if err != nil {
 		return res, err
 	}
+	var newSink func(int) logs.Sink
+	if st != nil { // a Scan only counts
+		newSink = col.Sink
+	}
 	res.Timings = map[string]time.Duration{}
 	tRead := time.Now()
 	from := c.Start.Add(-opts.Margin).UnixNano()
 	to := c.End.Add(opts.Margin).UnixNano()
 	stats, err := logs.Read(ctx, inputs, logs.Options{
-		Workers: opts.Workers, From: from, To: to, Progress: opts.Progress, NewSink: col.Sink, Gunzip: opts.Gunzip,
+		Workers: opts.Workers, From: from, To: to, Progress: opts.Progress, NewSink: newSink, Gunzip: opts.Gunzip,
 		BeforeFile: func(i int) error {
 			// Chain of custody: hash and record the file before parsing it.
 			fr := &res.Files[i]
@@ -176,6 +207,9 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 					return fmt.Errorf("hash %s: %w", fr.Name, err)
 				}
 				fr.SHA256, fr.Bytes = sum, n
+			}
+			if st == nil { // Scan
+				return nil
 			}
 			return st.AddEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: fr.Name,
 				Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format})
@@ -200,7 +234,9 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		if err != nil {
 			return res, err
 		}
-		if err := st.FinishEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: fr.Name,
+		if st == nil {
+			// Scan: nothing is stored.
+		} else if err := st.FinishEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: fr.Name,
 			Compressed: s.Compressed, Truncated: s.Truncated, Lines: s.Lines, Parsed: s.Parsed,
 			Rejected: s.Rejected, OutsideWindow: s.OutsideWindow, RejectsJSON: rj}); err != nil {
 			return res, err
@@ -216,8 +252,11 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		log.Debug("file ingested", "file", fr.Name, "lines", s.Lines, "rejected", s.Rejected, "outside_window", s.OutsideWindow)
 	}
 	res.Timings["read"] = time.Since(tRead)
-	if len(truncated) > 0 && !opts.AllowTruncated {
+	if len(truncated) > 0 && (!opts.AllowTruncated || st == nil) {
 		return res, &TruncatedError{Files: truncated}
+	}
+	if st == nil {
+		return res, nil
 	}
 	if err := correlateRun(ctx, st, c, run, col, res, opts, log); err != nil {
 		return res, err

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# End-to-end ingest benchmark (`make bench`): simulates LINES requests in each
+# benchmarked format, then times `breachctl ingest` from process start to
+# finish with /usr/bin/time (wall clock and peak RSS), and GoAccess on the same
+# plain nginx files for comparison. Prints one table; nothing is asserted.
+#
+#   LINES=20000000 USERS=1000000 BENCH_DIR=/tmp/breachctl-bench scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LINES=${LINES:-20000000}
+USERS=${USERS:-1000000}
+DIR=${BENCH_DIR:-/tmp/breachctl-bench}
+BIN=${BIN:-bin/breachctl}
+PG=postgres://postgres@127.0.0.1:5432
+export BREACHCTL_DATABASE_URL=${BREACHCTL_DATABASE_URL:-$PG/breachctl_bench?sslmode=disable}
+USERS_DB=${USERS_DB:-$PG/breachctl_bench_users?sslmode=disable}
+
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+command -v goaccess >/dev/null || { apt-get update -qq && apt-get install -y -qq goaccess >/dev/null || true; }
+command -v igzip >/dev/null || { apt-get update -qq && apt-get install -y -qq isal >/dev/null || true; }
+scripts/ensure-db.sh breachctl_bench breachctl_bench_users
+
+results="$DIR/results.txt"
+if [ -z "${REUSE:-}" ]; then
+  rm -rf "$DIR" && mkdir -p "$DIR"
+fi
+: > "$results"
+
+# run NAME CASEFILE [--dry-run]: ingest once to warm the page cache, then
+# time a second run. --dry-run parses, hashes and accounts only (issue 3's
+# figures); without it, the full ingest with correlation and storage.
+run() {
+  local name=$1 casefile=$2 mode=${3:-}
+  "$BIN" ingest $mode -f "$casefile" >/dev/null
+  /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$BIN" ingest $mode -v -f "$casefile" > "$DIR/$name.out" 2>/dev/null
+  read -r secs kb < "$DIR/time.txt"
+  local lines
+  lines=$(grep -oE '[0-9]+ lines in' "$DIR/$name.out" | head -1 | cut -d' ' -f1)
+  local bytes
+  bytes=$(du -sbL "$(dirname "$casefile")/logs" | cut -f1)
+  printf '%-28s %12s lines %8.2f s %8.2f M lines/s %6d MB RSS %8.1f MB input\n' "$name" "$lines" "$secs" \
+    "$(echo "$lines / $secs / 1000000" | bc -l)" $((kb / 1024)) "$(echo "$bytes / 1048576" | bc -l)" | tee -a "$results"
+  grep 'timings:' "$DIR/$name.out" | sed 's/^ */    /' | tee -a "$results"
+}
+
+# REUSE=1 times the incidents of an earlier run again (the user database
+# then holds the users of the last format simulated, so the nginx runs
+# resolve against those: fine for timing, not for counts).
+if [ -z "${REUSE:-}" ]; then
+  echo "simulating $LINES requests per format, $USERS users, in $DIR" >&2
+  for f in nginx cloudfront cloudflare; do
+    "$BIN" simulate --out "$DIR/$f" --format "$f" --requests "$LINES" --users "$USERS" --users-db "$USERS_DB" --case-id "bench-$f" >/dev/null
+  done
+  # Plain nginx: the same lines, decompressed.
+  mkdir -p "$DIR/nginx-plain/logs"
+  for f in "$DIR"/nginx/logs/*/*; do
+    edge=$(basename "$(dirname "$f")")
+    zcat -f "$f" > "$DIR/nginx-plain/logs/$edge-$(basename "${f%.gz}")"
+  done
+  sed -e 's#^  - paths: .*#  - paths: ["logs/*"]#' -e 's#^id: .*#id: bench-nginx-plain#' "$DIR/nginx/incident.yaml" > "$DIR/nginx-plain/incident.yaml"
+fi
+
+echo "parse + hash + account (ingest --dry-run):" | tee -a "$results"
+run "nginx (plain)" "$DIR/nginx-plain/incident.yaml" --dry-run
+run "nginx (gzip)" "$DIR/nginx/incident.yaml" --dry-run
+run "cloudfront (gzip)" "$DIR/cloudfront/incident.yaml" --dry-run
+BREACHCTL_GUNZIP=builtin run "cloudfront (gzip, built-in)" "$DIR/cloudfront/incident.yaml" --dry-run
+run "cloudflare (gzip)" "$DIR/cloudflare/incident.yaml" --dry-run
+if [ -z "${SKIP_FULL:-}" ]; then
+  echo "full ingest (parse, correlate, resolve, store):" | tee -a "$results"
+  run "nginx (plain)" "$DIR/nginx-plain/incident.yaml"
+  run "nginx (gzip)" "$DIR/nginx/incident.yaml"
+  run "cloudfront (gzip)" "$DIR/cloudfront/incident.yaml"
+  run "cloudflare (gzip)" "$DIR/cloudflare/incident.yaml"
+fi
+
+if command -v goaccess >/dev/null && [ -z "${SKIP_GOACCESS:-}" ]; then
+  # GoAccess and breachctl on the same plain nginx files. GoAccess takes
+  # minutes per million lines here, so GOACCESS_FILES limits it to the first
+  # files (default 4: about 2 million lines); breachctl --dry-run reads the
+  # same subset for the ratio.
+  n=${GOACCESS_FILES:-4}
+  mkdir -p "$DIR/ga/logs"
+  rm -f "$DIR"/ga/logs/*
+  for f in $(ls "$DIR"/nginx-plain/logs/* | head -n "$n"); do ln -sf "$f" "$DIR/ga/logs/"; done
+  sed -e 's#^id: .*#id: bench-goaccess#' "$DIR/nginx-plain/incident.yaml" > "$DIR/ga/incident.yaml"
+  lines=$(cat "$DIR"/ga/logs/* | wc -l)
+  /usr/bin/time -f '%e %M' -o "$DIR/time.txt" goaccess "$DIR"/ga/logs/* --no-global-config \
+    --log-format='%h %^[%d:%t %^] "%r" %s %b "%R" "%u" %^' --date-format=%d/%b/%Y --time-format=%T \
+    -o "$DIR/goaccess.json" >/dev/null 2>&1 || true
+  read -r secs kb < "$DIR/time.txt"
+  printf '%-28s %12s lines %8.2f s %8.2f M lines/s %6d MB RSS\n' "goaccess 1.7 (plain nginx)" "$lines" "$secs" \
+    "$(echo "$lines / $secs / 1000000" | bc -l)" $((kb / 1024)) | tee -a "$results"
+  run "breachctl, same files" "$DIR/ga/incident.yaml" --dry-run
+fi
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" | tee -a "$results"
