@@ -109,6 +109,20 @@ func (d *deps) loadCase(path string) (*incident.Case, error) {
 	return incident.Load(path, d.getenv)
 }
 
+// openCase loads the case file and opens (migrating) the case database.
+// The caller closes the store.
+func (d *deps) openCase(ctx context.Context, file string) (*incident.Case, *store.Store, error) {
+	c, err := d.loadCase(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := d.store(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, st, nil
+}
+
 // usageError is bad usage: exit code 2.
 type usageError struct{ err error }
 

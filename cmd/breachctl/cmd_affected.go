@@ -53,11 +53,7 @@ func runAffected(ctx context.Context, d *deps, o affectedOptions) error {
 	if o.format != "csv" && o.format != "jsonl" {
 		return usageErrorf("--format %q: use csv or jsonl", o.format)
 	}
-	c, err := d.loadCase(o.caseFile)
-	if err != nil {
-		return err
-	}
-	st, err := d.store(ctx)
+	c, st, err := d.openCase(ctx, o.caseFile)
 	if err != nil {
 		return err
 	}

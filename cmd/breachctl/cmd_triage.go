@@ -52,11 +52,7 @@ func runTriage(ctx context.Context, d *deps, o triageOptions) error {
 	if o.format != "text" && o.format != "json" {
 		return usageErrorf("--format %q: use text or json", o.format)
 	}
-	c, err := d.loadCase(o.caseFile)
-	if err != nil {
-		return err
-	}
-	st, err := d.store(ctx)
+	c, st, err := d.openCase(ctx, o.caseFile)
 	if err != nil {
 		return err
 	}

@@ -79,27 +79,42 @@ func (e *TruncatedError) Error() string {
 		len(e.Files), strings.Join(e.Files, ", "))
 }
 
+// prepared is what both Scan and Run need before reading: the files, their
+// parsers, and the defaults filled in.
+type prepared struct {
+	files   []incident.InputFile
+	parsers []logs.Parser
+	log     *slog.Logger
+}
+
+func prepare(c *incident.Case, opts *Options) (*prepared, error) {
+	if opts.Margin == 0 {
+		opts.Margin = DefaultMargin
+	}
+	p := &prepared{log: opts.Logger}
+	if p.log == nil {
+		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var err error
+	if p.files, err = c.ExpandGlobs(); err != nil {
+		return nil, err
+	}
+	if p.parsers, err = logs.CheckCase(c); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // Scan parses and accounts for every line of the case's logs (hashing each
 // file) without correlating or storing anything: a quick check of new logs,
 // and the parsing half of an ingest, measured alone.
 func Scan(ctx context.Context, c *incident.Case, opts Options) (*Result, error) {
 	start := time.Now()
-	if opts.Margin == 0 {
-		opts.Margin = DefaultMargin
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	files, err := c.ExpandGlobs()
+	p, err := prepare(c, &opts)
 	if err != nil {
 		return nil, err
 	}
-	parsers, err := logs.CheckCase(c)
-	if err != nil {
-		return nil, err
-	}
-	res, err := ingestRun(ctx, nil, c, 0, files, parsers, opts, log)
+	res, err := ingestRun(ctx, nil, c, 0, p.files, p.parsers, opts, p.log)
 	if res != nil {
 		res.Elapsed = time.Since(start)
 	}
@@ -109,21 +124,11 @@ func Scan(ctx context.Context, c *incident.Case, opts Options) (*Result, error) 
 // Run ingests the case's logs into a new run.
 func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (*Result, error) {
 	start := time.Now()
-	if opts.Margin == 0 {
-		opts.Margin = DefaultMargin
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	files, err := c.ExpandGlobs()
+	p, err := prepare(c, &opts)
 	if err != nil {
 		return nil, err
 	}
-	parsers, err := logs.CheckCase(c)
-	if err != nil {
-		return nil, err
-	}
+	files, parsers, log := p.files, p.parsers, p.log
 
 	if err := st.UpsertCase(ctx, store.Case{ID: c.ID, Title: c.Title, CaseFile: c.Path, CaseFileSHA256: c.SHA256}); err != nil {
 		return nil, err
