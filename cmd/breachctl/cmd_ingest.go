@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,7 @@ type ingestOptions struct {
 	allowTruncated bool
 	workers        int
 	dryRun         bool
+	memoryLimit    string
 }
 
 const ingestLong = `Parse the case's access logs, correlate and resolve them, and store the
@@ -63,6 +66,7 @@ func newIngestCmd(d *deps) *cobra.Command {
 	f.DurationVar(&o.margin, "margin", ingest.DefaultMargin, "keep lines this long before window.start and after window.end")
 	f.BoolVar(&o.allowTruncated, "allow-truncated", false, "accept truncated input files (their lines before the cut are used)")
 	f.IntVar(&o.workers, "workers", 0, "parsing goroutines (default: one per core)")
+	f.StringVar(&o.memoryLimit, "memory-limit", "900MiB", "soft memory limit for the Go heap (e.g. 900MiB, 4GiB; 0 = none; GOMEMLIMIT, when set, wins): above it garbage is collected harder, nothing fails")
 	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed)")
 	return cmd
 }
@@ -70,6 +74,14 @@ func newIngestCmd(d *deps) *cobra.Command {
 func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	if o.margin < 0 {
 		return usageErrorf("--margin must not be negative")
+	}
+	limit, err := parseSize(o.memoryLimit)
+	if err != nil {
+		return usageErrorf("--memory-limit %q: %v", o.memoryLimit, err)
+	}
+	if _, set := d.getenv("GOMEMLIMIT"); !set && limit > 0 {
+		prev := debug.SetMemoryLimit(limit)
+		defer debug.SetMemoryLimit(prev)
 	}
 	c, err := d.loadCase(o.caseFile)
 	if err != nil {
@@ -131,6 +143,27 @@ func runScan(ctx context.Context, d *deps, c *incident.Case, o ingestOptions) er
 		fmt.Fprintf(d.io.Out, "dry run: nothing was correlated or stored\n")
 	}
 	return err
+}
+
+// parseSize parses 900MiB, 2GiB, 1500MB, 1G or a plain number of bytes.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a size such as 900MiB or 2GiB, or 0")
+	}
+	return int64(n * float64(mult)), nil
 }
 
 // gunzip picks the gzip decompressor: BREACHCTL_GUNZIP (builtin, or a path),

@@ -39,6 +39,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing case file", []string{"validate", "-f", "/nonexistent/incident.yaml"}, 1, "read case file"},
 		{"no case database", []string{"db", "migrate"}, 2, "no case database: pass --db URL"},
 		{"simulate without out", []string{"simulate"}, 2, "simulate needs --out DIR"},
+		{"bad memory limit", []string{"ingest", "-f", "x.yaml", "--memory-limit", "lots"}, 2, `--memory-limit "lots"`},
 		{"simulate bad format", []string{"simulate", "--out", "x", "--format", "iis"}, 2, `--format "iis"`},
 	}
 	for _, tc := range tests {
