@@ -56,13 +56,14 @@ func (r *DBResolver) batch() int {
 	return r.Batch
 }
 
-// Sessions implements Resolver.
-func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]string, error) {
-	out := make(map[string]string, len(ids))
+// eachRow runs query over ids in batches, each in a read-only transaction,
+// calls columns once per batch with the result's column names, then row for
+// every result row with its values as text (NULL is invalid).
+func (r *DBResolver) eachRow(ctx context.Context, query string, ids []string, columns func(cols []string) error, row func(vals []sql.NullString)) error {
 	for i := 0; i < len(ids); i += r.batch() {
 		part := ids[i:min(i+r.batch(), len(ids))]
 		err := users.ReadOnly(ctx, r.DB, r.Timeout, func(tx *sqlx.Tx) error {
-			rows, err := tx.QueryContext(ctx, r.SessionsQuery, pq.StringArray(part))
+			rows, err := tx.QueryContext(ctx, query, pq.StringArray(part))
 			if err != nil {
 				return err
 			}
@@ -71,9 +72,8 @@ func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]str
 			if err != nil {
 				return err
 			}
-			si, ui := indexOf(cols, "session_id"), indexOf(cols, "user_id")
-			if si < 0 || ui < 0 {
-				return fmt.Errorf("returns %s; it must return session_id and user_id", strings.Join(cols, ", "))
+			if err := columns(cols); err != nil {
+				return err
 			}
 			vals := make([]sql.NullString, len(cols))
 			ptrs := make([]any, len(cols))
@@ -84,15 +84,34 @@ func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]str
 				if err := rows.Scan(ptrs...); err != nil {
 					return err
 				}
-				if vals[si].Valid && vals[ui].Valid {
-					out[vals[si].String] = vals[ui].String
-				}
+				row(vals)
 			}
 			return rows.Err()
 		})
 		if err != nil {
-			return nil, fmt.Errorf("users.sessions_query: %w", err)
+			return err
 		}
+	}
+	return nil
+}
+
+// Sessions implements Resolver.
+func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	var si, ui int
+	err := r.eachRow(ctx, r.SessionsQuery, ids, func(cols []string) error {
+		si, ui = indexOf(cols, "session_id"), indexOf(cols, "user_id")
+		if si < 0 || ui < 0 {
+			return fmt.Errorf("returns %s; it must return session_id and user_id", strings.Join(cols, ", "))
+		}
+		return nil
+	}, func(vals []sql.NullString) {
+		if vals[si].Valid && vals[ui].Valid {
+			out[vals[si].String] = vals[ui].String
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("users.sessions_query: %w", err)
 	}
 	return out, nil
 }
@@ -100,62 +119,42 @@ func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]str
 // Users implements Resolver.
 func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserRecord, error) {
 	out := make(map[string]*UserRecord, len(ids))
-	for i := 0; i < len(ids); i += r.batch() {
-		part := ids[i:min(i+r.batch(), len(ids))]
-		err := users.ReadOnly(ctx, r.DB, r.Timeout, func(tx *sqlx.Tx) error {
-			rows, err := tx.QueryContext(ctx, r.UsersQuery, pq.StringArray(part))
-			if err != nil {
-				return err
+	type hasCol struct {
+		i   int
+		cat incident.Category
+	}
+	var has []hasCol
+	idx := map[string]int{}
+	err := r.eachRow(ctx, r.UsersQuery, ids, func(cols []string) error {
+		for _, c := range users.RequiredUserColumns {
+			if idx[c] = indexOf(cols, c); idx[c] < 0 {
+				return fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), c)
 			}
-			defer rows.Close()
-			cols, err := rows.Columns()
-			if err != nil {
-				return err
-			}
-			idx := map[string]int{}
-			for _, c := range users.RequiredUserColumns {
-				if idx[c] = indexOf(cols, c); idx[c] < 0 {
-					return fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), c)
-				}
-			}
-			type hasCol struct {
-				i   int
-				cat incident.Category
-			}
-			var has []hasCol
-			for i, c := range cols {
-				if cat, ok := strings.CutPrefix(strings.ToLower(c), "has_"); ok && incident.ValidCategory(cat) {
-					has = append(has, hasCol{i, incident.Category(cat)})
-				}
-			}
-			vals := make([]sql.NullString, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			for rows.Next() {
-				if err := rows.Scan(ptrs...); err != nil {
-					return err
-				}
-				u := &UserRecord{ID: vals[idx["id"]].String, Locale: vals[idx["locale"]].String,
-					Country: strings.ToUpper(vals[idx["country"]].String), Region: strings.ToUpper(vals[idx["region"]].String)}
-				for _, h := range has {
-					// A has_ column that is false (PostgreSQL sends "false" or "f")
-					// means the category was not on file; NULL means unknown, so on file.
-					if v := vals[h.i]; v.Valid && (v.String == "false" || v.String == "f" || v.String == "0") {
-						if u.NotOnFile == nil {
-							u.NotOnFile = map[incident.Category]bool{}
-						}
-						u.NotOnFile[h.cat] = true
-					}
-				}
-				out[u.ID] = u
-			}
-			return rows.Err()
-		})
-		if err != nil {
-			return nil, fmt.Errorf("users.users_query: %w", err)
 		}
+		has = has[:0]
+		for i, c := range cols {
+			if cat, ok := strings.CutPrefix(strings.ToLower(c), "has_"); ok && incident.ValidCategory(cat) {
+				has = append(has, hasCol{i, incident.Category(cat)})
+			}
+		}
+		return nil
+	}, func(vals []sql.NullString) {
+		u := &UserRecord{ID: vals[idx["id"]].String, Locale: vals[idx["locale"]].String,
+			Country: strings.ToUpper(vals[idx["country"]].String), Region: strings.ToUpper(vals[idx["region"]].String)}
+		for _, h := range has {
+			// A has_ column that is false (PostgreSQL sends "false" or "f")
+			// means the category was not on file; NULL means unknown, so on file.
+			if v := vals[h.i]; v.Valid && (v.String == "false" || v.String == "f" || v.String == "0") {
+				if u.NotOnFile == nil {
+					u.NotOnFile = map[incident.Category]bool{}
+				}
+				u.NotOnFile[h.cat] = true
+			}
+		}
+		out[u.ID] = u
+	})
+	if err != nil {
+		return nil, fmt.Errorf("users.users_query: %w", err)
 	}
 	return out, nil
 }
