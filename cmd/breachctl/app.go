@@ -178,8 +178,11 @@ other than its owner is an exposure event. Start with a case file
   breachctl validate -f incident.yaml     check the case file, databases and logs
   breachctl ingest   -f incident.yaml     parse, correlate, resolve; store a numbered run
   breachctl triage   -f incident.yaml     the summary a security lead reads first
+  breachctl affected -f incident.yaml     the affected accounts (CSV or JSONL)
+  breachctl disclose -f incident.yaml ID  one person's exposure, for the support desk
 
-Or see the whole pipeline on a simulated incident: breachctl demo
+To practise on a realistic incident first: breachctl simulate --out DIR
+(or 'make demo' in the source tree).
 
 The case database (all case state) is taken from --db, else
 BREACHCTL_DATABASE_URL, else DATABASE_URL.
