@@ -123,6 +123,21 @@ func (d *deps) openCase(ctx context.Context, file string) (*incident.Case, *stor
 	return c, st, nil
 }
 
+// openRun is openCase plus the run to read: run n, or the latest completed
+// one when n is 0. The caller closes the store.
+func (d *deps) openRun(ctx context.Context, file string, n int) (*incident.Case, *store.Store, *store.Run, error) {
+	c, st, err := d.openCase(ctx, file)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	run, err := pickRun(ctx, st, c.ID, n)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return c, st, run, nil
+}
+
 // usageError is bad usage: exit code 2.
 type usageError struct{ err error }
 

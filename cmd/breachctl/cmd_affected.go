@@ -53,15 +53,11 @@ func runAffected(ctx context.Context, d *deps, o affectedOptions) error {
 	if o.format != "csv" && o.format != "jsonl" {
 		return usageErrorf("--format %q: use csv or jsonl", o.format)
 	}
-	c, st, err := d.openCase(ctx, o.caseFile)
+	c, st, run, err := d.openRun(ctx, o.caseFile, o.run)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	run, err := pickRun(ctx, st, c.ID, o.run)
-	if err != nil {
-		return err
-	}
 	rows, err := st.ListAffected(ctx, c.ID, run.Run)
 	if err != nil {
 		return err

@@ -39,15 +39,11 @@ func runDisclose(ctx context.Context, d *deps, o discloseOptions, userID string)
 	if o.format != "text" && o.format != "json" {
 		return usageErrorf("--format %q: use text or json", o.format)
 	}
-	c, st, err := d.openCase(ctx, o.caseFile)
+	c, st, run, err := d.openRun(ctx, o.caseFile, o.run)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	run, err := pickRun(ctx, st, c.ID, o.run)
-	if err != nil {
-		return err
-	}
 	disc, err := triage.Disclose(ctx, st, c, run.Run, userID)
 	if err != nil {
 		return err
