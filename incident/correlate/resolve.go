@@ -167,3 +167,38 @@ func indexOf(cols []string, name string) int {
 	}
 	return -1
 }
+
+// Contact is how to reach a person: what a notice needs and correlation
+// never keeps. It is read from users_query when notices are rendered.
+type Contact struct {
+	ID      string
+	Email   string
+	Name    string
+	Locale  string
+	Country string
+	Region  string
+}
+
+// Contacts returns the contact details of the given user ids (unknown ids
+// are absent), read with users_query in read-only batches.
+func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Contact, error) {
+	out := make(map[string]Contact, len(ids))
+	idx := map[string]int{}
+	err := r.eachRow(ctx, r.UsersQuery, ids, func(cols []string) error {
+		for _, c := range users.RequiredUserColumns {
+			if idx[c] = indexOf(cols, c); idx[c] < 0 {
+				return fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), c)
+			}
+		}
+		return nil
+	}, func(vals []sql.NullString) {
+		c := Contact{ID: vals[idx["id"]].String, Email: vals[idx["email"]].String, Name: vals[idx["name"]].String,
+			Locale:  strings.ToLower(vals[idx["locale"]].String),
+			Country: strings.ToUpper(vals[idx["country"]].String), Region: strings.ToUpper(vals[idx["region"]].String)}
+		out[c.ID] = c
+	})
+	if err != nil {
+		return nil, fmt.Errorf("users.users_query: %w", err)
+	}
+	return out, nil
+}
