@@ -115,6 +115,28 @@ type NotifyConfig struct {
 	From          string `yaml:"from"`
 	ReplyTo       string `yaml:"reply_to"`
 	DefaultLocale string `yaml:"default_locale"`
+	// Narrative gives the narrative in a notice's language, by locale
+	// (notify.narrative.ja.cause ...); a locale without one uses the
+	// top-level narrative.
+	Narrative map[string]Narrative `yaml:"narrative"`
+}
+
+// NarrativeFor returns the narrative to show in locale: the locale's own
+// from notify.narrative, field by field, else the top-level one.
+func (c *Case) NarrativeFor(locale string) Narrative {
+	n := c.Narrative
+	if l, ok := c.Notify.Narrative[locale]; ok {
+		if l.Cause != "" {
+			n.Cause = l.Cause
+		}
+		if l.Measures != "" {
+			n.Measures = l.Measures
+		}
+		if l.Consequences != "" {
+			n.Consequences = l.Consequences
+		}
+	}
+	return n
 }
 
 // Supported values.
@@ -466,6 +488,11 @@ func (v *validator) check(c *Case) {
 	if c.Notify.ReplyTo != "" {
 		if _, err := ParseAddress(c.Notify.ReplyTo); err != nil {
 			v.at("notify.reply_to", "%v", err)
+		}
+	}
+	for loc := range c.Notify.Narrative {
+		if !contains(Locales, loc) {
+			v.at("notify.narrative."+loc, "%q is not a notice locale; use one of: %s", loc, strings.Join(Locales, ", "))
 		}
 	}
 	if c.Notify.DefaultLocale == "" {

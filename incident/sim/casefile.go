@@ -98,6 +98,11 @@ func caseFile(o Options) []byte {
 	line("notify:")
 	line(`  from: "Example Market Privacy Office <privacy@example-market.jp>"`)
 	line("  default_locale: ja")
+	line("  narrative:")
+	line("    ja:")
+	line("      cause: %s", yamlQuote("CDN（コンテンツ配信ネットワーク）の設定を切り替えた際、会員ページ（「マイページ」のプロフィール、口座、カード、注文履歴）がCDNでキャッシュされる設定になっていたため、あるお客様向けに作られたページが、キャッシュから別のお客様に表示される状態になっていました。"))
+	line("      measures: %s", yamlQuote("15時38分に誤ったキャッシュ設定を削除し、すべての配信拠点のキャッシュを消去しました。会員ページは今後キャッシュされない設定とし、ログイン中のお客様へのリクエストはCDNのキャッシュを使わない構成に改めました。"))
+	line("      consequences: %s", yamlQuote("期間中にマイページを開いたお客様に、別のお客様の氏名、メールアドレス、住所、電話番号、口座情報、カード情報の一部または注文履歴が表示された可能性があります。パスワードやカード番号の全桁は表示されていません。"))
 	line("# private-page cache TTL in the window: %ss", strconv.FormatFloat(o.TTL.Seconds(), 'f', -1, 64))
 	return []byte(b.String())
 }
