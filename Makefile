@@ -1,5 +1,5 @@
 # breachctl: `make demo` runs the main job, `make test` runs the tests.
-# Both install and start what they need (PostgreSQL) when it is missing.
+# Both install and start what they need (PostgreSQL, Mailpit) when it is missing.
 
 GO      ?= go
 BIN     := bin/breachctl
@@ -19,6 +19,7 @@ services:
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-db.sh breachctl breachctl_users
 	@scripts/ensure-tools.sh
+	@scripts/ensure-mailpit.sh
 
 # The main job: simulate an incident, check its case file, ingest the logs,
 # and show who was affected.
