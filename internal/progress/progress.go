@@ -19,12 +19,18 @@ type Bar struct {
 // Start draws a bar on w (when terminal is true) following counter up to
 // total, in bytes when bytes is set, else in items. Stop it with Stop.
 func Start(w io.Writer, terminal bool, total int64, desc string, bytes bool, counter *atomic.Int64) *Bar {
+	return StartDescribed(w, terminal, total, func() string { return desc }, bytes, counter)
+}
+
+// StartDescribed is Start with a description computed at every redraw
+// (e.g. "sent 1200 · failed 3").
+func StartDescribed(w io.Writer, terminal bool, total int64, describe func() string, bytes bool, counter *atomic.Int64) *Bar {
 	if !terminal || total <= 0 {
 		return nil
 	}
 	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetDescription(describe()),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100 * time.Millisecond),
@@ -48,6 +54,7 @@ func Start(w io.Writer, terminal bool, total int64, desc string, bytes bool, cou
 				_ = b.bar.Set64(counter.Load())
 				return
 			case <-t.C:
+				b.bar.Describe(describe())
 				_ = b.bar.Set64(counter.Load())
 			}
 		}

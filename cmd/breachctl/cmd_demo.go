@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/breachctl/breachctl/incident/report"
+	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/pgembed"
+)
+
+type demoOptions struct {
+	out      string
+	users    int
+	requests int
+	format   string
+	seed     uint64
+	smtp     string
+	noSend   bool
+}
+
+const demoLong = `Run the whole pipeline on a simulated incident, end to end, in the spirit
+of the June 2017 case (a CDN served cached "My Page" responses to other
+customers for about six hours):
+
+  simulate → validate → ingest → triage (terminal + HTML) → notify render →
+  notify send (when an SMTP server is given or Mailpit answers on
+  127.0.0.1:1025) → obligations → regulator reports
+
+Everything is written under --out (removed and re-created when it holds an
+earlier demo), and the end of the output says what to open first.
+
+Databases: the case database is --db / $BREACHCTL_DATABASE_URL /
+$DATABASE_URL when set (the simulated users go to $USERS_DATABASE_URL, else
+the case database). When none is set and no PostgreSQL answers on
+127.0.0.1:5432, the demo starts a private, throwaway PostgreSQL from the
+machine's own binaries (initdb + pg_ctl in a temporary directory, Unix socket
+only) and removes it afterwards.
+
+The default size (50,000 users, 2 million requests) takes well under a minute.`
+
+func newDemoCmd(d *deps) *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole pipeline on a simulated incident, end to end",
+		Long:  demoLong,
+		Example: `  breachctl demo
+  breachctl demo --smtp smtp://127.0.0.1:1025 --out /tmp/demo
+  breachctl demo --users 200000 --requests 10000000 --format cloudfront`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd.Context(), d, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "breachctl-demo", "directory for everything the demo writes")
+	f.IntVar(&o.users, "users", 50000, "number of simulated users")
+	f.IntVar(&o.requests, "requests", 2000000, "number of simulated requests (log lines)")
+	f.StringVar(&o.format, "format", "nginx", "log format: nginx, cloudfront, cloudflare or jsonl")
+	f.Uint64Var(&o.seed, "seed", 1, "simulation seed")
+	f.StringVar(&o.smtp, "smtp", "", "deliver the notices to this SMTP server (default: Mailpit on 127.0.0.1:1025 when it answers)")
+	f.BoolVar(&o.noSend, "no-send", false, "render the notices but do not send them")
+	return cmd
+}
+
+// demoMarker marks a directory the demo wrote, so a rerun may replace it.
+const demoMarker = ".breachctl-demo"
+
+func runDemo(ctx context.Context, d *deps, o demoOptions) error {
+	start := time.Now()
+	if err := prepareDemoDir(o.out); err != nil {
+		return err
+	}
+	w := d.io.Out
+	step := 0
+	const steps = 9
+	title := func(s string) {
+		step++
+		fmt.Fprintf(w, "\n── %d/%d %s ──\n", step, steps, s)
+	}
+
+	// Databases.
+	caseURL, usersURL, stop, err := demoDatabases(ctx, d)
+	if err != nil {
+		return err
+	}
+	if stop != nil {
+		defer stop()
+	}
+	saved := d.dbURL
+	d.dbURL = caseURL
+	defer func() { d.dbURL = saved }()
+
+	incDir := filepath.Join(o.out, "incident")
+	caseFile := filepath.Join(incDir, "incident.yaml")
+	title("simulate an incident")
+	if err := runSimulate(ctx, d, simulateOptions{out: incDir, users: o.users, requests: o.requests,
+		format: o.format, seed: o.seed, usersDB: usersURL, caseID: "demo-cdn-cache-leak", ttl: 30 * time.Second}); err != nil {
+		return err
+	}
+	title("validate the case file, databases and logs")
+	if err := runValidate(ctx, d, validateOptions{caseFile: caseFile}); err != nil {
+		return err
+	}
+	title("ingest: parse, correlate, resolve, store run")
+	if err := runIngest(ctx, d, ingestOptions{caseFile: caseFile, margin: time.Hour, memoryLimit: "900MiB"}); err != nil {
+		return err
+	}
+	title("triage")
+	triageHTML := filepath.Join(o.out, "triage.html")
+	if err := runTriage(ctx, d, triageOptions{caseFile: caseFile, format: "text", html: triageHTML}); err != nil {
+		return err
+	}
+	if err := runAffected(ctx, d, affectedOptions{caseFile: caseFile, format: "csv", out: filepath.Join(o.out, "affected.csv")}); err != nil {
+		return err
+	}
+	title("render the notices")
+	outbox := filepath.Join(o.out, "outbox")
+	if err := runNotifyRender(ctx, d, notifyRenderOptions{caseFile: caseFile, out: outbox, workers: 2}); err != nil {
+		return err
+	}
+	title("deliver the notices")
+	smtpURL := o.smtp
+	sent := false
+	switch {
+	case o.noSend:
+		fmt.Fprintln(w, "skipped (--no-send)")
+	case smtpURL == "" && !answers("127.0.0.1:1025"):
+		fmt.Fprintln(w, "skipped: no --smtp given and no Mailpit on 127.0.0.1:1025 (make demo starts one)")
+	default:
+		if smtpURL == "" {
+			smtpURL = "smtp://127.0.0.1:1025"
+		}
+		if err := runNotifySend(ctx, d, notifySendOptions{caseFile: caseFile, smtp: smtpURL, startTLS: "", workers: 4,
+			uncertain: "resend", maxAttempts: 5, backoff: 5 * time.Second}); err != nil {
+			return err
+		}
+		sent = true
+	}
+	title("delivery status")
+	if err := runNotifyStatus(ctx, d, notifyStatusOptions{caseFile: caseFile, format: "text"}); err != nil {
+		return err
+	}
+	title("obligations: which laws, by when")
+	if err := runObligations(ctx, d, obligationsOptions{caseFile: caseFile, format: "text"}); err != nil {
+		return err
+	}
+	title("regulator reports")
+	reports := filepath.Join(o.out, "reports")
+	for _, kind := range report.Kinds {
+		for _, format := range []string{"md", "html", "json"} {
+			path := filepath.Join(reports, kind+"."+format)
+			if err := runReport(ctx, d, reportOptions{caseFile: caseFile, kind: kind, format: format, out: path}); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintf(w, "wrote %d reports (md, html, json) to %s\n", len(report.Kinds), reports)
+
+	fmt.Fprintf(w, "\ndemo finished in %s. Open first:\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(w, "  %-34s the triage report for the security lead and legal (offline HTML)\n", triageHTML)
+	fmt.Fprintf(w, "  %-34s who was affected (user ids, level, categories, views)\n", filepath.Join(o.out, "affected.csv"))
+	fmt.Fprintf(w, "  %-34s one .eml notice per person, and manifest.jsonl\n", outbox+"/")
+	fmt.Fprintf(w, "  %-34s APPI (Japanese), GDPR Art. 33, California AG, HIPAA\n", reports+"/")
+	fmt.Fprintf(w, "  %-34s what the simulation really served: the oracle\n", filepath.Join(incDir, "truth.json"))
+	if sent && (o.smtp == "" || o.smtp == "smtp://127.0.0.1:1025") {
+		fmt.Fprintln(w, "  http://127.0.0.1:8025/                  the delivered notices in Mailpit's web UI")
+	}
+	if stop != nil {
+		fmt.Fprintln(w, "(the private PostgreSQL is removed now; pass --db to keep the case database)")
+	}
+	return nil
+}
+
+// prepareDemoDir makes dir empty: it may be absent, empty, or an earlier demo.
+func prepareDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return err
+	case len(entries) == 0:
+	default:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return usageErrorf("--out %s exists and is not an earlier demo's directory: give an empty or new directory", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("written by breachctl demo; a rerun replaces this directory\n"), 0o600)
+}
+
+// demoDatabases picks the case and user databases: configured ones, else
+// the local server, else a private throwaway one (stop removes it).
+func demoDatabases(ctx context.Context, d *deps) (caseURL, usersURL string, stop func(), err error) {
+	if u, err := d.caseDBURL(); err == nil {
+		users := d.env("USERS_DATABASE_URL")
+		if users == "" {
+			users = u
+		}
+		return u, users, nil, nil
+	}
+	if answers("127.0.0.1:5432") {
+		u := "postgres://postgres@127.0.0.1:5432/breachctl_demo?sslmode=disable"
+		if err := ensureDatabase(ctx, d, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "breachctl_demo"); err == nil {
+			fmt.Fprintln(d.io.Err, "demo: using database breachctl_demo on the PostgreSQL at 127.0.0.1:5432")
+			return u, u, nil, nil
+		}
+	}
+	fmt.Fprintln(d.io.Err, "demo: no database configured and none answers: starting a private PostgreSQL ...")
+	srv, err := pgembed.Start(ctx)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("%w (or pass --db URL)", err)
+	}
+	stop = func() {
+		if err := srv.Stop(); err != nil {
+			fmt.Fprintf(d.io.Err, "demo: stopping the private PostgreSQL: %v\n", err)
+		}
+	}
+	if err := ensureDatabase(ctx, d, srv.URL("postgres"), "breachctl_demo"); err != nil {
+		stop()
+		return "", "", nil, err
+	}
+	u := srv.URL("breachctl_demo")
+	return u, u, stop, nil
+}
+
+func ensureDatabase(ctx context.Context, d *deps, adminURL, name string) error {
+	db, err := d.connectUsers(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var n int
+	if err := db.GetContext(ctx, &n, "SELECT count(*) FROM pg_database WHERE datname = $1", name); err != nil {
+		return fmt.Errorf("%s: %w", store.Redact(adminURL), err)
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+			return fmt.Errorf("create database %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// answers reports whether something accepts TCP connections at addr.
+func answers(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/correlate"
+	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/progress"
+	"github.com/breachctl/breachctl/notify"
+	"github.com/breachctl/breachctl/notify/deliver"
+	"github.com/breachctl/breachctl/notify/pipeline"
+)
+
+func newNotifyCmd(d *deps) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "notify",
+		Short: "Render and deliver one apology and disclosure notice per affected person",
+		Long: `Notices: one apology and disclosure per affected person, in their language,
+saying exactly which of their data was exposed (or may have been), when (in
+their time zone), what the company is doing and what they can do, with the
+sections their jurisdiction requires (California §1798.82, GDPR Art. 34,
+APPI Rules Art. 10, HIPAA).
+
+  breachctl notify render -f incident.yaml --out DIR   write every notice to DIR, send nothing
+  breachctl notify send   -f incident.yaml --smtp URL  deliver from the ledger; resumable
+  breachctl notify status -f incident.yaml             what the ledger says
+
+Names and addresses are read from the user database (users_query) only when
+a notice is made; the case database keeps user ids.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newNotifyRenderCmd(d), newNotifySendCmd(d), newNotifyStatusCmd(d))
+	return cmd
+}
+
+// noticeFlags are shared by render and send.
+type noticeFlags struct {
+	caseFile  string
+	run       int
+	templates string
+	date      string
+	workers   int
+}
+
+func (n *noticeFlags) register(cmd *cobra.Command, workers int) {
+	f := cmd.Flags()
+	f.StringVarP(&n.caseFile, "file", "f", "", "case file (incident.yaml)")
+	f.IntVar(&n.run, "run", 0, "notify the affected accounts of this run instead of the latest")
+	f.StringVar(&n.templates, "templates", "", "directory of notice templates overriding the built-in ones (same file names)")
+	f.StringVar(&n.date, "date", "", "the notice date and Date header (RFC 3339; default now)")
+	f.IntVar(&n.workers, "workers", workers, "parallel workers")
+}
+
+// composer prepares the notices of a run. The caller closes the store and
+// the user database with done.
+func (d *deps) composer(ctx context.Context, n noticeFlags) (*incident.Case, *store.Store, *pipeline.Composer, func(), error) {
+	date := d.now()
+	if n.date != "" {
+		t, err := time.Parse(time.RFC3339, n.date)
+		if err != nil {
+			return nil, nil, nil, nil, usageErrorf("--date %q: give an RFC 3339 time, e.g. 2017-06-23T10:00:00+09:00", n.date)
+		}
+		date = t
+	}
+	if n.workers <= 0 {
+		return nil, nil, nil, nil, usageErrorf("--workers must be positive")
+	}
+	c, st, run, err := d.openRun(ctx, n.caseFile, n.run)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	r, err := notify.NewRenderer(c, notify.Options{TemplatesDir: n.templates, Date: date})
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, nil, err
+	}
+	accounts, err := st.ListAffected(ctx, c.ID, run.Run)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, nil, err
+	}
+	udb, err := d.connectUsers(ctx, c.Users.DatabaseURL)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, nil, fmt.Errorf("user database %s: %w", store.Redact(c.Users.DatabaseURL), err)
+	}
+	res := &correlate.DBResolver{DB: udb, SessionsQuery: c.Users.SessionsQuery, UsersQuery: c.Users.UsersQuery}
+	p := pipeline.New(c, run.Run, accounts, r, res, n.workers)
+	return c, st, p, func() { udb.Close(); st.Close() }, nil
+}
+
+type notifyRenderOptions struct {
+	noticeFlags
+	out string
+}
+
+func newNotifyRenderCmd(d *deps) *cobra.Command {
+	var o notifyRenderOptions
+	cmd := &cobra.Command{
+		Use:   "render -f incident.yaml --out DIR",
+		Short: "Render every notice to DIR; nothing is sent",
+		Long: `Render the notice of every affected person of the run (the latest by
+default) to DIR/<case id>/<user id>.eml (mode 0600, directories 0700), with
+DIR/<case id>/manifest.jsonl: one line per person with user_id, locale,
+jurisdictions, message_id, sha256 and path, or "rejected" and the reason when
+the person cannot be written to (no record, an invalid address).
+
+Messages are multipart/alternative (text and HTML), UTF-8, with a Message-ID
+fixed per (case, person): rendering again gives identical files except the
+Date header, and identical files with --date.`,
+		Example: "  breachctl notify render -f incident.yaml --out outbox\n  breachctl notify render -f incident.yaml --out outbox --templates legal-wording/ --date 2017-06-23T10:00:00+09:00",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runNotifyRender(cmd.Context(), d, o)
+		},
+	}
+	o.register(cmd, 2)
+	cmd.Flags().StringVar(&o.out, "out", "", "output directory")
+	return cmd
+}
+
+func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error {
+	if o.out == "" {
+		return usageErrorf("notify render needs --out DIR")
+	}
+	c, _, p, done, err := d.composer(ctx, o.noticeFlags)
+	if err != nil {
+		return err
+	}
+	defer done()
+	box, err := notify.NewOutbox(o.out, c.ID)
+	if err != nil {
+		return err
+	}
+	var n atomic.Int64
+	bar := progress.Start(d.io.Err, d.io.ErrIsTerminal, int64(len(p.Accounts())), "rendering", false, &n)
+	start := time.Now()
+	stats, err := p.Render(ctx, box, &n)
+	bar.Stop()
+	if cerr := box.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("notify render: %w", err)
+	}
+	el := time.Since(start)
+	w := d.io.Out
+	fmt.Fprintf(w, "rendered %d notices to %s in %s (%.0f/s)\n", stats.Rendered, filepath.Join(o.out, c.ID),
+		el.Round(time.Millisecond), float64(stats.Rendered+stats.Rejected)/max(el.Seconds(), 1e-9))
+	fmt.Fprintf(w, "  languages      %s\n", countList(stats.ByLocale))
+	fmt.Fprintf(w, "  jurisdictions  %s\n", countList(stats.ByJurisdiction))
+	if stats.Rejected > 0 {
+		fmt.Fprintf(w, "  rejected       %d people cannot be written to (see manifest.jsonl):\n", stats.Rejected)
+		for _, kv := range sortedKV(stats.Rejections) {
+			fmt.Fprintf(w, "    %6d  %s\n", kv.n, kv.k)
+		}
+	}
+	fmt.Fprintf(w, "manifest: %s\n", filepath.Join(o.out, c.ID, "manifest.jsonl"))
+	return nil
+}
+
+type countKV struct {
+	k string
+	n int
+}
+
+func sortedKV(m map[string]int) []countKV {
+	out := make([]countKV, 0, len(m))
+	for k, n := range m {
+		out = append(out, countKV{k, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].n != out[j].n {
+			return out[i].n > out[j].n
+		}
+		return out[i].k < out[j].k
+	})
+	return out
+}
+
+func countList(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, kv := range sortedKV(m) {
+		parts = append(parts, fmt.Sprintf("%s %d", kv.k, kv.n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+type notifySendOptions struct {
+	noticeFlags
+	caseFile    string
+	smtp        string
+	startTLS    string
+	rate        float64
+	limit       int
+	uncertain   string
+	maxAttempts int
+	backoff     time.Duration
+}
+
+const notifySendLong = `Deliver the run's notices over SMTP from the delivery ledger (the notices
+table of the case database): one row per person with state pending →
+sending → sent | failed | uncertain. A row's state is committed before its
+SMTP transaction starts and after it ends, so the ledger, not a batch, is
+the resume point.
+
+  - workers each keep their own SMTP connection (reconnecting on a broken one
+    and retrying that message); --rate limits messages per second across them;
+  - 4xx replies are retried with exponential backoff up to --max-attempts,
+    then failed; 5xx replies fail at once with the server's reply;
+  - Ctrl-C stops cleanly: messages in flight finish, none are left "sending";
+  - run it again to resume: pending and retryable rows are picked up. A row
+    left "sending" by a crash (kill -9) is "uncertain": by default it is resent
+    with the same Message-ID (at most --workers messages per crash; the run
+    says how many); --uncertain=skip holds them for review instead.
+
+The SMTP URL is smtp://[user:pass@]host:port (or smtps:// for implicit TLS);
+credentials may instead come from BREACHCTL_SMTP_USERNAME and
+BREACHCTL_SMTP_PASSWORD and are never logged. The URL may also come from
+BREACHCTL_SMTP_URL. STARTTLS is required by default except towards loopback.`
+
+func newNotifySendCmd(d *deps) *cobra.Command {
+	var o notifySendOptions
+	cmd := &cobra.Command{
+		Use:   "send -f incident.yaml --smtp URL",
+		Short: "Deliver the notices over SMTP from the ledger; resumable",
+		Long:  notifySendLong,
+		Example: `  breachctl notify send -f incident.yaml --smtp smtp://127.0.0.1:1025
+  BREACHCTL_SMTP_PASSWORD=... breachctl notify send -f incident.yaml --smtp smtp://notices@mail.example.jp:587 --rate 50`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runNotifySend(cmd.Context(), d, o)
+		},
+	}
+	o.register(cmd, 4)
+	f := cmd.Flags()
+	f.StringVar(&o.smtp, "smtp", "", "SMTP server URL (default $BREACHCTL_SMTP_URL)")
+	f.StringVar(&o.startTLS, "starttls", "", "required, opportunistic or off (default required, opportunistic towards loopback)")
+	f.Float64Var(&o.rate, "rate", 0, "at most N messages per second across all workers (0: no limit)")
+	f.IntVar(&o.limit, "limit", 0, "send at most N messages in this run (0: all)")
+	f.StringVar(&o.uncertain, "uncertain", "resend", "what to do with messages a crash left uncertain: resend (same Message-ID) or skip")
+	f.IntVar(&o.maxAttempts, "max-attempts", 5, "attempts per message before a temporary failure becomes failed")
+	f.DurationVar(&o.backoff, "backoff", 30*time.Second, "first retry delay after a temporary failure (doubles each attempt)")
+	return cmd
+}
+
+func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
+	if o.caseFile != "" {
+		o.noticeFlags.caseFile = o.caseFile
+	}
+	if o.smtp == "" {
+		o.smtp = d.env("BREACHCTL_SMTP_URL")
+	}
+	if o.smtp == "" {
+		return usageErrorf("notify send needs --smtp smtp://host:port (or BREACHCTL_SMTP_URL)")
+	}
+	if o.uncertain != "resend" && o.uncertain != "skip" {
+		return usageErrorf("--uncertain %q: use resend or skip", o.uncertain)
+	}
+	switch o.startTLS {
+	case "", "required", "opportunistic", "off":
+	default:
+		return usageErrorf("--starttls %q: use required, opportunistic or off", o.startTLS)
+	}
+	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
+	if err != nil {
+		return err
+	}
+	defer done()
+	seeds := make([]store.NoticeSeed, 0, len(p.Accounts()))
+	for _, a := range p.Accounts() {
+		seeds = append(seeds, store.NoticeSeed{UserID: a.UserID, MessageID: notify.MessageID(c, a.UserID), State: "pending"})
+	}
+	if err := st.SeedNotices(ctx, c.ID, p.Run, seeds); err != nil {
+		return fmt.Errorf("notify send: seed the ledger: %w", err)
+	}
+	var sent atomic.Int64
+	var last atomic.Value
+	last.Store(deliver.Progress{})
+	describe := func() string {
+		pr := last.Load().(deliver.Progress)
+		return fmt.Sprintf("sent %d · failed %d · retrying %d · %.0f msg/s", pr.Sent, pr.Failed, pr.Retrying, pr.Rate)
+	}
+	var bar *progress.Bar
+	res, err := deliver.Send(ctx, deliver.Options{
+		Store: st, CaseID: c.ID, Run: p.Run,
+		SMTPURL: o.smtp, StartTLS: o.startTLS,
+		Username: d.env("BREACHCTL_SMTP_USERNAME"), Password: d.env("BREACHCTL_SMTP_PASSWORD"),
+		Workers: o.workers, Rate: o.rate, Limit: o.limit, Uncertain: o.uncertain,
+		MaxAttempts: o.maxAttempts, Backoff: o.backoff,
+		Source: p.Source(), Logger: d.logger(),
+		Progress: func(pr deliver.Progress) {
+			if bar == nil && d.io.ErrIsTerminal && pr.Total > 0 {
+				bar = progress.StartDescribed(d.io.Err, true, int64(pr.Total), describe, false, &sent)
+			}
+			last.Store(pr)
+			sent.Store(int64(pr.Sent + pr.Failed))
+		},
+	})
+	bar.Stop()
+	if res != nil {
+		printSendResult(d, res)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("notify send stopped: messages in flight finished, the rest stay pending; run it again to resume: %w", err)
+		}
+		return fmt.Errorf("notify send: %w", err)
+	}
+	return nil
+}
+
+func printSendResult(d *deps, r *deliver.Result) {
+	w := d.io.Out
+	fmt.Fprintf(w, "delivery: %d sent, %d failed, %d retried, %d still pending\n", r.Sent, r.Failed, r.Retried, r.Pending)
+	if r.UncertainFound > 0 {
+		fmt.Fprintf(w, "  %d notices were left uncertain by an interrupted send: %d resent with their Message-ID, %d held for review (notify status lists them)\n",
+			r.UncertainFound, r.UncertainResent, r.UncertainHeld)
+	}
+}
+
+type notifyStatusOptions struct {
+	caseFile string
+	run      int
+	format   string
+}
+
+func newNotifyStatusCmd(d *deps) *cobra.Command {
+	var o notifyStatusOptions
+	cmd := &cobra.Command{
+		Use:   "status -f incident.yaml [--format text|json]",
+		Short: "What the delivery ledger says: counts by state, failures by reason",
+		Long: `Show the delivery ledger of the run (the latest by default): how many notices
+are pending, sending, sent, failed or uncertain; failures grouped by reason
+(the server's reply); and the uncertain ones by user id, for review.`,
+		Example: "  breachctl notify status -f incident.yaml\n  breachctl notify status -f incident.yaml --format json",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runNotifyStatus(cmd.Context(), d, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.caseFile, "file", "f", "", "case file (incident.yaml)")
+	f.IntVar(&o.run, "run", 0, "show this run's ledger instead of the latest")
+	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func runNotifyStatus(ctx context.Context, d *deps, o notifyStatusOptions) error {
+	if o.format != "text" && o.format != "json" {
+		return usageErrorf("--format %q: use text or json", o.format)
+	}
+	c, st, run, err := d.openRun(ctx, o.caseFile, o.run)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := deliver.Status(ctx, st, c.ID, run.Run)
+	if err != nil {
+		return err
+	}
+	if o.format == "json" {
+		return deliver.WriteStatusJSON(d.io.Out, s)
+	}
+	return deliver.WriteStatusText(d.io.Out, s)
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/report"
+	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/safefile"
+)
+
+type reportOptions struct {
+	caseFile  string
+	kind      string
+	format    string
+	out       string
+	run       int
+	templates string
+	now       string
+}
+
+const reportLong = `Write a regulator report for the case, from the evidence.
+
+Kinds:
+  appi-preliminary  Japan, APPI: preliminary report (速報) to the PPC, in Japanese
+  appi-final        Japan, APPI: final report (確報), the nine items of Rules Art. 8(1)
+  gdpr-art33        EU, GDPR Art. 33: notification to the supervisory authority, items (a)-(d)
+  us-ca-ag          California, Civ. Code §1798.82: the sample notice for the Attorney General
+  hipaa-hhs         US, HIPAA: breach report to HHS (45 CFR 164.408)
+
+Every item of the law's list is there: one the case file cannot fill says so
+("not yet known") instead of being left out. The numbers (people confirmed /
+possible / total, by category, by region) come from the run (the latest by
+default), which the report names with the evidence files' SHA-256; the status
+of the notices to individuals comes from the delivery ledger. Reports carry
+aggregates only: no personal data.
+
+Markdown by default; --format html writes one self-contained page, json the
+structure in DESIGN.md. Templates can be overridden with --templates DIR (a
+file there replaces the built-in file of the same name).`
+
+func newReportCmd(d *deps) *cobra.Command {
+	var o reportOptions
+	cmd := &cobra.Command{
+		Use:   "report -f incident.yaml --kind KIND [--format md|html|json]",
+		Short: "Write a regulator report (APPI, GDPR Art. 33, California AG, HIPAA)",
+		Long:  reportLong,
+		Example: `  breachctl report -f incident.yaml --kind appi-preliminary
+  breachctl report -f incident.yaml --kind gdpr-art33 --format html -o art33.html`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runReport(cmd.Context(), d, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.caseFile, "file", "f", "", "case file (incident.yaml)")
+	f.StringVar(&o.kind, "kind", "", "report kind: "+strings.Join(report.Kinds, ", "))
+	f.StringVar(&o.format, "format", "md", "output format: md, html or json")
+	f.StringVarP(&o.out, "output", "o", "", "write to FILE (mode 0600) instead of standard output")
+	f.IntVar(&o.run, "run", 0, "report on this run instead of the latest")
+	f.StringVar(&o.templates, "templates", "", "directory of template files overriding the built-in ones")
+	f.StringVar(&o.now, "now", "", "the time the report is made (RFC 3339; default now)")
+	return cmd
+}
+
+func runReport(ctx context.Context, d *deps, o reportOptions) error {
+	if !contains(report.Kinds, o.kind) {
+		return usageErrorf("--kind %q: use one of %s", o.kind, strings.Join(report.Kinds, ", "))
+	}
+	if o.format != "md" && o.format != "html" && o.format != "json" {
+		return usageErrorf("--format %q: use md, html or json", o.format)
+	}
+	in, closeFn, err := reportInput(ctx, d, o.caseFile, o.run, o.now, o.templates)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	r, err := report.Build(o.kind, *in)
+	if err != nil {
+		return err
+	}
+	write := r.WriteMarkdown
+	switch o.format {
+	case "html":
+		write = r.WriteHTML
+	case "json":
+		write = r.WriteJSON
+	}
+	if o.out == "" {
+		return write(d.io.Out)
+	}
+	if err := safefile.Write(o.out, func(w io.Writer) error { return write(w) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.io.Err, "wrote %s\n", o.out)
+	return nil
+}
+
+// reportInput gathers what reports and obligations are computed from.
+func reportInput(ctx context.Context, d *deps, file string, run int, now, templates string) (*report.Input, func(), error) {
+	at := d.now()
+	if now != "" {
+		t, err := time.Parse(time.RFC3339, now)
+		if err != nil {
+			return nil, nil, usageErrorf("--now %q: give an RFC 3339 time, e.g. 2017-06-25T09:00:00+09:00", now)
+		}
+		at = t
+	}
+	c, st, r, err := d.openRun(ctx, file, run)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*report.Input, func(), error) {
+		st.Close()
+		return nil, nil, err
+	}
+	affected, err := st.ListAffected(ctx, c.ID, r.Run)
+	if err != nil {
+		return fail(err)
+	}
+	evidence, err := st.ListEvidence(ctx, c.ID, r.Run)
+	if err != nil {
+		return fail(err)
+	}
+	del, err := deliveryOf(ctx, st, c, r.Run)
+	if err != nil {
+		return fail(err)
+	}
+	return &report.Input{Case: c, Run: r.Run, Affected: affected, Evidence: evidence, Delivery: del,
+		Now: at, TemplatesDir: templates}, func() { st.Close() }, nil
+}
+
+// deliveryOf summarises the delivery ledger of a run for reports.
+func deliveryOf(ctx context.Context, st *store.Store, c *incident.Case, run int) (report.Delivery, error) {
+	s, err := st.NoticeCounts(ctx, c.ID, run)
+	if err != nil {
+		return report.Delivery{}, err
+	}
+	return report.Delivery{Total: s.Total, Sent: s.Sent, Failed: s.Failed, Pending: s.Pending, Uncertain: s.Uncertain,
+		FirstSent: s.FirstSent, LastSent: s.LastSent}, nil
+}
+
+type obligationsOptions struct {
+	caseFile string
+	format   string
+	run      int
+	now      string
+}
+
+const obligationsLong = `Which laws the exposure triggers, what each requires, for how many people,
+by when, and whether it is done.
+
+Computed from the run's affected accounts (country, region, data categories,
+levels, counts) and the case file (discovered_at — every clock runs from it —
+cause_kind, organisation): APPI (report to the PPC: preliminary and final;
+notices to individuals), GDPR Art. 33 (72 hours) and Art. 34, California
+(residents within 30 days; the Attorney General sample when more than 500),
+other US states with fixed clocks (NY, CO, FL, WA, TX, DE), and HIPAA when
+health data is involved.
+
+Status: done, due or overdue on the clock (--now sets it). Notices to
+individuals are done when the delivery ledger shows them all sent.`
+
+func newObligationsCmd(d *deps) *cobra.Command {
+	var o obligationsOptions
+	cmd := &cobra.Command{
+		Use:     "obligations -f incident.yaml [--format text|json]",
+		Short:   "Which laws are triggered, for whom, with deadlines and status",
+		Long:    obligationsLong,
+		Example: "  breachctl obligations -f incident.yaml\n  breachctl obligations -f incident.yaml --format json | jq '.[] | select(.status != \"done\")'",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runObligations(cmd.Context(), d, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.caseFile, "file", "f", "", "case file (incident.yaml)")
+	f.StringVar(&o.format, "format", "text", "output format: text or json")
+	f.IntVar(&o.run, "run", 0, "use this run instead of the latest")
+	f.StringVar(&o.now, "now", "", "evaluate deadlines at this time (RFC 3339; default now)")
+	return cmd
+}
+
+func runObligations(ctx context.Context, d *deps, o obligationsOptions) error {
+	if o.format != "text" && o.format != "json" {
+		return usageErrorf("--format %q: use text or json", o.format)
+	}
+	in, closeFn, err := reportInput(ctx, d, o.caseFile, o.run, o.now, "")
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	obs := report.Obligations(*in)
+	if o.format == "json" {
+		return report.WriteObligationsJSON(d.io.Out, obs)
+	}
+	return report.WriteObligationsText(d.io.Out, obs, in.Now)
+}

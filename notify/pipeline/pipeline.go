@@ -1,0 +1,161 @@
+// Package pipeline joins a run's affected accounts, the people's contact
+// details (read from the user database only now, never stored in the case
+// database) and the notice renderer: what `notify render` writes to an
+// outbox and what `notify send` hands to the SMTP workers.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/correlate"
+	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/notify"
+	"github.com/breachctl/breachctl/notify/deliver"
+)
+
+// Contacts reads contact details for user ids (correlate.DBResolver does,
+// in read-only batches).
+type Contacts interface {
+	Contacts(ctx context.Context, ids []string) (map[string]correlate.Contact, error)
+}
+
+// Composer renders the notices of one run.
+type Composer struct {
+	Case     *incident.Case
+	Run      int
+	Renderer *notify.Renderer
+	Contacts Contacts
+	Workers  int
+
+	accounts []store.AffectedAccount
+	byID     map[string]int
+}
+
+// New prepares a composer for the run's affected accounts.
+func New(c *incident.Case, run int, accounts []store.AffectedAccount, r *notify.Renderer, contacts Contacts, workers int) *Composer {
+	p := &Composer{Case: c, Run: run, Renderer: r, Contacts: contacts, Workers: workers,
+		accounts: accounts, byID: make(map[string]int, len(accounts))}
+	for i, a := range accounts {
+		p.byID[a.UserID] = i
+	}
+	return p
+}
+
+// Accounts returns the run's affected accounts in the order notices go out.
+func (p *Composer) Accounts() []store.AffectedAccount { return p.accounts }
+
+// NoRecord is the reason given for a person the user database no longer has.
+const NoRecord = "no record in the user database (account deleted since ingest?)"
+
+// Compose renders the notices of ids. A person who cannot be written to
+// (no record, an invalid address) is returned in bad with the reason; err
+// is for failures that concern everyone (the user database is down).
+func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notify.Message, map[string]string, error) {
+	contacts, err := p.Contacts.Contacts(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs := make(map[string]*notify.Message, len(ids))
+	bad := map[string]string{}
+	var notices []notify.Notice
+	for _, id := range ids {
+		i, ok := p.byID[id]
+		if !ok {
+			bad[id] = fmt.Sprintf("not affected in run %d", p.Run)
+			continue
+		}
+		ct, ok := contacts[id]
+		if !ok {
+			bad[id] = NoRecord
+			continue
+		}
+		notices = append(notices, notify.Notice{Run: p.Run, Account: p.accounts[i], Contact: ct})
+	}
+	err = notify.RenderAll(ctx, p.Renderer, notices, p.Workers, func(n notify.Notice, m *notify.Message, err error) error {
+		if err != nil {
+			if re, ok := err.(*notify.RecipientError); ok {
+				bad[re.UserID] = re.Reason
+				return nil
+			}
+			return err
+		}
+		msgs[m.UserID] = m
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return msgs, bad, nil
+}
+
+// Source adapts Compose for the SMTP sender.
+func (p *Composer) Source() deliver.Source {
+	return func(ctx context.Context, ids []string) (map[string]*deliver.Message, map[string]string, error) {
+		msgs, bad, err := p.Compose(ctx, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := make(map[string]*deliver.Message, len(msgs))
+		for id, m := range msgs {
+			out[id] = &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, EnvelopeFrom: m.EnvelopeFrom, To: m.To, Raw: m.Raw}
+		}
+		return out, bad, nil
+	}
+}
+
+// RenderStats counts what Render wrote.
+type RenderStats struct {
+	Rendered, Rejected int
+	ByLocale           map[string]int
+	ByJurisdiction     map[string]int
+	Rejections         map[string]int // reason -> people
+}
+
+// BatchSize is how many people are read from the user database at once.
+const BatchSize = 2000
+
+// Render writes every notice of the run to the outbox, in the run's order,
+// counting progress in done.
+func (p *Composer) Render(ctx context.Context, out *notify.Outbox, done *atomic.Int64) (*RenderStats, error) {
+	st := &RenderStats{ByLocale: map[string]int{}, ByJurisdiction: map[string]int{}, Rejections: map[string]int{}}
+	for lo := 0; lo < len(p.accounts); lo += BatchSize {
+		hi := min(lo+BatchSize, len(p.accounts))
+		ids := make([]string, 0, hi-lo)
+		for _, a := range p.accounts[lo:hi] {
+			ids = append(ids, a.UserID)
+		}
+		msgs, bad, err := p.Compose(ctx, ids)
+		if err != nil {
+			return st, err
+		}
+		for _, id := range ids {
+			if reason, ok := bad[id]; ok {
+				if err := out.Reject(id, reason); err != nil {
+					return st, err
+				}
+				st.Rejected++
+				st.Rejections[reason]++
+				continue
+			}
+			m := msgs[id]
+			if err := out.Write(m); err != nil {
+				return st, err
+			}
+			st.Rendered++
+			st.ByLocale[m.Locale]++
+			for _, j := range m.Jurisdictions {
+				st.ByJurisdiction[j]++
+			}
+		}
+		if done != nil {
+			done.Add(int64(hi - lo))
+		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
