@@ -1,0 +1,122 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+)
+
+// gdprTitles are the items of GDPR Art. 33(3), lettered as in the Article.
+var gdprTitles = map[string]string{
+	"a": "Nature of the personal data breach, including the categories and approximate number of data subjects and of personal data records concerned",
+	"b": "Name and contact details of the data protection officer or other contact point",
+	"c": "Likely consequences of the personal data breach",
+	"d": "Measures taken or proposed to address the breach, including measures to mitigate its possible adverse effects",
+}
+
+// buildGDPR fills the Art. 33 notification to the supervisory authority.
+// The data subjects it counts are those living in the EU/EEA; the whole
+// incident's numbers are given alongside.
+func buildGDPR(r *Report, in Input) {
+	const lang = "en"
+	c, loc := in.Case, r.loc
+	g := checkGDPR(in)
+	all := tallyOf(in.Affected, nil)
+	org := c.Organization
+	deadline := g.deadline(c)
+	r.Title = "Personal data breach notification to the supervisory authority (GDPR Art. 33)"
+	r.Meta = []Field{
+		{"Controller", org.Name},
+		{"Address", orUnknown(lang, org.Address)},
+		{"Case", fmt.Sprintf("%s (run %d)", c.ID, r.Run)},
+		{"Became aware", stamp(lang, c.Aware, loc)},
+		{"72 hours end", stamp(lang, deadline, loc)},
+		{"Notification", "initial; information may be provided in phases (Art. 33(4))"},
+	}
+	if g.EU.People == 0 {
+		r.Notes = append(r.Notes, "No affected person lives in the EU/EEA in this run: check whether Art. 33 applies at all.")
+	}
+	if in.Now.After(deadline) {
+		r.Notes = append(r.Notes, fmt.Sprintf("This notification is made more than 72 hours after becoming aware (%s). Art. 33(1) requires the reasons for the delay: not yet known; add them.", stamp(lang, deadline, loc)))
+	}
+	if len(g.Reasons) > 0 {
+		r.Notes = append(r.Notes, "High risk to the data subjects ("+strings.Join(g.Reasons, "; ")+"): communicate the breach to them without undue delay (Art. 34).")
+	} else if g.EU.People > 0 {
+		r.Notes = append(r.Notes, "The tool does not assess the risk as high (no confirmed exposure and no financial, special-category or identifier data): confirm whether Art. 34 applies.")
+	}
+	r.Notes = append(r.Notes, "Document the breach, its effects and the remedial action internally (Art. 33(5)).")
+
+	item := func(id, content string, known bool) {
+		if !known {
+			if content == "" {
+				content = unknown(lang) + "."
+			} else {
+				content = unknown(lang) + ".\n\n" + content
+			}
+		}
+		r.Items = append(r.Items, Item{ID: id, Title: gdprTitles[id], Content: content, Known: known})
+	}
+
+	nar := c.NarrativeFor("en")
+	observed := "no view by another party is recorded in the access logs"
+	if !all.First.IsZero() {
+		observed = span(lang, all.First, all.Last, loc)
+	}
+	cause := nar.Cause
+	if cause == "" {
+		cause = "The detailed cause is not yet known."
+	}
+	cats := joinCats(lang, sortedCategories(g.EU.ByCategory), g.EU.ByCategory)
+	if cats == "" {
+		cats = "none"
+	}
+	item("a", strings.Join([]string{
+		c.Title + ". Kind of cause: " + causeKindLabel(lang, c.CauseKind) + ". " + cause,
+		"",
+		"- Period of exposure (declared): " + span(lang, c.Start, c.End, loc),
+		"- Exposure observed in the access logs: " + observed,
+		"- Became aware: " + stamp(lang, c.Aware, loc),
+		"- Contained: " + stamp(lang, c.Contain, loc),
+		"- Data subjects concerned in the EU/EEA: " + levelSplit(lang, g.EU.People, g.EU.Confirmed, g.EU.Possible) + byCountry(g.EU.ByRegion),
+		"- Data subjects of the whole incident, all countries: " + levelSplit(lang, all.People, all.Confirmed, all.Possible),
+		"- Categories of personal data (EU/EEA data subjects): " + cats,
+		fmt.Sprintf("- Approximate number of personal data records concerned (one record = one category of data of one person): %s", num(g.EU.Records())),
+		"",
+		"\"Confirmed\": the person's page was served to another party according to the access logs; \"possible\": it was stored in the CDN cache but a view by another party is not proven or cannot be attributed.",
+	}, "\n"), true)
+
+	var b []string
+	if org.DPOEmail != "" {
+		b = append(b, "- Data protection officer: "+org.DPOEmail)
+	} else {
+		b = append(b, "- Data protection officer: none given in the case file")
+	}
+	b = append(b, "- Contact point: "+org.Name+", "+contact(lang, org))
+	if org.Address != "" {
+		b = append(b, "- Postal address: "+org.Address)
+	}
+	item("b", strings.Join(b, "\n"), true)
+
+	risk := "Risk assessment by the tool: high (" + strings.Join(g.Reasons, "; ") + ")."
+	if len(g.Reasons) == 0 {
+		risk = "Risk assessment by the tool: not high (no confirmed exposure and no financial, special-category or identifier data)."
+	}
+	if nar.Consequences != "" {
+		item("c", nar.Consequences+"\n\n"+risk, true)
+	} else {
+		item("c", risk, false)
+	}
+
+	notices, _ := deliveryText(lang, in.Delivery, all.People, loc)
+	if nar.Measures != "" {
+		item("d", nar.Measures+"\n\nCommunication to the data subjects: "+notices, true)
+	} else {
+		item("d", "Communication to the data subjects: "+notices, false)
+	}
+}
+
+func byCountry(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return "; by region: " + regionList(m)
+}

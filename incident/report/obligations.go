@@ -1,0 +1,589 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/store"
+)
+
+// Obligation statuses.
+const (
+	StatusDone    = "done"    // individual notices: every notice in the ledger was sent
+	StatusDue     = "due"     // the deadline has not passed
+	StatusOverdue = "overdue" // the deadline has passed and the duty is not known to be done
+)
+
+// Recipients of a duty.
+const (
+	ToRegulator   = "regulator"
+	ToIndividuals = "individuals"
+	ToMedia       = "media"
+)
+
+// Obligation is one legal duty the incident triggers.
+type Obligation struct {
+	ID        string // stable key: "appi-ppc-final", "us-wa-ag", "hipaa-media-us-tx"
+	Law       string // "APPI", "GDPR", "California", ..., "HIPAA"
+	Duty      string // what must be done, with the provision
+	Trigger   string // why it applies, with the counts
+	To        string // ToRegulator, ToIndividuals or ToMedia
+	Report    string // the report kind (Build) that serves it, if any
+	People    int    // people in the duty's scope, confirmed + possible
+	Confirmed int
+	Possible  int
+	Deadline  time.Time // in the case's time zone; computed from the case, never from the clock
+	Status    string    // StatusDone, StatusDue or StatusOverdue at Input.Now
+	DoneAt    time.Time // when done: the last notice sent
+}
+
+// Obligations decides which duties the run's affected accounts trigger, with
+// their deadlines and their status at in.Now, soonest deadline first. The
+// readings of the law are in the comments of each check and in the README.
+func Obligations(in Input) []Obligation {
+	if in.Case == nil {
+		return nil
+	}
+	var out []Obligation
+	out = append(out, appiDuties(in)...)
+	out = append(out, gdprDuties(in)...)
+	out = append(out, usStateDuties(in)...)
+	out = append(out, hipaaDuties(in)...)
+
+	loc := caseLoc(in.Case)
+	done, doneAt := noticesDone(in)
+	for i := range out {
+		o := &out[i]
+		o.Deadline = o.Deadline.In(loc)
+		switch {
+		case o.To == ToIndividuals && done:
+			o.Status, o.DoneAt = StatusDone, doneAt.In(loc)
+		case in.Now.After(o.Deadline):
+			o.Status = StatusOverdue
+		default:
+			o.Status = StatusDue
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Deadline.Before(out[j].Deadline) })
+	return out
+}
+
+// noticesDone reports whether the delivery ledger shows every notice sent:
+// at least one notice per affected account, all of them sent. The ledger is
+// one for the whole case, so it completes every individual-notice duty at
+// once; a partial send completes none.
+func noticesDone(in Input) (bool, time.Time) {
+	d := in.Delivery
+	if d.Total == 0 || d.Sent < d.Total || d.Sent < len(in.Affected) {
+		return false, time.Time{}
+	}
+	return true, d.LastSent
+}
+
+func scoped(t tally) (int, int, int) { return t.People, t.Confirmed, t.Possible }
+
+// ---------------------------------------------------------------- APPI
+
+// appiCheck is the APPI assessment (Enforcement Rules Art. 7).
+//
+// Reading: APPI binds the business that handles the data, not the residence
+// of the people. The tool cannot tell from the case whether the organisation
+// is a Japanese business (or one serving people in Japan, Act Art. 171), so
+// APPI is taken to apply when any affected person lives in Japan; once it
+// applies, every affected person counts towards trigger (4) and is counted
+// in the report, wherever they live.
+type appiCheck struct {
+	InJapan   int
+	All       tally
+	Sensitive []incident.Category // trigger (1)
+	Financial []incident.Category // trigger (2)
+	Intent    bool                // trigger (3): cause_kind unauthorized_access or insider
+	Over1000  bool                // trigger (4): more than 1,000 people
+}
+
+func checkAPPI(in Input) appiCheck {
+	a := appiCheck{All: tallyOf(in.Affected, nil)}
+	a.InJapan = tallyOf(in.Affected, func(x *store.AffectedAccount) bool { return countryOf(x) == "JP" }).People
+	a.Sensitive = a.All.has(func(i incident.CategoryInfo) bool { return i.Sensitive })
+	a.Financial = a.All.has(func(i incident.CategoryInfo) bool { return i.Financial })
+	if in.Case != nil {
+		a.Intent = in.Case.CauseKind == "unauthorized_access" || in.Case.CauseKind == "insider"
+	}
+	a.Over1000 = a.All.People > 1000
+	return a
+}
+
+func (a appiCheck) applies() bool    { return a.InJapan > 0 }
+func (a appiCheck) reportable() bool { return a.applies() && len(a.triggers()) > 0 }
+
+// triggers lists the numbers of the Rules Art. 7 cases that hold.
+func (a appiCheck) triggers() []int {
+	var t []int
+	if len(a.Sensitive) > 0 {
+		t = append(t, 1)
+	}
+	if len(a.Financial) > 0 {
+		t = append(t, 2)
+	}
+	if a.Intent {
+		t = append(t, 3)
+	}
+	if a.Over1000 {
+		t = append(t, 4)
+	}
+	return t
+}
+
+// finalDays is the final report's period: 60 days when case (3) holds
+// (alone or with others), else 30 (Rules Art. 8(2)).
+func (a appiCheck) finalDays() int {
+	if a.Intent {
+		return 60
+	}
+	return 30
+}
+
+// preliminaryDays: "promptly"; the PPC guidance reads it as about 3–5 days.
+// The tool takes the end of day 5, counting the day of awareness as day 1.
+const preliminaryDays = 5
+
+func (a appiCheck) preliminaryDeadline(c *incident.Case) time.Time {
+	return dayClock(c.Aware, preliminaryDays, tokyo)
+}
+
+func (a appiCheck) finalDeadline(c *incident.Case) time.Time {
+	return dayClock(c.Aware, a.finalDays(), tokyo)
+}
+
+// reasons explains in English which Rules Art. 7 cases hold.
+func (a appiCheck) reasons(cause string) string {
+	var r []string
+	if len(a.Sensitive) > 0 {
+		r = append(r, "(1) sensitive personal information (要配慮個人情報): "+joinCats("en", a.Sensitive, a.All.ByCategory))
+	}
+	if len(a.Financial) > 0 {
+		r = append(r, "(2) data whose misuse may cause financial damage: "+joinCats("en", a.Financial, a.All.ByCategory))
+	}
+	if a.Intent {
+		r = append(r, fmt.Sprintf("(3) possible wrongful intent: cause_kind is %s", cause))
+	}
+	if a.Over1000 {
+		r = append(r, fmt.Sprintf("(4) more than 1,000 people: %s affected", num(a.All.People)))
+	}
+	return strings.Join(r, "; ")
+}
+
+func (a appiCheck) scope() string {
+	return fmt.Sprintf("%s of the %s affected people live in Japan; APPI binds the business, so all %s are counted",
+		num(a.InJapan), num(a.All.People), num(a.All.People))
+}
+
+func appiDuties(in Input) []Obligation {
+	a := checkAPPI(in)
+	if !a.reportable() {
+		return nil
+	}
+	c := in.Case
+	why := a.scope() + ". Rules Art. 7 " + a.reasons(c.CauseKind) + "."
+	n, conf, poss := scoped(a.All)
+	final := fmt.Sprintf("%d days", a.finalDays())
+	if a.Intent {
+		final += " because case (3) holds"
+	}
+	return []Obligation{
+		{ID: "appi-ppc-preliminary", Law: "APPI", To: ToRegulator, Report: "appi-preliminary",
+			Duty:    "Preliminary report (速報) to the PPC, Act Art. 26(1), Rules Art. 8(1)",
+			Trigger: why + " Deadline \"promptly\": the PPC guidance reads about 3-5 days; shown is the end of day 5 (JST), counting the day of awareness as day 1.",
+			People:  n, Confirmed: conf, Possible: poss, Deadline: a.preliminaryDeadline(c)},
+		{ID: "appi-ppc-final", Law: "APPI", To: ToRegulator, Report: "appi-final",
+			Duty:    "Final report (確報) to the PPC, Act Art. 26(1), Rules Art. 8(2)",
+			Trigger: why + " Deadline: " + final + " (end of that day, JST, counting the day of awareness as day 1).",
+			People:  n, Confirmed: conf, Possible: poss, Deadline: a.finalDeadline(c)},
+		{ID: "appi-individuals", Law: "APPI", To: ToIndividuals,
+			Duty:    "Notify each person (items 1, 2, 4, 5, 9), Act Art. 26(2), Rules Art. 10",
+			Trigger: why + " Deadline \"promptly as circumstances allow\" has no fixed period; the tool uses the preliminary report's.",
+			People:  n, Confirmed: conf, Possible: poss, Deadline: a.preliminaryDeadline(c)},
+	}
+}
+
+// ---------------------------------------------------------------- GDPR
+
+// gdprCheck is the GDPR assessment.
+//
+// Reading: GDPR is taken to apply to the affected people who live in the
+// EU/EEA (incident.EUCountries). Art. 33 is owed for every such breach (the
+// "unlikely to result in a risk" exception is a judgement the tool leaves to
+// the controller, and a cache leak of account pages is rarely within it).
+// The risk is treated as high (Art. 34) when an EEA person's exposed data
+// includes a financial, special-category or government-identifier category,
+// or when any EEA person's exposure is confirmed (their data was served to
+// someone else).
+type gdprCheck struct {
+	EU      tally
+	Reasons []string // why the risk is high; empty when it is not
+}
+
+func checkGDPR(in Input) gdprCheck {
+	g := gdprCheck{EU: tallyOf(in.Affected, func(a *store.AffectedAccount) bool { return incident.EUCountries[countryOf(a)] })}
+	if cats := g.EU.has(func(i incident.CategoryInfo) bool { return i.Financial || i.Sensitive || i.Identifier }); len(cats) > 0 {
+		g.Reasons = append(g.Reasons, "financial, special-category or identifier data: "+joinCats("en", cats, g.EU.ByCategory))
+	}
+	if g.EU.Confirmed > 0 {
+		g.Reasons = append(g.Reasons, fmt.Sprintf("confirmed exposure to another party for %s", people("en", g.EU.Confirmed)))
+	}
+	return g
+}
+
+func (g gdprCheck) deadline(c *incident.Case) time.Time { return c.Aware.Add(72 * time.Hour) }
+
+func gdprDuties(in Input) []Obligation {
+	g := checkGDPR(in)
+	if g.EU.People == 0 {
+		return nil
+	}
+	c := in.Case
+	n, conf, poss := scoped(g.EU)
+	scope := fmt.Sprintf("%s affected people live in the EU/EEA (%s)", num(g.EU.People), regionList(g.EU.ByRegion))
+	out := []Obligation{{ID: "gdpr-art33", Law: "GDPR", To: ToRegulator, Report: "gdpr-art33",
+		Duty:    "Notify the supervisory authority, Art. 33",
+		Trigger: scope + ". Deadline: without undue delay and, where feasible, within 72 hours of becoming aware; a later notification must give the reasons for the delay.",
+		People:  n, Confirmed: conf, Possible: poss, Deadline: g.deadline(c)}}
+	if len(g.Reasons) > 0 {
+		out = append(out, Obligation{ID: "gdpr-art34", Law: "GDPR", To: ToIndividuals,
+			Duty:    "Communicate the breach to the data subjects, Art. 34",
+			Trigger: scope + ". High risk: " + strings.Join(g.Reasons, "; ") + ". Deadline \"without undue delay\" has no fixed period; the tool uses the Art. 33 72 hours.",
+			People:  n, Confirmed: conf, Possible: poss, Deadline: g.deadline(c)})
+	}
+	return out
+}
+
+func regionList(m map[string]int) string {
+	var parts []string
+	for _, kc := range sortedCounts(m) {
+		parts = append(parts, kc.Key+" "+num(kc.Count))
+	}
+	if len(parts) > 8 {
+		parts = append(parts[:8], "...")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ---------------------------------------------------------------- US states
+
+// usState is a US state law with a fixed clock to individuals
+// (REGULATIONS.md, dataprotectionreport.com Nov 2025).
+//
+// Reading: a state's law is taken to apply when any affected person's
+// region is that state. The statutes only cover "personal information" as
+// each defines it (typically a name with an account or card number, a
+// government identifier, health data or login credentials); the trigger
+// says whether such categories are among the exposed ones, and the duty is
+// listed either way for counsel to confirm.
+type usState struct {
+	Region, Name, Cite string
+	Days               int // to individuals, calendar days from discovery
+	AGOver             int // a regulator notice when more than AGOver residents (0: none encoded)
+	AGDays             int
+	AGName, AGCite     string
+	Note               string
+}
+
+var usStates = []usState{
+	{Region: "US-CA", Name: "California", Cite: "Cal. Civ. Code §1798.82", Days: 30,
+		AGOver: 500, AGName: "Attorney General (sample notice)", AGCite: "§1798.82(f)"},
+	{Region: "US-NY", Name: "New York", Cite: "N.Y. Gen. Bus. Law §899-aa", Days: 30},
+	{Region: "US-CO", Name: "Colorado", Cite: "C.R.S. §6-1-716", Days: 30},
+	{Region: "US-FL", Name: "Florida", Cite: "Fla. Stat. §501.171", Days: 30},
+	{Region: "US-WA", Name: "Washington", Cite: "RCW 19.255.010", Days: 30,
+		AGOver: 500, AGDays: 30, AGName: "Attorney General", AGCite: "RCW 19.255.010"},
+	{Region: "US-TX", Name: "Texas", Cite: "Tex. Bus. & Com. Code §521.053", Days: 30,
+		Note: " (30 days per the secondary source; check the statute before relying on it)"},
+	{Region: "US-DE", Name: "Delaware", Cite: "6 Del. C. §12B-102", Days: 60},
+}
+
+// caAGDays: the California sample notice is due 15 calendar days after the
+// residents were notified.
+const caAGDays = 15
+
+// coveredCategories are the categories that typically fall under the state
+// statutes' definition of personal information.
+func coveredCategories(t tally) []incident.Category {
+	return t.has(func(i incident.CategoryInfo) bool { return i.Financial || i.Identifier || i.Sensitive })
+}
+
+func (s usState) residents(in Input) tally {
+	return tallyOf(in.Affected, func(a *store.AffectedAccount) bool { return regionOf(a) == s.Region })
+}
+
+// caAGDeadline: 15 calendar days after the last notice sent per the ledger;
+// before any notice is sent, 15 days after the notices' own deadline.
+func caAGDeadline(in Input) time.Time {
+	loc := caseLoc(in.Case)
+	if !in.Delivery.LastSent.IsZero() {
+		return dayClock(in.Delivery.LastSent, caAGDays, loc)
+	}
+	return dayClock(in.Case.Aware, 30+caAGDays, loc)
+}
+
+func usStateDuties(in Input) []Obligation {
+	var out []Obligation
+	loc := caseLoc(in.Case)
+	for _, s := range usStates {
+		t := s.residents(in)
+		if t.People == 0 {
+			continue
+		}
+		n, conf, poss := scoped(t)
+		id := strings.ToLower(s.Region)
+		why := fmt.Sprintf("%s affected people live in %s", num(t.People), s.Name)
+		if cov := coveredCategories(t); len(cov) > 0 {
+			why += "; exposed categories within the statute's \"personal information\": " + joinCats("en", cov, t.ByCategory)
+		} else {
+			why += "; none of the exposed categories (" + keys(sortedCategories(t.ByCategory)) + ") is typically \"personal information\" under the statute: counsel to confirm whether notice is required"
+		}
+		out = append(out, Obligation{ID: id + "-residents", Law: s.Name, To: ToIndividuals,
+			Duty:    "Notify residents, " + s.Cite,
+			Trigger: fmt.Sprintf("%s. Deadline: %d calendar days from discovery%s.", why, s.Days, s.Note),
+			People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(in.Case.Aware, s.Days, loc)})
+		if s.AGOver == 0 || t.People <= s.AGOver {
+			continue
+		}
+		ag := Obligation{ID: id + "-ag", Law: s.Name, To: ToRegulator,
+			Duty:   "Notify the " + s.AGName + ", " + s.AGCite,
+			People: n, Confirmed: conf, Possible: poss}
+		agWhy := fmt.Sprintf("%s residents notified, more than %s", num(t.People), num(s.AGOver))
+		if s.Region == "US-CA" {
+			ag.Report = "us-ca-ag"
+			ag.Deadline = caAGDeadline(in)
+			if in.Delivery.LastSent.IsZero() {
+				ag.Trigger = agWhy + ". Deadline: 15 calendar days after the residents are notified; no notice sent yet, so 15 days after the 30-day notice deadline."
+			} else {
+				ag.Trigger = agWhy + fmt.Sprintf(". Deadline: 15 calendar days after the last notice sent (%s).", stamp("en", in.Delivery.LastSent, loc))
+			}
+		} else {
+			ag.Deadline = dayClock(in.Case.Aware, s.AGDays, loc)
+			ag.Trigger = agWhy + fmt.Sprintf(". Deadline: %d calendar days from discovery.", s.AGDays)
+		}
+		out = append(out, ag)
+	}
+	return out
+}
+
+// ---------------------------------------------------------------- HIPAA
+
+// hipaaCheck is the HIPAA assessment (45 CFR 164.404-408).
+//
+// Reading: HIPAA binds covered entities and their business associates; the
+// case file does not say whether the organisation is one, so the duties are
+// listed whenever health data (a sensitive category) is among the exposed
+// ones, and the trigger says so. Every affected person with health data is
+// counted, wherever they live; the media duty is per US state.
+type hipaaCheck struct {
+	Health  tally
+	ByState map[string]int // US region -> people with health data
+}
+
+func checkHIPAA(in Input) hipaaCheck {
+	isHealth := func(a *store.AffectedAccount) bool {
+		for _, c := range a.Categories {
+			if incident.Category(c).Info().Sensitive {
+				return true
+			}
+		}
+		return false
+	}
+	h := hipaaCheck{Health: tallyOf(in.Affected, isHealth), ByState: map[string]int{}}
+	for i := range in.Affected {
+		a := &in.Affected[i]
+		if r := regionOf(a); isHealth(a) && strings.HasPrefix(r, "US-") {
+			h.ByState[r]++
+		}
+	}
+	return h
+}
+
+// HHS thresholds: 500 or more people → within 60 days; the media when more
+// than 500 residents of one state.
+const (
+	hipaaHHSAtLeast = 500
+	hipaaMediaOver  = 500
+	hipaaDays       = 60
+)
+
+func (h hipaaCheck) hhsDeadline(c *incident.Case) time.Time {
+	loc := caseLoc(c)
+	if h.Health.People >= hipaaHHSAtLeast {
+		return dayClock(c.Aware, hipaaDays, loc)
+	}
+	// The yearly log: within 60 days of the end of the calendar year of
+	// discovery, i.e. by the end of 1 March (29 February in a leap year).
+	y := c.Aware.In(loc).Year()
+	return time.Date(y+1, 1, 1+hipaaDays, 0, 0, 0, 0, loc)
+}
+
+func hipaaDuties(in Input) []Obligation {
+	h := checkHIPAA(in)
+	if h.Health.People == 0 {
+		return nil
+	}
+	c := in.Case
+	loc := caseLoc(c)
+	n, conf, poss := scoped(h.Health)
+	why := fmt.Sprintf("Health data of %s affected people is exposed; HIPAA applies if the organisation is a covered entity or business associate (the case file does not say)",
+		num(h.Health.People))
+	out := []Obligation{{ID: "hipaa-individuals", Law: "HIPAA", To: ToIndividuals,
+		Duty:    "Notify each individual, 45 CFR 164.404",
+		Trigger: why + ". Deadline: 60 calendar days from discovery.",
+		People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(c.Aware, hipaaDays, loc)}}
+	hhs := Obligation{ID: "hipaa-hhs", Law: "HIPAA", To: ToRegulator, Report: "hipaa-hhs",
+		Duty: "Notify the Secretary of HHS, 45 CFR 164.408", People: n, Confirmed: conf, Possible: poss, Deadline: h.hhsDeadline(c)}
+	if h.Health.People >= hipaaHHSAtLeast {
+		hhs.Trigger = why + fmt.Sprintf(". %s people, 500 or more: within 60 calendar days from discovery.", num(h.Health.People))
+	} else {
+		hhs.Duty = "Log the breach for the yearly report to the Secretary of HHS, 45 CFR 164.408(c)"
+		hhs.Trigger = why + fmt.Sprintf(". %s people, fewer than 500: in the yearly log, within 60 days of the end of %d.", num(h.Health.People), c.Aware.In(loc).Year())
+	}
+	out = append(out, hhs)
+	for _, kc := range sortedCounts(h.ByState) {
+		if kc.Count <= hipaaMediaOver {
+			continue
+		}
+		out = append(out, Obligation{ID: "hipaa-media-" + strings.ToLower(kc.Key), Law: "HIPAA", To: ToMedia,
+			Duty:    "Notify prominent media outlets serving " + kc.Key + ", 45 CFR 164.406",
+			Trigger: fmt.Sprintf("%s. %s residents of %s have health data exposed, more than 500. Deadline: 60 calendar days from discovery.", why, num(kc.Count), kc.Key),
+			People:  kc.Count, Deadline: dayClock(c.Aware, hipaaDays, loc)})
+	}
+	return out
+}
+
+// ---------------------------------------------------------------- output
+
+// WriteObligationsText writes the obligations as a table for a terminal:
+// law, status, people, deadline (in the case's time zone), time left or
+// overdue by, duty; the trigger, wrapped, under each row.
+func WriteObligationsText(w io.Writer, obs []Obligation, now time.Time) error {
+	p := &printer{w: w}
+	if len(obs) == 0 {
+		p.f("No notification duty is triggered by the affected accounts of this run.\n")
+		return p.err
+	}
+	loc := obs[0].Deadline.Location()
+	count := map[string]int{}
+	rows := [][]string{{"LAW", "STATUS", "PEOPLE", "DEADLINE", "LEFT", "DUTY"}}
+	for _, o := range obs {
+		count[o.Status]++
+		when := left(o.Deadline, now)
+		if o.Status == StatusDone {
+			when = "sent " + o.DoneAt.Format("01-02 15:04")
+		}
+		rows = append(rows, []string{o.Law, o.Status, num(o.People), o.Deadline.Format("2006-01-02 15:04 MST"), when, o.Duty})
+	}
+	noun := "duties"
+	if len(obs) == 1 {
+		noun = "duty"
+	}
+	p.f("%d %s: %d overdue, %d due, %d done (as of %s; times in %s)\n\n", len(obs), noun, count[StatusOverdue],
+		count[StatusDue], count[StatusDone], now.In(loc).Format("2006-01-02 15:04 MST"), loc)
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for n, r := range rows {
+		var b strings.Builder
+		for i, cell := range r {
+			pad := widths[i] - utf8.RuneCountInString(cell)
+			switch {
+			case i == len(r)-1:
+				b.WriteString(cell)
+			case i == 2 && n > 0: // numbers align right
+				b.WriteString(strings.Repeat(" ", pad) + cell + "  ")
+			default:
+				b.WriteString(cell + strings.Repeat(" ", pad) + "  ")
+			}
+		}
+		if n > 1 {
+			p.f("\n")
+		}
+		p.f("%s\n", b.String())
+		if n == 0 {
+			continue
+		}
+		for _, line := range wrap(obs[n-1].Trigger, 100) {
+			p.f("      %s\n", line)
+		}
+	}
+	return p.err
+}
+
+// wrap breaks s into lines of at most width runes, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	var cur []rune
+	for _, word := range strings.Fields(s) {
+		wr := []rune(word)
+		if len(cur) > 0 && len(cur)+1+len(wr) > width {
+			lines = append(lines, string(cur))
+			cur = cur[:0]
+		}
+		if len(cur) > 0 {
+			cur = append(cur, ' ')
+		}
+		cur = append(cur, wr...)
+	}
+	if len(cur) > 0 {
+		lines = append(lines, string(cur))
+	}
+	return lines
+}
+
+type obligationJSON struct {
+	Law       string `json:"law"`
+	Duty      string `json:"duty"`
+	Trigger   string `json:"trigger"`
+	People    int    `json:"people"`
+	Deadline  string `json:"deadline"`
+	Status    string `json:"status"`
+	ID        string `json:"id"`
+	To        string `json:"to"`
+	Report    string `json:"report,omitempty"`
+	Confirmed int    `json:"confirmed"`
+	Possible  int    `json:"possible"`
+	DoneAt    string `json:"done_at,omitempty"`
+}
+
+// WriteObligationsJSON writes [{"law", "duty", "trigger", "people",
+// "deadline", "status", ...}] with RFC 3339 times (UTC).
+func WriteObligationsJSON(w io.Writer, obs []Obligation) error {
+	out := make([]obligationJSON, len(obs))
+	for i, o := range obs {
+		out[i] = obligationJSON{Law: o.Law, Duty: o.Duty, Trigger: o.Trigger, People: o.People,
+			Deadline: o.Deadline.UTC().Format(time.RFC3339), Status: o.Status, ID: o.ID, To: o.To, Report: o.Report,
+			Confirmed: o.Confirmed, Possible: o.Possible}
+		if !o.DoneAt.IsZero() {
+			out[i].DoneAt = o.DoneAt.UTC().Format(time.RFC3339)
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) f(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
