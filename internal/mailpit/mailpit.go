@@ -25,17 +25,19 @@ const Version = "v1.27.11"
 // InstallHint says how to get the binary.
 const InstallHint = "mailpit not installed: run make test (it installs it) or go install github.com/axllent/mailpit@" + Version
 
-// Flags are the command-line flags every test server gets, besides its
-// addresses and database: any SMTP credentials are accepted, also without
-// TLS (the sender's own policy is what the tests exercise), no reverse DNS,
-// no update check, only errors logged.
-var Flags = []string{
-	"--max", "200000",
-	"--smtp-auth-accept-any",
-	"--smtp-auth-allow-insecure",
-	"--smtp-disable-rdns",
-	"--disable-version-check",
-	"--quiet",
+// Flags returns the command-line flags every test server gets, besides its
+// addresses and database: up to 200,000 messages kept, any SMTP credentials
+// accepted, also without TLS (the sender's own policy is what the tests
+// exercise), no reverse DNS, no update check, only errors logged.
+func Flags() []string {
+	return []string{
+		"--max", "200000",
+		"--smtp-auth-accept-any",
+		"--smtp-auth-allow-insecure",
+		"--smtp-disable-rdns",
+		"--disable-version-check",
+		"--quiet",
+	}
 }
 
 // Server is a running Mailpit.
@@ -123,7 +125,7 @@ func start(t testing.TB, bin string, extra []string) (*Server, error) {
 		"--smtp", s.SMTPAddr,
 		"--listen", s.HTTPAddr,
 		"--database", filepath.Join(dir, "mp.db"),
-	}, Flags...)
+	}, Flags()...)
 	args = append(args, extra...)
 	logf, err := os.Create(filepath.Join(dir, "mailpit.log"))
 	if err != nil {

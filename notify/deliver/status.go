@@ -1,0 +1,102 @@
+package deliver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/breachctl/breachctl/incident/store"
+)
+
+// StatusReport is the state of a run's delivery ledger. It holds user ids
+// and reasons, never addresses or names.
+type StatusReport struct {
+	Case     string               `json:"case"`
+	Run      int                  `json:"run"`
+	Counts   store.NoticeCounts   `json:"counts"`
+	Failures []store.NoticeReason `json:"failures"`
+	// Uncertain lists the notices whose delivery is unknown (a sender
+	// stopped mid-transaction); `notify send` resends them with the same
+	// Message-ID unless --uncertain=skip.
+	Uncertain []string `json:"uncertain"`
+	// SentInDoubt lists the notices sent after being uncertain: the person
+	// may have received the message twice (same Message-ID).
+	SentInDoubt []string `json:"sent_in_doubt"`
+}
+
+// Status reads a run's ledger.
+func Status(ctx context.Context, st *store.Store, caseID string, run int) (*StatusReport, error) {
+	r := &StatusReport{Case: caseID, Run: run}
+	var err error
+	if r.Counts, err = st.CountNotices(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	if r.Failures, err = st.NoticeFailures(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	if r.Uncertain, err = st.UncertainNotices(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	if r.SentInDoubt, err = st.NoticesSentInDoubt(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// WriteStatusJSON writes the report as one indented JSON object.
+func WriteStatusJSON(w io.Writer, r *StatusReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// maxListed bounds the user ids listed in the text report.
+const maxListed = 50
+
+// WriteStatusText writes the report for a person at a terminal.
+func WriteStatusText(w io.Writer, r *StatusReport) error {
+	var b strings.Builder
+	c := r.Counts
+	fmt.Fprintf(&b, "case %s, run %d: %d notices\n", r.Case, r.Run, c.Total)
+	fmt.Fprintf(&b, "  %-10s %8d\n", "sent", c.Sent)
+	if c.Retrying > 0 {
+		fmt.Fprintf(&b, "  %-10s %8d  (%d waiting to retry after a temporary failure)\n", "pending", c.Pending, c.Retrying)
+	} else {
+		fmt.Fprintf(&b, "  %-10s %8d\n", "pending", c.Pending)
+	}
+	fmt.Fprintf(&b, "  %-10s %8d\n", "failed", c.Failed)
+	fmt.Fprintf(&b, "  %-10s %8d\n", "uncertain", c.Uncertain)
+	if c.Sending > 0 {
+		fmt.Fprintf(&b, "  %-10s %8d  (a sender is running, or one stopped mid-transaction: the next send marks them uncertain)\n", "sending", c.Sending)
+	}
+	if len(r.Failures) > 0 {
+		b.WriteString("\nfailures by reason:\n")
+		for _, f := range r.Failures {
+			fmt.Fprintf(&b, "  %8d  %s\n", f.Count, f.Reason)
+		}
+	}
+	if len(r.Uncertain) > 0 {
+		b.WriteString("\nuncertain (delivery unknown; `notify send` resends them with the same Message-ID, --uncertain=skip holds them):\n")
+		writeIDs(&b, r.Uncertain)
+	}
+	if len(r.SentInDoubt) > 0 {
+		fmt.Fprintf(&b, "\nsent after being uncertain (%d; may have received the notice twice, same Message-ID):\n", len(r.SentInDoubt))
+		writeIDs(&b, r.SentInDoubt)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeIDs(b *strings.Builder, ids []string) {
+	shown := ids
+	if len(shown) > maxListed {
+		shown = shown[:maxListed]
+	}
+	fmt.Fprintf(b, "  %s", strings.Join(shown, " "))
+	if len(ids) > len(shown) {
+		fmt.Fprintf(b, " ... and %d more (--format json lists all)", len(ids)-len(shown))
+	}
+	b.WriteString("\n")
+}
