@@ -21,18 +21,18 @@ services:
 	@scripts/ensure-tools.sh
 	@scripts/ensure-mailpit.sh
 
-# The main job: simulate an incident, check its case file, ingest the logs,
-# and show who was affected.
+# The main job: the whole pipeline on a simulated incident (breachctl demo):
+# simulate, validate, ingest, triage, render the notices, deliver them to
+# Mailpit, obligations and regulator reports. Mailpit's web UI shows the
+# delivered notices.
+MAILPIT_SMTP ?= 127.0.0.1:1025
+MAILPIT_HTTP ?= 127.0.0.1:8025
 demo: build services
-	@rm -rf $(DEMO_DIR)
-	$(BIN) simulate --out $(DEMO_DIR) --users 50000 --requests 2000000
-	$(BIN) validate -f $(DEMO_DIR)/incident.yaml
-	$(BIN) ingest -f $(DEMO_DIR)/incident.yaml
-	$(BIN) triage -f $(DEMO_DIR)/incident.yaml --html $(DEMO_DIR)/triage.html
-	$(BIN) affected -f $(DEMO_DIR)/incident.yaml -o $(DEMO_DIR)/affected.csv
+	@MAILPIT_SMTP=$(MAILPIT_SMTP) MAILPIT_HTTP=$(MAILPIT_HTTP) scripts/ensure-mailpit.sh --start
+	@curl -fsS -X DELETE http://$(MAILPIT_HTTP)/api/v1/messages >/dev/null 2>&1 || true  # start with an empty mailbox
+	$(BIN) demo --out $(DEMO_DIR) --smtp smtp://$(MAILPIT_SMTP)
 	@echo
-	@echo "Open $(DEMO_DIR)/triage.html (the report for legal), $(DEMO_DIR)/affected.csv (who was affected),"
-	@echo "and compare with $(DEMO_DIR)/truth.json (what the simulation really served)."
+	@echo "The delivered notices: http://$(MAILPIT_HTTP)/ (Mailpit's web UI)"
 
 test: services
 	$(GO) vet ./...

@@ -195,8 +195,12 @@ other than its owner is an exposure event. Start with a case file
   breachctl triage   -f incident.yaml     the summary a security lead reads first
   breachctl affected -f incident.yaml     the affected accounts (CSV or JSONL)
   breachctl disclose -f incident.yaml ID  one person's exposure, for the support desk
+  breachctl notify render -f incident.yaml --out DIR   one notice per person, nothing sent
+  breachctl notify send   -f incident.yaml --smtp URL  deliver them from a resumable ledger
+  breachctl obligations   -f incident.yaml              which laws, for whom, by when
+  breachctl report        -f incident.yaml --kind K     a regulator report (APPI, GDPR, CA, HIPAA)
 
-To practise on a realistic incident first: breachctl simulate --out DIR
+To see it all on a realistic simulated incident first: breachctl demo
 (or 'make demo' in the source tree).
 
 The case database (all case state) is taken from --db, else
@@ -250,6 +254,10 @@ func newRootCmd(d *deps) *cobra.Command {
 		newTriageCmd(d),
 		newAffectedCmd(d),
 		newDiscloseCmd(d),
+		newNotifyCmd(d),
+		newObligationsCmd(d),
+		newReportCmd(d),
+		newDemoCmd(d),
 	)
 	return root
 }

@@ -71,6 +71,9 @@ func newDemoCmd(d *deps) *cobra.Command {
 	return cmd
 }
 
+// demoCaseID is the simulated case's id; the demo replaces it on every run.
+const demoCaseID = "demo-cdn-cache-leak"
+
 // demoMarker marks a directory the demo wrote, so a rerun may replace it.
 const demoMarker = ".breachctl-demo"
 
@@ -99,11 +102,23 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	d.dbURL = caseURL
 	defer func() { d.dbURL = saved }()
 
+	// A rerun replaces the earlier demo's case (its runs and ledger), so the
+	// notices are sent again rather than recorded as sent in an earlier run.
+	st, err := d.store(ctx)
+	if err != nil {
+		return err
+	}
+	err = st.DeleteCase(ctx, demoCaseID)
+	st.Close()
+	if err != nil {
+		return err
+	}
+
 	incDir := filepath.Join(o.out, "incident")
 	caseFile := filepath.Join(incDir, "incident.yaml")
 	title("simulate an incident")
 	if err := runSimulate(ctx, d, simulateOptions{out: incDir, users: o.users, requests: o.requests,
-		format: o.format, seed: o.seed, usersDB: usersURL, caseID: "demo-cdn-cache-leak", ttl: 30 * time.Second}); err != nil {
+		format: o.format, seed: o.seed, usersDB: usersURL, caseID: demoCaseID, ttl: 30 * time.Second}); err != nil {
 		return err
 	}
 	title("validate the case file, databases and logs")
@@ -124,7 +139,7 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	}
 	title("render the notices")
 	outbox := filepath.Join(o.out, "outbox")
-	if err := runNotifyRender(ctx, d, notifyRenderOptions{caseFile: caseFile, out: outbox, workers: 2}); err != nil {
+	if err := runNotifyRender(ctx, d, notifyRenderOptions{noticeFlags: noticeFlags{caseFile: caseFile, workers: 2}, out: outbox}); err != nil {
 		return err
 	}
 	title("deliver the notices")
@@ -139,8 +154,8 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 		if smtpURL == "" {
 			smtpURL = "smtp://127.0.0.1:1025"
 		}
-		if err := runNotifySend(ctx, d, notifySendOptions{caseFile: caseFile, smtp: smtpURL, startTLS: "", workers: 4,
-			uncertain: "resend", maxAttempts: 5, backoff: 5 * time.Second}); err != nil {
+		if err := runNotifySend(ctx, d, notifySendOptions{noticeFlags: noticeFlags{caseFile: caseFile, workers: 4}, smtp: smtpURL,
+			uncertain: "resend", maxAttempts: 5, backoff: 5 * time.Second, timeout: 60 * time.Second}); err != nil {
 			return err
 		}
 		sent = true
@@ -155,6 +170,9 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	}
 	title("regulator reports")
 	reports := filepath.Join(o.out, "reports")
+	if err := os.MkdirAll(reports, 0o700); err != nil {
+		return err
+	}
 	for _, kind := range report.Kinds {
 		for _, format := range []string{"md", "html", "json"} {
 			path := filepath.Join(reports, kind+"."+format)

@@ -213,16 +213,26 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result) {
 		}
 		fmt.Fprintf(w, "  timings: %s\n", strings.Join(parts, ", "))
 	}
+	const maxRejectLines = 8 // triage --format json has every file's rejects
+	shown, hidden := 0, 0
 	for _, f := range res.Files {
 		s := f.Stats
 		if s.Truncated {
 			fmt.Fprintf(w, "  TRUNCATED %s: %s; %d lines counted before the cut\n", f.Name, s.ReadError, s.Lines)
 		}
 		if len(s.Rejects) > 0 {
-			fmt.Fprintf(w, "  %s: %d rejected, first at line %d: %s\n", f.Name, s.Rejected, s.Rejects[0].Line, s.Rejects[0].Reason)
+			if shown == maxRejectLines && !d.verbose {
+				hidden++
+			} else {
+				shown++
+				fmt.Fprintf(w, "  %s: %d rejected, first at line %d: %s\n", f.Name, s.Rejected, s.Rejects[0].Line, s.Rejects[0].Reason)
+			}
 		}
 		for k, v := range s.UnknownCache {
 			fmt.Fprintf(w, "  %s: cache result %q on %d lines is not a known wording: those responses are not used as hits or fills\n", f.Name, k, v)
 		}
+	}
+	if hidden > 0 {
+		fmt.Fprintf(w, "  ... and %d more files with rejected lines (-v lists them; triage --format json has every file's first rejects)\n", hidden)
 	}
 }

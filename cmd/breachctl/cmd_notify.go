@@ -154,6 +154,10 @@ func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error 
 	if err != nil {
 		return fmt.Errorf("notify render: %w", err)
 	}
+	pruned, err := box.Prune()
+	if err != nil {
+		return fmt.Errorf("notify render: %w", err)
+	}
 	el := time.Since(start)
 	w := d.io.Out
 	fmt.Fprintf(w, "rendered %d notices to %s in %s (%.0f/s)\n", stats.Rendered, filepath.Join(o.out, c.ID),
@@ -165,6 +169,9 @@ func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error 
 		for _, kv := range sortedKV(stats.Rejections) {
 			fmt.Fprintf(w, "    %6d  %s\n", kv.n, kv.k)
 		}
+	}
+	if len(pruned) > 0 {
+		fmt.Fprintf(w, "  removed        %d notices of an earlier render for people no longer affected or now rejected\n", len(pruned))
 	}
 	fmt.Fprintf(w, "manifest: %s\n", filepath.Join(o.out, c.ID, "manifest.jsonl"))
 	return nil
@@ -202,7 +209,6 @@ func countList(m map[string]int) string {
 
 type notifySendOptions struct {
 	noticeFlags
-	caseFile    string
 	smtp        string
 	startTLS    string
 	rate        float64
@@ -210,6 +216,7 @@ type notifySendOptions struct {
 	uncertain   string
 	maxAttempts int
 	backoff     time.Duration
+	timeout     time.Duration
 }
 
 const notifySendLong = `Deliver the run's notices over SMTP from the delivery ledger (the notices
@@ -255,13 +262,11 @@ func newNotifySendCmd(d *deps) *cobra.Command {
 	f.StringVar(&o.uncertain, "uncertain", "resend", "what to do with messages a crash left uncertain: resend (same Message-ID) or skip")
 	f.IntVar(&o.maxAttempts, "max-attempts", 5, "attempts per message before a temporary failure becomes failed")
 	f.DurationVar(&o.backoff, "backoff", 30*time.Second, "first retry delay after a temporary failure (doubles each attempt)")
+	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up on an SMTP step (connect, command, message) after this long")
 	return cmd
 }
 
 func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
-	if o.caseFile != "" {
-		o.noticeFlags.caseFile = o.caseFile
-	}
 	if o.smtp == "" {
 		o.smtp = d.env("BREACHCTL_SMTP_URL")
 	}
@@ -285,8 +290,16 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	for _, a := range p.Accounts() {
 		seeds = append(seeds, store.NoticeSeed{UserID: a.UserID, MessageID: notify.MessageID(c, a.UserID), State: "pending"})
 	}
-	if err := st.SeedNotices(ctx, c.ID, p.Run, seeds); err != nil {
+	seeded, err := st.SeedNotices(ctx, c.ID, p.Run, seeds)
+	if err != nil {
 		return fmt.Errorf("notify send: seed the ledger: %w", err)
+	}
+	if seeded.Added > 0 {
+		fmt.Fprintf(d.io.Err, "ledger: %d notices added for run %d", seeded.Added, p.Run)
+		if seeded.SentEarlier > 0 {
+			fmt.Fprintf(d.io.Err, " (%d of them already sent in an earlier run: not sent again)", seeded.SentEarlier)
+		}
+		fmt.Fprintln(d.io.Err)
 	}
 	var sent atomic.Int64
 	var last atomic.Value
@@ -301,7 +314,7 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 		SMTPURL: o.smtp, StartTLS: o.startTLS,
 		Username: d.env("BREACHCTL_SMTP_USERNAME"), Password: d.env("BREACHCTL_SMTP_PASSWORD"),
 		Workers: o.workers, Rate: o.rate, Limit: o.limit, Uncertain: o.uncertain,
-		MaxAttempts: o.maxAttempts, Backoff: o.backoff,
+		MaxAttempts: o.maxAttempts, Backoff: o.backoff, Timeout: o.timeout,
 		Source: p.Source(), Logger: d.logger(),
 		Progress: func(pr deliver.Progress) {
 			if bar == nil && d.io.ErrIsTerminal && pr.Total > 0 {
@@ -316,6 +329,9 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 		printSendResult(d, res)
 	}
 	if err != nil {
+		if errors.Is(err, store.ErrNoticeSenderBusy) {
+			return fmt.Errorf("notify send: another notify send is running for case %s; wait for it or stop it (nothing was sent by this one): %w", c.ID, err)
+		}
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("notify send stopped: messages in flight finished, the rest stay pending; run it again to resume: %w", err)
 		}
@@ -327,6 +343,9 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 func printSendResult(d *deps, r *deliver.Result) {
 	w := d.io.Out
 	fmt.Fprintf(w, "delivery: %d sent, %d failed, %d retried, %d still pending\n", r.Sent, r.Failed, r.Retried, r.Pending)
+	if r.UncertainNew > 0 {
+		fmt.Fprintf(w, "  %d connections broke after a message was handed over and before the server answered: those notices were uncertain and resent with the same Message-ID (or held with --uncertain=skip)\n", r.UncertainNew)
+	}
 	if r.UncertainFound > 0 {
 		fmt.Fprintf(w, "  %d notices were left uncertain by an interrupted send: %d resent with their Message-ID, %d held for review (notify status lists them)\n",
 			r.UncertainFound, r.UncertainResent, r.UncertainHeld)

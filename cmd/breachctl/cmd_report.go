@@ -138,12 +138,16 @@ func reportInput(ctx context.Context, d *deps, file string, run int, now, templa
 
 // deliveryOf summarises the delivery ledger of a run for reports.
 func deliveryOf(ctx context.Context, st *store.Store, c *incident.Case, run int) (report.Delivery, error) {
-	s, err := st.NoticeCounts(ctx, c.ID, run)
+	s, err := st.CountNotices(ctx, c.ID, run)
 	if err != nil {
 		return report.Delivery{}, err
 	}
-	return report.Delivery{Total: s.Total, Sent: s.Sent, Failed: s.Failed, Pending: s.Pending, Uncertain: s.Uncertain,
-		FirstSent: s.FirstSent, LastSent: s.LastSent}, nil
+	first, last, err := st.SentSpan(ctx, c.ID, run)
+	if err != nil {
+		return report.Delivery{}, err
+	}
+	return report.Delivery{Total: s.Total, Sent: s.Sent, Failed: s.Failed, Pending: s.Pending + s.Sending, Uncertain: s.Uncertain,
+		FirstSent: first, LastSent: last}, nil
 }
 
 type obligationsOptions struct {

@@ -235,3 +235,22 @@ func IsUniqueViolation(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+// DeleteCase removes a case and everything recorded about it (runs,
+// evidence, exposure events, affected accounts, the delivery ledger). Only
+// `breachctl demo` uses it, to replace its own earlier simulated case.
+func (s *Store) DeleteCase(ctx context.Context, id string) error {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	// exposure_events has no foreign key (see migration 0002): delete it by hand.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM breachctl.exposure_events WHERE case_id = $1`, id); err != nil {
+		return fmt.Errorf("delete case %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM breachctl.cases WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete case %s: %w", id, err)
+	}
+	return tx.Commit()
+}

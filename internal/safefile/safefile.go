@@ -8,10 +8,33 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
-// Write creates path (0600) with what fn writes.
-func Write(path string, fn func(w io.Writer) error) error {
+// Write creates path (0600) with what fn writes, synced to disk before it
+// is renamed into place.
+func Write(path string, fn func(w io.Writer) error) error { return write(path, fn, true) }
+
+// WriteUnsynced is Write without the fsync, for writers of many small files
+// that make them durable together afterwards (see SyncFS).
+func WriteUnsynced(path string, fn func(w io.Writer) error) error { return write(path, fn, false) }
+
+// SyncFS flushes the file system holding dir to disk: one call instead of an
+// fsync per file.
+func SyncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func write(path string, fn func(w io.Writer) error, sync bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -30,8 +53,10 @@ func Write(path string, fn func(w io.Writer) error) error {
 	if err := fn(tmp); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -74,7 +74,7 @@ func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notif
 		}
 		notices = append(notices, notify.Notice{Run: p.Run, Account: p.accounts[i], Contact: ct})
 	}
-	err = notify.RenderAll(ctx, p.Renderer, notices, p.Workers, func(n notify.Notice, m *notify.Message, err error) error {
+	err = notify.RenderAll(ctx, p.Renderer, notices, p.Workers, func(m *notify.Message, err error) error {
 		if err != nil {
 			if re, ok := err.(*notify.RecipientError); ok {
 				bad[re.UserID] = re.Reason
@@ -118,21 +118,44 @@ type RenderStats struct {
 const BatchSize = 2000
 
 // Render writes every notice of the run to the outbox, in the run's order,
-// counting progress in done.
+// counting progress in done. The next batch is read and rendered while the
+// previous one is written.
 func (p *Composer) Render(ctx context.Context, out *notify.Outbox, done *atomic.Int64) (*RenderStats, error) {
 	st := &RenderStats{ByLocale: map[string]int{}, ByJurisdiction: map[string]int{}, Rejections: map[string]int{}}
-	for lo := 0; lo < len(p.accounts); lo += BatchSize {
-		hi := min(lo+BatchSize, len(p.accounts))
-		ids := make([]string, 0, hi-lo)
-		for _, a := range p.accounts[lo:hi] {
-			ids = append(ids, a.UserID)
+	type batch struct {
+		ids  []string
+		msgs map[string]*notify.Message
+		bad  map[string]string
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan batch, 1)
+	go func() {
+		defer close(batches)
+		for lo := 0; lo < len(p.accounts); lo += BatchSize {
+			hi := min(lo+BatchSize, len(p.accounts))
+			ids := make([]string, 0, hi-lo)
+			for _, a := range p.accounts[lo:hi] {
+				ids = append(ids, a.UserID)
+			}
+			msgs, bad, err := p.Compose(ctx, ids)
+			select {
+			case batches <- batch{ids, msgs, bad, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		msgs, bad, err := p.Compose(ctx, ids)
-		if err != nil {
-			return st, err
+	}()
+	for b := range batches {
+		if b.err != nil {
+			return st, b.err
 		}
-		for _, id := range ids {
-			if reason, ok := bad[id]; ok {
+		for _, id := range b.ids {
+			if reason, ok := b.bad[id]; ok {
 				if err := out.Reject(id, reason); err != nil {
 					return st, err
 				}
@@ -140,7 +163,7 @@ func (p *Composer) Render(ctx context.Context, out *notify.Outbox, done *atomic.
 				st.Rejections[reason]++
 				continue
 			}
-			m := msgs[id]
+			m := b.msgs[id]
 			if err := out.Write(m); err != nil {
 				return st, err
 			}
@@ -151,11 +174,8 @@ func (p *Composer) Render(ctx context.Context, out *notify.Outbox, done *atomic.
 			}
 		}
 		if done != nil {
-			done.Add(int64(hi - lo))
-		}
-		if err := ctx.Err(); err != nil {
-			return st, err
+			done.Add(int64(len(b.ids)))
 		}
 	}
-	return st, nil
+	return st, ctx.Err()
 }

@@ -1,0 +1,660 @@
+// Package notify renders the apology and disclosure notice each affected
+// person receives: one RFC 5322 message per person, in their language, with
+// the sections their jurisdiction asks for, written to an outbox from which
+// notify/deliver sends.
+package notify
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/correlate"
+	"github.com/breachctl/breachctl/incident/store"
+)
+
+// Options configures a Renderer.
+type Options struct {
+	// TemplatesDir, when set, holds files that replace embedded templates of
+	// the same name (notice_<locale>.<subject|txt|html|labels>.tmpl). A file
+	// there that is no template's name is an error.
+	TemplatesDir string
+	// Date is the Date header and the notice date in the body; the current
+	// time when zero. Fix it for byte-identical re-renders.
+	Date time.Time
+}
+
+// Notice is one affected account with its contact details.
+type Notice struct {
+	Run     int
+	Account store.AffectedAccount
+	Contact correlate.Contact
+}
+
+// Message is one rendered notice.
+type Message struct {
+	UserID        string
+	Locale        string
+	Jurisdictions []string // JP, US-CA, US, EU; plus HIPAA when health data was involved
+	MessageID     string   // with angle brackets, as in the header
+	EnvelopeFrom  string   // bare address
+	To            string   // bare address
+	Raw           []byte   // the whole message, CRLF line endings
+}
+
+// RecipientError says a person cannot be sent a notice (an unusable address
+// or name). It names the user id and the reason only, never the address or
+// name, so it can be logged and stored.
+type RecipientError struct {
+	UserID string
+	Reason string
+}
+
+func (e *RecipientError) Error() string {
+	return "notice for user " + quoteID(e.UserID) + ": " + e.Reason
+}
+
+func quoteID(id string) string {
+	for _, r := range id {
+		if r <= ' ' || r == '"' || r == 0x7f || r > '~' {
+			return strconv.Quote(id)
+		}
+	}
+	return id
+}
+
+// Jurisdiction codes in Message.Jurisdictions.
+const (
+	JurJP    = "JP"
+	JurUSCA  = "US-CA"
+	JurUS    = "US"
+	JurEU    = "EU"
+	JurHIPAA = "HIPAA"
+)
+
+// Renderer renders notices for one case. It is safe for concurrent use.
+type Renderer struct {
+	c             *incident.Case
+	date          time.Time
+	dateHeader    string
+	from          *mail.Address
+	replyTo       *mail.Address
+	domain        string
+	defaultLocale string
+	locales       map[string]*localeSet
+	files         []string // the template files in use, sorted
+	zones         sync.Map // country + "/" + region -> *time.Location
+}
+
+type localeSet struct {
+	name      string
+	tmpl      *parsedLocale
+	format    formatter
+	narrative incident.Narrative
+	wrap      int         // text part width; 0: not wrapped (Japanese has no spaces to wrap at)
+	paras     [3][]string // narrative cause, measures, consequences in paragraphs
+}
+
+// NewRenderer parses the notice templates once (embedded, with overrides
+// from opts.TemplatesDir) and checks that each renders for every
+// jurisdiction, so a broken template fails here and not halfway through.
+func NewRenderer(c *incident.Case, opts Options) (*Renderer, error) {
+	if c == nil {
+		return nil, errors.New("notify: no case")
+	}
+	src, locales, err := noticeSources(opts.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{c: c, date: opts.Date, locales: map[string]*localeSet{}, domain: messageIDDomain(c)}
+	if r.date.IsZero() {
+		r.date = time.Now()
+	}
+	r.date = r.date.In(caseLocation(c))
+	r.dateHeader = r.date.Format(time.RFC1123Z)
+	from := c.Notify.From
+	if from == "" {
+		from = (&mail.Address{Name: c.Organization.Name, Address: c.Organization.ContactEmail}).String()
+	}
+	if r.from, err = incident.ParseAddress(from); err != nil {
+		return nil, fmt.Errorf("notify.from: %w", err)
+	}
+	if c.Notify.ReplyTo != "" {
+		if r.replyTo, err = incident.ParseAddress(c.Notify.ReplyTo); err != nil {
+			return nil, fmt.Errorf("notify.reply_to: %w", err)
+		}
+	}
+	for _, a := range []*mail.Address{r.from, r.replyTo} {
+		if a != nil && (!isASCII(a.Address) || badText(a.Name) != "") {
+			return nil, errors.New("notify.from / notify.reply_to: the address must be ASCII and the name free of control characters")
+		}
+	}
+	for _, loc := range locales {
+		f := formatterFor(loc)
+		p, err := parseLocale(loc, src, templateFuncs(f))
+		if err != nil {
+			return nil, fmt.Errorf("notice templates: %w", err)
+		}
+		n := c.NarrativeFor(loc)
+		r.locales[loc] = &localeSet{name: loc, tmpl: p, format: f, narrative: n, wrap: textWidth(loc),
+			paras: [3][]string{paragraphs(n.Cause), paragraphs(n.Measures), paragraphs(n.Consequences)}}
+	}
+	r.files = sortedKeys(src)
+	r.defaultLocale = c.Notify.DefaultLocale
+	if r.defaultLocale == "" {
+		r.defaultLocale = "en"
+	}
+	if r.locales[r.defaultLocale] == nil {
+		return nil, fmt.Errorf("notify.default_locale %q has no notice templates (have %s)", r.defaultLocale, strings.Join(locales, ", "))
+	}
+	if err := r.dryRun(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func caseLocation(c *incident.Case) *time.Location {
+	if c.Location != nil {
+		return c.Location
+	}
+	return time.UTC
+}
+
+// Locales returns the locales notices can be written in.
+func (r *Renderer) Locales() []string { return sortedKeys(r.locales) }
+
+// dryRun renders every locale's templates for every jurisdiction and level
+// with every category, with made-up data.
+func (r *Renderer) dryRun() error {
+	var all []string
+	for _, c := range incident.Categories {
+		all = append(all, string(c))
+	}
+	half := map[string]string{}
+	for i, c := range all {
+		half[c] = map[bool]string{true: "confirmed", false: "possible"}[i%2 == 0]
+	}
+	levels, _ := json.Marshal(half)
+	places := [][2]string{{"JP", "JP-13"}, {"US", "US-CA"}, {"US", "US-NY"}, {"DE", "DE-BE"}, {"", ""}}
+	for _, loc := range r.Locales() {
+		for _, pl := range places {
+			for _, lv := range []string{"confirmed", "possible"} {
+				a := store.AffectedAccount{UserID: "dry-run", Level: lv, Categories: all, Views: 2, Viewers: 2,
+					Country: pl[0], Region: pl[1], Locale: loc}
+				a.FirstExposed.Time, a.FirstExposed.Valid = r.c.Start, lv == "confirmed"
+				a.LastExposed.Time, a.LastExposed.Valid = r.c.End, lv == "confirmed"
+				if lv == "confirmed" {
+					a.CategoryLevels = levels
+				}
+				n := Notice{Account: a, Contact: correlate.Contact{Email: "dry-run@example.com", Name: "<Dry Run>"}}
+				if _, err := r.Render(n); err != nil {
+					return fmt.Errorf("notice templates (%s, %s, %s): %w", loc, pl[1], lv, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// categoryView is a data category as templates see it.
+type categoryView struct {
+	Code      string
+	Label     string
+	Advice    string
+	Confirmed bool
+}
+
+// noticeView is what the notice templates are executed with. Times are in
+// the recipient's time zone; the ...At, Window and NoticeDay strings are
+// those times already formatted for the locale (the functions date,
+// datetime, period, num, list and paras format others).
+type noticeView struct {
+	Locale    string
+	Name      string // the recipient's name; empty when unknown
+	Org       incident.Organization
+	CaseID    string
+	Narrative incident.Narrative
+	// The narrative split into paragraphs (for HTML).
+	CauseParas, MeasuresParas, ConsequencesParas []string
+
+	NoticeDate, Start, End, Aware, Contained time.Time
+	HasContained                             bool
+	NoticeDay                                string // date of the notice
+	Window                                   string // the declared window, Start to End
+	AwareAt, ContainedAt                     string
+
+	// Confirmed: some of their data was shown to another party.
+	Confirmed                 bool
+	Views, Viewers            int
+	FirstExposed, LastExposed time.Time
+	HasExposureTimes          bool
+	FirstAt, LastAt           string
+
+	Categories          []categoryView // every category involved, confirmed or possible
+	ConfirmedCategories []categoryView
+	PossibleCategories  []categoryView
+	CategoryList        string // the labels of Categories as a sentence list
+
+	JP, US, USCA, EU, HIPAA bool
+	GovernmentID            bool // credit bureau contacts (US)
+	Jurisdictions           []string
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Render renders one person's notice. A recipient whose address or name
+// cannot be used gives a *RecipientError (see Outbox.Reject); any other
+// error is a fault of the data or templates.
+func (r *Renderer) Render(n Notice) (*Message, error) {
+	a := &n.Account
+	uid := a.UserID
+	if reason := badUserID(uid); reason != "" {
+		return nil, &RecipientError{UserID: uid, Reason: reason}
+	}
+	if n.Contact.ID != "" && n.Contact.ID != uid {
+		return nil, fmt.Errorf("notice for user %s: the contact record is user %s's", quoteID(uid), quoteID(n.Contact.ID))
+	}
+	to, reason := checkEmail(n.Contact.Email)
+	if reason != "" {
+		return nil, &RecipientError{UserID: uid, Reason: reason}
+	}
+	name := strings.TrimSpace(n.Contact.Name)
+	if reason := badText(name); reason != "" {
+		return nil, &RecipientError{UserID: uid, Reason: "name " + reason}
+	}
+	if utf8.RuneCountInString(name) > 200 {
+		return nil, &RecipientError{UserID: uid, Reason: "name is longer than 200 characters"}
+	}
+
+	ls := r.locales[r.pickLocale(firstNonEmpty(n.Contact.Locale, a.Locale))]
+	country := strings.ToUpper(strings.TrimSpace(firstNonEmpty(n.Contact.Country, a.Country)))
+	region := strings.ToUpper(strings.TrimSpace(firstNonEmpty(n.Contact.Region, a.Region)))
+	if country == "" && len(region) > 3 && region[2] == '-' {
+		country = region[:2]
+	}
+	v := &noticeView{Locale: ls.name, Name: name, Org: r.c.Organization, CaseID: r.c.ID, Narrative: ls.narrative,
+		Views: a.Views, Viewers: a.Viewers}
+	if err := r.categories(v, a, ls); err != nil {
+		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
+	}
+	if len(v.Categories) == 0 {
+		return nil, &RecipientError{UserID: uid, Reason: "no exposed data category recorded for this account"}
+	}
+	switch {
+	case country == "JP":
+		v.JP = true
+		v.Jurisdictions = append(v.Jurisdictions, JurJP)
+	case region == "US-CA":
+		v.US, v.USCA = true, true
+		v.Jurisdictions = append(v.Jurisdictions, JurUSCA)
+	case country == "US":
+		v.US = true
+		v.Jurisdictions = append(v.Jurisdictions, JurUS)
+	case incident.EUCountries[country]:
+		v.EU = true
+		v.Jurisdictions = append(v.Jurisdictions, JurEU)
+	}
+	for _, c := range v.Categories {
+		switch incident.Category(c.Code) {
+		case incident.CatHealth:
+			v.HIPAA = true
+		case incident.CatGovernmentID:
+			v.GovernmentID = true
+		}
+	}
+	if v.HIPAA {
+		v.Jurisdictions = append(v.Jurisdictions, JurHIPAA)
+	}
+
+	zone := r.zoneFor(country, region)
+	v.NoticeDate, v.Start, v.End, v.Aware = r.date.In(zone), r.c.Start.In(zone), r.c.End.In(zone), r.c.Aware.In(zone)
+	if !r.c.Contain.IsZero() {
+		v.Contained, v.HasContained = r.c.Contain.In(zone), true
+	}
+	v.Confirmed = len(v.ConfirmedCategories) > 0
+	if v.Confirmed && a.FirstExposed.Valid && a.LastExposed.Valid {
+		v.FirstExposed, v.LastExposed, v.HasExposureTimes = a.FirstExposed.Time.In(zone), a.LastExposed.Time.In(zone), true
+	}
+	f := ls.format
+	v.NoticeDay, v.Window, v.AwareAt = f.Date(v.NoticeDate), f.Period(v.Start, v.End), f.DateTime(v.Aware)
+	if v.HasContained {
+		v.ContainedAt = f.DateTime(v.Contained)
+	}
+	if v.HasExposureTimes {
+		v.FirstAt, v.LastAt = f.DateTime(v.FirstExposed), f.DateTime(v.LastExposed)
+	}
+	v.CategoryList = f.List(labelsOf(v.Categories))
+	v.CauseParas, v.MeasuresParas, v.ConsequencesParas = ls.paras[0], ls.paras[1], ls.paras[2]
+
+	subj := bufPool.Get().(*bytes.Buffer)
+	text := bufPool.Get().(*bytes.Buffer)
+	html := bufPool.Get().(*bytes.Buffer)
+	tidy := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		for _, b := range []*bytes.Buffer{subj, text, html, tidy} {
+			b.Reset()
+			bufPool.Put(b)
+		}
+	}()
+	if err := ls.tmpl.subject.Execute(subj, v); err != nil {
+		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
+	}
+	if err := ls.tmpl.text.Execute(text, v); err != nil {
+		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
+	}
+	if err := ls.tmpl.html.Execute(html, v); err != nil {
+		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
+	}
+	subject := strings.Join(strings.Fields(subj.String()), " ")
+	if subject == "" {
+		return nil, fmt.Errorf("notice for user %s: %s renders an empty subject", quoteID(uid), templateName(ls.name, kindSubject))
+	}
+
+	m := &Message{UserID: uid, Locale: ls.name, Jurisdictions: v.Jurisdictions, MessageID: r.messageID(uid),
+		EnvelopeFrom: r.from.Address, To: to}
+	if m.Jurisdictions == nil {
+		m.Jurisdictions = []string{}
+	}
+	raw, err := r.build(m, name, subject, tidyText(tidy.AvailableBuffer(), text.Bytes(), ls.wrap), html.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
+	}
+	m.Raw = raw
+	return m, nil
+}
+
+// zoneFor caches incident.ZoneFor, which reads the time zone database on
+// every call.
+func (r *Renderer) zoneFor(country, region string) *time.Location {
+	key := country + "/" + region
+	if z, ok := r.zones.Load(key); ok {
+		return z.(*time.Location)
+	}
+	z := incident.ZoneFor(country, region, caseLocation(r.c))
+	r.zones.Store(key, z)
+	return z
+}
+
+// categories fills the view's category lists from the account's categories
+// and per-category levels. A category without a level of its own is
+// possible unless the account predates per-category levels and is confirmed:
+// a guess is never called confirmed.
+func (r *Renderer) categories(v *noticeView, a *store.AffectedAccount, ls *localeSet) error {
+	levels := map[string]string{}
+	if raw := bytes.TrimSpace(a.CategoryLevels); len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &levels); err != nil {
+			return fmt.Errorf("category_levels: %w", err)
+		}
+	}
+	seen := map[string]bool{}
+	var codes []string
+	for _, c := range a.Categories {
+		if !seen[c] {
+			seen[c] = true
+			codes = append(codes, c)
+		}
+	}
+	for c := range levels {
+		if !seen[c] {
+			seen[c] = true
+			codes = append(codes, c)
+		}
+	}
+	sort.Slice(codes, func(i, j int) bool {
+		ri, rj := incident.CategoryRank(incident.Category(codes[i])), incident.CategoryRank(incident.Category(codes[j]))
+		if ri != rj {
+			return ri < rj
+		}
+		return codes[i] < codes[j]
+	})
+	for _, code := range codes {
+		t, ok := ls.tmpl.labels[incident.Category(code)]
+		if !ok {
+			return fmt.Errorf("data category %q has no label in %s", code, templateName(ls.name, kindLabels))
+		}
+		lv := levels[code]
+		if lv == "" {
+			lv = "possible"
+			if len(levels) == 0 && a.Level == "confirmed" {
+				lv = "confirmed"
+			}
+		}
+		cv := categoryView{Code: code, Label: t.Label, Advice: t.Advice}
+		switch lv {
+		case "confirmed":
+			cv.Confirmed = true
+			v.ConfirmedCategories = append(v.ConfirmedCategories, cv)
+		case "possible":
+			v.PossibleCategories = append(v.PossibleCategories, cv)
+		default:
+			return fmt.Errorf("category_levels: %q has level %q, want confirmed or possible", code, lv)
+		}
+		v.Categories = append(v.Categories, cv)
+	}
+	return nil
+}
+
+// pickLocale returns the locale to write in: the person's when templates
+// exist for it (ja-JP and en_US count as ja and en), else the case's default.
+func (r *Renderer) pickLocale(want string) string {
+	want = strings.ToLower(strings.TrimSpace(want))
+	if r.locales[want] != nil {
+		return want
+	}
+	if i := strings.IndexAny(want, "-_"); i > 0 && r.locales[want[:i]] != nil {
+		return want[:i]
+	}
+	return r.defaultLocale
+}
+
+func firstNonEmpty(a, b string) string {
+	if strings.TrimSpace(a) != "" {
+		return a
+	}
+	return b
+}
+
+// MessageID returns the Message-ID of a person's notice in a case: the same
+// for every render and resend, and carrying neither the address nor the name
+// (the user id only as a salted hash).
+func MessageID(c *incident.Case, userID string) string {
+	return "<breachctl." + c.ID + "." + userHash(c.ID, userID) + "@" + messageIDDomain(c) + ">"
+}
+
+func (r *Renderer) messageID(userID string) string {
+	return "<breachctl." + r.c.ID + "." + userHash(r.c.ID, userID) + "@" + r.domain + ">"
+}
+
+func userHash(caseID, userID string) string {
+	h := sha256.Sum256([]byte("breachctl notice\x00" + caseID + "\x00" + userID))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(h[:10])) // 80 bits, 16 characters
+}
+
+// messageIDDomain is the sender's domain (notify.from, else the contact
+// address), or breachctl.invalid when it is not a plain ASCII host name.
+func messageIDDomain(c *incident.Case) string {
+	addr := c.Organization.ContactEmail
+	if a, err := incident.ParseAddress(c.Notify.From); c.Notify.From != "" && err == nil {
+		addr = a.Address
+	} else if a, err := incident.ParseAddress(addr); err == nil {
+		addr = a.Address
+	}
+	d := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+	if d == "" || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
+		return "breachctl.invalid"
+	}
+	for _, r := range d {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return "breachctl.invalid"
+		}
+	}
+	return d
+}
+
+// badUserID says why a user id cannot name the person's file in the outbox.
+func badUserID(id string) string {
+	switch {
+	case id == "":
+		return "empty user id"
+	case len(id) > 200:
+		return "user id is longer than 200 bytes"
+	case !utf8.ValidString(id):
+		return "user id is not valid UTF-8"
+	case strings.ContainsAny(id, `/\:`):
+		return "user id contains a path separator and cannot name a file"
+	case id[0] == '.':
+		return "user id starts with a dot and cannot name a file"
+	}
+	for _, r := range id {
+		if r < ' ' || r == 0x7f || unicode.IsControl(r) {
+			return "user id contains a control character"
+		}
+	}
+	return ""
+}
+
+// badText says why a display name cannot go into a header or a notice.
+func badText(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	for _, r := range s {
+		switch {
+		case r == '\r' || r == '\n' || r == 0:
+			return "contains a line break or NUL character"
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029', r == '\u0085':
+			return "contains a control character"
+		case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+			return "contains a bidirectional override character"
+		}
+	}
+	return ""
+}
+
+// checkEmail validates a recipient's address and returns it bare. The
+// reason never repeats the address.
+func checkEmail(s string) (string, string) {
+	if s == "" {
+		return "", "no email address on file"
+	}
+	if strings.ContainsAny(s, "\r\n\x00") {
+		return "", "email address contains a line break or NUL character"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", "email address contains a control character"
+		}
+	}
+	s = strings.TrimSpace(s)
+	if !isASCII(s) {
+		return "", "email address is not ASCII (internationalised addresses are not supported)"
+	}
+	if len(s) > 254 {
+		return "", "email address is longer than 254 characters"
+	}
+	a, err := incident.ParseAddress(s)
+	if err != nil {
+		return "", "email address is not a valid address"
+	}
+	if a.Name != "" || a.Address != s {
+		return "", "email address is not a bare address (it has a display name, comment or angle brackets)"
+	}
+	return a.Address, ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// tidyText appends to out the text part made tidy whatever the templates'
+// conditionals left: no trailing spaces, at most one blank line in a row,
+// no leading blank lines, one final newline; lines longer than width (when
+// > 0) are wrapped at spaces, list items with a hanging indent.
+func tidyText(out, b []byte, width int) []byte {
+	blank := 0
+	start := true
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		var line []byte
+		if i < 0 {
+			line, b = b, nil
+		} else {
+			line, b = b[:i], b[i+1:]
+		}
+		line = bytes.TrimRight(line, " \t\r")
+		if len(line) == 0 {
+			blank++
+			continue
+		}
+		if blank > 0 && !start {
+			out = append(out, '\n')
+		}
+		blank, start = 0, false
+		if width > 0 && len(line) > width && utf8.RuneCount(line) > width {
+			out = wrapLine(out, line, width)
+			continue
+		}
+		out = append(out, line...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// wrapLine appends line wrapped at spaces to width columns (a word longer
+// than that stays whole). A list item ("- ", "* ") continues under its text.
+func wrapLine(out, line []byte, width int) []byte {
+	lead := len(line) - len(bytes.TrimLeft(line, " "))
+	indent := lead
+	rest := line[lead:]
+	if bytes.HasPrefix(rest, []byte("- ")) || bytes.HasPrefix(rest, []byte("* ")) {
+		indent += 2
+	}
+	out = append(out, line[:lead]...)
+	col := lead
+	first := true
+	for len(rest) > 0 {
+		var w []byte
+		if i := bytes.IndexByte(rest, ' '); i >= 0 {
+			w, rest = rest[:i], rest[i+1:]
+		} else {
+			w, rest = rest, nil
+		}
+		if len(w) == 0 {
+			continue
+		}
+		n := utf8.RuneCount(w)
+		switch {
+		case first:
+			first = false
+		case col+1+n > width:
+			out = append(out, '\n')
+			for i := 0; i < indent; i++ {
+				out = append(out, ' ')
+			}
+			col = indent
+		default:
+			out = append(out, ' ')
+			col++
+		}
+		out = append(out, w...)
+		col += n
+	}
+	return append(out, '\n')
+}
