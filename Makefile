@@ -38,12 +38,14 @@ test: services
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 
-# Benchmarks: Go benchmarks of the parsers, then the end-to-end ingest
+# Benchmarks: Go benchmarks of the parsers, notice rendering and delivery to
+# Mailpit, then the end-to-end ingest
 # benchmark (scripts/bench.sh; LINES and USERS set its size).
 LINES ?= 20000000
 USERS ?= 1000000
 bench: build services
 	$(GO) test -run '^$$' -bench . -benchmem ./incident/logs/
+	$(GO) test -run '^$$' -bench . -benchmem ./notify/ ./notify/deliver/
 	LINES=$(LINES) USERS=$(USERS) scripts/bench.sh
 
 clean:

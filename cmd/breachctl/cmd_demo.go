@@ -190,7 +190,7 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	fmt.Fprintf(w, "  %-34s APPI (Japanese), GDPR Art. 33, California AG, HIPAA\n", reports+"/")
 	fmt.Fprintf(w, "  %-34s what the simulation really served: the oracle\n", filepath.Join(incDir, "truth.json"))
 	if sent && (o.smtp == "" || o.smtp == "smtp://127.0.0.1:1025") {
-		fmt.Fprintln(w, "  http://127.0.0.1:8025/                  the delivered notices in Mailpit's web UI")
+		fmt.Fprintf(w, "  %-34s the delivered notices in Mailpit's web UI\n", "http://127.0.0.1:8025/")
 	}
 	if stop != nil {
 		fmt.Fprintln(w, "(the private PostgreSQL is removed now; pass --db to keep the case database)")
