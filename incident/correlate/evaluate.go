@@ -170,6 +170,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			ownerIDs = append(ownerIDs, userIDs[i-1])
 		}
 	}
+	timings["resolve.sessions"] = time.Since(t0)
 	recs, err := res.Users(ctx, ownerIDs)
 	if err != nil {
 		return nil, err
@@ -542,6 +543,12 @@ func (ev *evaluator) viewerCode(e *event) uint64 {
 
 func (ev *evaluator) finish() *Result {
 	out := &Result{Counts: ev.counts}
+	// The events are put in time order on the other core meanwhile.
+	sorted := make(chan struct{})
+	go func() {
+		sortEvents(ev.events)
+		close(sorted)
+	}()
 	// Distinct viewers per person.
 	slices.SortFunc(ev.viewerPairs, func(a, b viewerPair) int {
 		if a.person != b.person {
@@ -613,20 +620,58 @@ func (ev *evaluator) finish() *Result {
 	}
 	sort.Slice(out.Affected, func(i, j int) bool { return lessID(out.Affected[i].UserID, out.Affected[j].UserID) })
 	out.Events = ev.events
-	slices.SortFunc(out.Events, func(a, b Event) int {
-		switch {
-		case a.At != b.At:
-			return cmp64(a.At, b.At)
-		case a.File != b.File:
-			return a.File - b.File
-		case a.Line != b.Line:
-			return cmp64(a.Line, b.Line)
-		case a.Victim != b.Victim:
-			return strings.Compare(a.Victim, b.Victim)
-		}
-		return strings.Compare(a.Kind, b.Kind)
-	})
+	<-sorted
 	return out
+}
+
+// sortEvents puts events in time order (then evidence file and line, victim
+// and kind). Events are large structs: sorting small keys and then moving
+// each event once into place is several times faster than sorting them.
+func sortEvents(events []Event) {
+	type key struct {
+		at, line int64
+		file     int32
+		idx      int32
+	}
+	keys := make([]key, len(events))
+	for i := range events {
+		e := &events[i]
+		keys[i] = key{at: e.At, line: e.Line, file: int32(e.File), idx: int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		switch {
+		case a.at != b.at:
+			return cmp64(a.at, b.at)
+		case a.file != b.file:
+			return int(a.file - b.file)
+		case a.line != b.line:
+			return cmp64(a.line, b.line)
+		}
+		x, y := &events[a.idx], &events[b.idx]
+		if c := strings.Compare(x.Victim, y.Victim); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Kind, y.Kind)
+	})
+	// Apply the permutation in place, cycle by cycle: position j receives
+	// the event now at keys[j].idx.
+	for i := range keys {
+		if keys[i].idx < 0 {
+			continue
+		}
+		tmp := events[i]
+		j := i
+		for {
+			src := int(keys[j].idx)
+			keys[j].idx = -1
+			if src == i {
+				events[j] = tmp
+				break
+			}
+			events[j] = events[src]
+			j = src
+		}
+	}
 }
 
 // lessID orders user ids numerically when both are numbers, else as text.

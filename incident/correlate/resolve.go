@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -58,41 +59,79 @@ func (r *DBResolver) batch() int {
 
 // eachRow runs query over ids in batches, each in a read-only transaction,
 // calls columns once per batch with the result's column names, then row for
-// every result row with its values as text (NULL is invalid).
+// every result row with its values as text (NULL is invalid). Two batches
+// run at once on two connections, so the database server and the driver use
+// both cores; columns and row are called under a lock, never concurrently.
 func (r *DBResolver) eachRow(ctx context.Context, query string, ids []string, columns func(cols []string) error, row func(vals []sql.NullString)) error {
-	for i := 0; i < len(ids); i += r.batch() {
-		part := ids[i:min(i+r.batch(), len(ids))]
-		err := users.ReadOnly(ctx, r.DB, r.Timeout, func(tx *sqlx.Tx) error {
-			rows, err := tx.QueryContext(ctx, query, pq.StringArray(part))
+	size := r.batch()
+	const parallel = 2
+	if half := (len(ids) + parallel - 1) / parallel; half >= 20_000 && half < size {
+		size = half
+	}
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, parallel)
+	for i := 0; i < len(ids); i += size {
+		part := ids[i:min(i+size, len(ids))]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := r.batchRows(ctx, query, part, &mu, columns, row)
 			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			cols, err := rows.Columns()
-			if err != nil {
-				return err
-			}
-			if err := columns(cols); err != nil {
-				return err
-			}
-			vals := make([]sql.NullString, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			for rows.Next() {
-				if err := rows.Scan(ptrs...); err != nil {
-					return err
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
 				}
-				row(vals)
+				mu.Unlock()
+				cancel()
 			}
-			return rows.Err()
-		})
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
+}
+
+func (r *DBResolver) batchRows(ctx context.Context, query string, part []string, mu *sync.Mutex, columns func(cols []string) error, row func(vals []sql.NullString)) error {
+	return users.ReadOnly(ctx, r.DB, r.Timeout, func(tx *sqlx.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, pq.StringArray(part))
 		if err != nil {
 			return err
 		}
-	}
-	return nil
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		err = columns(cols)
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			mu.Lock()
+			row(vals)
+			mu.Unlock()
+		}
+		return rows.Err()
+	})
 }
 
 // Sessions implements Resolver.
