@@ -78,13 +78,127 @@ type Counts struct {
 
 // Result is a correlation's outcome.
 type Result struct {
-	Events   []Event
+	// events are kept compact and pointer-free (48 bytes each, never
+	// scanned by the garbage collector): millions of them stay cheap. Read
+	// them with NumEvents and Event.
+	events   []cEvent
+	names    *names
 	Affected []Affected
 	Counts   Counts
 	Summary  Summary
 	// TopViewers: the parties shown the most people's data (at most TopViewers).
 	TopViewers []Viewer
 	Timings    map[string]time.Duration
+}
+
+// NumEvents is the number of events, in time order.
+func (r *Result) NumEvents() int { return len(r.events) }
+
+// Event returns event i (0 <= i < NumEvents()). It only reads: safe to call
+// from several goroutines. The strings and the category slice are shared:
+// do not modify them.
+func (r *Result) Event(i int) Event {
+	c := &r.events[i]
+	ki := &r.names.keys[c.key]
+	e := Event{Kind: kindNames[c.kind], At: c.at, Pop: ki.pop, CacheKey: ki.readable, Path: ki.path,
+		Status: int(c.status), Level: levelNames[c.level], Viewer: r.names.viewerName(c.viewer),
+		Categories: r.names.catLists[c.cats], File: int(c.file), Line: c.line}
+	if c.victim > 0 {
+		e.Victim = r.names.userIDs[c.victim-1]
+	}
+	return e
+}
+
+// Events returns every event (for tests and small results: it expands them all).
+func (r *Result) Events() []Event {
+	out := make([]Event, len(r.events))
+	for i := range out {
+		out[i] = r.Event(i)
+	}
+	return out
+}
+
+// cEvent is an Event in compact form: numbers into the names tables.
+type cEvent struct {
+	at     int64
+	line   int64
+	viewer uint64 // a viewer code (see viewerCode)
+	key    uint32 // cache key
+	file   int32  // 1-based evidence file
+	victim int32  // person (index into userIDs + 1), 0 for none
+	cats   uint32 // index into catLists
+	status int16
+	kind   uint8
+	level  uint8
+}
+
+const (
+	kExposure = iota
+	kUnattributed
+	kEmpty
+	kUnresolved
+)
+
+var (
+	kindNames  = [...]string{kExposure: KindExposure, kUnattributed: KindUnattributed, kEmpty: KindEmpty, kUnresolved: KindUnresolved}
+	levelNames = [...]string{0: "", 1: Confirmed, 2: Possible}
+)
+
+func levelCode(level string) uint8 {
+	switch level {
+	case Confirmed:
+		return 1
+	case Possible:
+		return 2
+	}
+	return 0
+}
+
+// names holds what compact events refer to. Filled while evaluating; only
+// read afterwards.
+type names struct {
+	keys     []keyInfo
+	userIDs  []string
+	catLists [][]incident.Category
+	catIndex map[catListKey]uint32
+	// Viewer names by code: users by person, identities by ident, addresses by ip.
+	users, idents, ips []string
+}
+
+// catListKey identifies a shared category slice (onFile's results and the
+// routes' lists are shared, never modified).
+type catListKey struct {
+	first *incident.Category
+	n     int
+}
+
+func (n *names) catList(cats []incident.Category) uint32 {
+	if len(cats) == 0 {
+		return 0
+	}
+	k := catListKey{&cats[0], len(cats)}
+	if i, ok := n.catIndex[k]; ok {
+		return i
+	}
+	i := uint32(len(n.catLists))
+	n.catLists = append(n.catLists, cats)
+	n.catIndex[k] = i
+	return i
+}
+
+func (n *names) viewerName(code uint64) string {
+	id := uint32(code)
+	switch code >> 32 {
+	case 1:
+		return n.users[id]
+	case 2:
+		return n.idents[id]
+	case 3:
+		if id != 0 {
+			return n.ips[id]
+		}
+	}
+	return "anonymous"
 }
 
 // Run correlates what the collector gathered: lineage per key, identity
@@ -189,9 +303,11 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	timings["resolve"] = time.Since(t0)
 
 	t0 = time.Now()
+	nm := &names{keys: make([]keyInfo, len(m.keys)), userIDs: userIDs, catLists: [][]incident.Category{nil},
+		catIndex: map[catListKey]uint32{}, users: make([]string, len(userIDs)+1),
+		idents: make([]string, len(m.idents)), ips: make([]string, len(m.ips))}
 	ev := &evaluator{c: c, m: m, person: person, records: records, userIDs: userIDs, people: map[int32]*acc{},
-		identNames: make([]string, len(m.idents)), ipNames: make([]string, len(m.ips)), keyInfos: make([]keyInfo, len(m.keys)),
-		onFileMemo: map[onFileKey][]incident.Category{}, events: make([]Event, 0, len(ln.cached)+len(ln.cached)/8)}
+		names: nm, onFileMemo: map[onFileKey][]incident.Category{}, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
 	ev.routeCats = make([][]incident.Category, len(c.Exposure.Routes))
 	for i, r := range c.Exposure.Routes {
 		ev.routeCats[i] = r.Categories
@@ -254,16 +370,14 @@ type evaluator struct {
 	userIDs   []string
 	routeCats [][]incident.Category
 	people    map[int32]*acc
-	events    []Event
+	events    []cEvent
+	names     *names
 	counts    Counts
 
 	viewerPairs   []viewerPair
 	personsBuf    []int32
 	unresolvedBuf []uint32
 
-	identNames []string
-	ipNames    []string
-	keyInfos   []keyInfo
 	onFileMemo map[onFileKey][]incident.Category
 }
 
@@ -303,33 +417,29 @@ func (ev *evaluator) onFile(p int32, route uint16) []incident.Category {
 	return out
 }
 
-// viewer names the party a response was served to (cached per identity
-// and address: the same few strings recur across millions of events).
-func (ev *evaluator) viewer(e *event) string {
-	if e.ident != 0 {
-		if v := ev.identNames[e.ident]; v != "" {
-			return v
+// viewer returns the code of the party a response was served to, naming
+// it once (the same few names recur across millions of events).
+func (ev *evaluator) viewer(e *event) uint64 {
+	code := ev.viewerCode(e)
+	id := uint32(code)
+	nm := ev.names
+	switch code >> 32 {
+	case 1:
+		if nm.users[id] == "" {
+			nm.users[id] = "user:" + ev.userIDs[id-1]
 		}
-		var v string
-		if p := ev.person[e.ident]; p > 0 {
-			v = "user:" + ev.userIDs[p-1]
-		} else {
+	case 2:
+		if nm.idents[id] == "" {
 			// A session id is a credential: never show or store it.
-			h := sha256.Sum256([]byte(ev.m.idents[e.ident]))
-			v = "identity:" + hex.EncodeToString(h[:6])
+			h := sha256.Sum256([]byte(ev.m.idents[id]))
+			nm.idents[id] = "identity:" + hex.EncodeToString(h[:6])
 		}
-		ev.identNames[e.ident] = v
-		return v
-	}
-	if e.ip != 0 {
-		if v := ev.ipNames[e.ip]; v != "" {
-			return v
+	case 3:
+		if id != 0 && nm.ips[id] == "" {
+			nm.ips[id] = "ip:" + ev.m.ips[id]
 		}
-		v := "ip:" + ev.m.ips[e.ip]
-		ev.ipNames[e.ip] = v
-		return v
 	}
-	return "anonymous"
+	return code
 }
 
 // keyInfo is what an event shows of its cache key, computed once per key.
@@ -337,8 +447,8 @@ type keyInfo struct {
 	pop, readable, path string
 }
 
-func (ev *evaluator) base(e *event) Event {
-	ki := &ev.keyInfos[e.key]
+func (ev *evaluator) base(e *event) cEvent {
+	ki := &ev.names.keys[e.key]
 	if ki.readable == "" {
 		parts := strings.Split(strings.TrimSuffix(ev.m.keys[e.key], "\x00"), "\x00")
 		for i, p := range ev.c.Exposure.CacheKey {
@@ -349,8 +459,7 @@ func (ev *evaluator) base(e *event) Event {
 		ki.readable = readableKey(ev.c.Exposure.CacheKey, parts)
 		ki.path = pathOf(ev.c.Exposure.CacheKey, parts)
 	}
-	return Event{At: e.t, Pop: ki.pop, CacheKey: ki.readable, Status: int(e.status),
-		Path: ki.path, Viewer: ev.viewer(e), File: int(e.file) + 1, Line: e.line}
+	return cEvent{at: e.t, key: e.key, status: int16(e.status), viewer: ev.viewer(e), file: int32(e.file) + 1, line: e.line}
 }
 
 func readableKey(names, parts []string) string {
@@ -446,13 +555,13 @@ func (ev *evaluator) cached(ce *cached) {
 		}
 		others++
 		b := ev.base(e)
-		b.Kind, b.Level, b.Categories = KindUnresolved, level, ev.routeCats[e.route]
+		b.kind, b.level, b.cats = kUnresolved, levelCode(level), ev.names.catList(ev.routeCats[e.route])
 		ev.events = append(ev.events, b)
 		ev.counts.UnresolvedEvents++
 	}
 	if others == 0 && hasUnknown {
 		b := ev.base(e)
-		b.Kind = KindUnattributed
+		b.kind = kUnattributed
 		ev.events = append(ev.events, b)
 		ev.counts.UnattributedEvents++
 	}
@@ -460,33 +569,34 @@ func (ev *evaluator) cached(ce *cached) {
 
 func (ev *evaluator) personEvent(e *event, p int32, level string) {
 	b := ev.base(e)
-	b.Victim, b.Level = ev.userIDs[p-1], level
-	b.Categories = ev.onFile(p, e.route)
-	if len(b.Categories) == 0 {
-		b.Kind = KindEmpty
+	b.victim, b.level = p, levelCode(level)
+	cats := ev.onFile(p, e.route)
+	b.cats = ev.names.catList(cats)
+	if len(cats) == 0 {
+		b.kind = kEmpty
 		ev.counts.EmptyEvents++
 		ev.events = append(ev.events, b)
 		return
 	}
-	b.Kind = KindExposure
+	b.kind = kExposure
 	ev.counts.ExposureEvents++
 	a := ev.acc(p)
 	if level == Confirmed {
 		ev.counts.ConfirmedEvents++
 		a.views++
-		ev.viewerPairs = append(ev.viewerPairs, viewerPair{p, ev.viewerCode(e)})
+		ev.viewerPairs = append(ev.viewerPairs, viewerPair{p, b.viewer})
 		if a.first == 0 || e.t < a.first {
 			a.first = e.t
 		}
 		if e.t > a.last {
 			a.last = e.t
 		}
-		for _, c := range b.Categories {
+		for _, c := range cats {
 			a.confirmedCats |= catBit(c)
 		}
 	} else {
 		ev.counts.PossibleEvents++
-		for _, c := range b.Categories {
+		for _, c := range cats {
 			a.otherCats |= catBit(c)
 		}
 	}
@@ -516,21 +626,6 @@ type viewerPair struct {
 	viewer uint64 // 1<<32|person for users, 2<<32|ident, 3<<32|ip
 }
 
-// viewerName is the name of a viewer code (see viewer).
-func (ev *evaluator) viewerName(code uint64) string {
-	id := uint32(code)
-	switch code >> 32 {
-	case 1:
-		return "user:" + ev.userIDs[id-1]
-	case 2:
-		return ev.viewer(&event{ident: id})
-	}
-	if id == 0 {
-		return "anonymous"
-	}
-	return "ip:" + ev.m.ips[id]
-}
-
 func (ev *evaluator) viewerCode(e *event) uint64 {
 	if e.ident != 0 {
 		if p := ev.person[e.ident]; p > 0 {
@@ -546,7 +641,7 @@ func (ev *evaluator) finish() *Result {
 	// The events are put in time order on the other core meanwhile.
 	sorted := make(chan struct{})
 	go func() {
-		sortEvents(ev.events)
+		sortEvents(ev.events, ev.names)
 		close(sorted)
 	}()
 	// Distinct viewers per person.
@@ -573,7 +668,7 @@ func (ev *evaluator) finish() *Result {
 	}
 	ev.viewerPairs = nil
 	for code, vs := range byViewer {
-		out.TopViewers = append(out.TopViewers, Viewer{Viewer: ev.viewerName(code), People: vs.people, Views: vs.views})
+		out.TopViewers = append(out.TopViewers, Viewer{Viewer: ev.names.viewerName(code), People: vs.people, Views: vs.views})
 	}
 	sort.Slice(out.TopViewers, func(i, j int) bool {
 		a, b := out.TopViewers[i], out.TopViewers[j]
@@ -619,26 +714,15 @@ func (ev *evaluator) finish() *Result {
 		}
 	}
 	sort.Slice(out.Affected, func(i, j int) bool { return lessID(out.Affected[i].UserID, out.Affected[j].UserID) })
-	out.Events = ev.events
 	<-sorted
+	out.events, out.names = ev.events, ev.names
 	return out
 }
 
-// sortEvents puts events in time order (then evidence file and line, victim
-// and kind). Events are large structs: sorting small keys and then moving
-// each event once into place is several times faster than sorting them.
-func sortEvents(events []Event) {
-	type key struct {
-		at, line int64
-		file     int32
-		idx      int32
-	}
-	keys := make([]key, len(events))
-	for i := range events {
-		e := &events[i]
-		keys[i] = key{at: e.At, line: e.Line, file: int32(e.File), idx: int32(i)}
-	}
-	slices.SortFunc(keys, func(a, b key) int {
+// sortEvents puts events in time order, then evidence file and line,
+// victim and kind.
+func sortEvents(events []cEvent, nm *names) {
+	slices.SortFunc(events, func(a, b cEvent) int {
 		switch {
 		case a.at != b.at:
 			return cmp64(a.at, b.at)
@@ -646,32 +730,18 @@ func sortEvents(events []Event) {
 			return int(a.file - b.file)
 		case a.line != b.line:
 			return cmp64(a.line, b.line)
+		case a.victim != b.victim:
+			return strings.Compare(victimName(a.victim, nm), victimName(b.victim, nm))
 		}
-		x, y := &events[a.idx], &events[b.idx]
-		if c := strings.Compare(x.Victim, y.Victim); c != 0 {
-			return c
-		}
-		return strings.Compare(x.Kind, y.Kind)
+		return strings.Compare(kindNames[a.kind], kindNames[b.kind])
 	})
-	// Apply the permutation in place, cycle by cycle: position j receives
-	// the event now at keys[j].idx.
-	for i := range keys {
-		if keys[i].idx < 0 {
-			continue
-		}
-		tmp := events[i]
-		j := i
-		for {
-			src := int(keys[j].idx)
-			keys[j].idx = -1
-			if src == i {
-				events[j] = tmp
-				break
-			}
-			events[j] = events[src]
-			j = src
-		}
+}
+
+func victimName(p int32, nm *names) string {
+	if p == 0 {
+		return ""
 	}
+	return nm.userIDs[p-1]
 }
 
 // lessID orders user ids numerically when both are numbers, else as text.

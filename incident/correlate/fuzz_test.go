@@ -130,7 +130,7 @@ func TestDeterminism(t *testing.T) {
 				inOrder[i] = i
 			}
 			want := runGen(t, c, recs, inOrder, 1, func(int) int { return 0 })
-			if len(want.Events) == 0 {
+			if want.NumEvents() == 0 {
 				t.Fatalf("scenario has no events; want a busy one")
 			}
 			checkInvariants(t, c, want)
@@ -236,10 +236,11 @@ func checkInvariants(t *testing.T, c *incident.Case, r *correlate.Result) {
 	if r.Counts.Confirmed+r.Counts.Possible != len(r.Affected) || r.Counts.Confirmed != n.Confirmed {
 		t.Errorf("Counts confirmed %d + possible %d, want %d + %d (len(Affected) %d)", r.Counts.Confirmed, r.Counts.Possible, n.Confirmed, n.Possible, len(r.Affected))
 	}
-	for i := range r.Events {
-		e := &r.Events[i]
+	events := r.Events()
+	for i := range events {
+		e := &events[i]
 		if i > 0 {
-			p := &r.Events[i-1]
+			p := &events[i-1]
 			if p.At > e.At || (p.At == e.At && (p.File > e.File || (p.File == e.File && p.Line > e.Line))) {
 				t.Errorf("event %d (%s) after %s; want events in time, file, line order", i, eventString(*e), eventString(*p))
 			}
@@ -533,7 +534,7 @@ func checkOracle(t *testing.T, c *incident.Case, recs []genRec, got *correlate.R
 	}
 	sort.Slice(affected, func(i, j int) bool { return affected[i].UserID < affected[j].UserID })
 
-	gotEvents := eventStrings(got.Events)
+	gotEvents := eventStrings(got.Events())
 	slices.Sort(gotEvents)
 	slices.Sort(events)
 	if !slices.Equal(gotEvents, events) {

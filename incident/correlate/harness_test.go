@@ -286,8 +286,8 @@ func runOnce(t testing.TB, c *incident.Case, recs []rrec, res correlate.Resolver
 // sameResult compares everything of two results but the timings.
 func sameResult(t testing.TB, what string, got, want *correlate.Result) {
 	t.Helper()
-	if !reflect.DeepEqual(got.Events, want.Events) {
-		t.Errorf("%s: Events differ:\ngot  %s\nwant %s", what, strings.Join(eventStrings(got.Events), "\n     "), strings.Join(eventStrings(want.Events), "\n     "))
+	if !reflect.DeepEqual(got.Events(), want.Events()) {
+		t.Errorf("%s: Events differ:\ngot  %s\nwant %s", what, strings.Join(eventStrings(got.Events()), "\n     "), strings.Join(eventStrings(want.Events()), "\n     "))
 	}
 	if !reflect.DeepEqual(got.Affected, want.Affected) {
 		t.Errorf("%s: Affected differ:\ngot  %s\nwant %s", what, strings.Join(affectedStrings(got.Affected), "\n     "), strings.Join(affectedStrings(want.Affected), "\n     "))

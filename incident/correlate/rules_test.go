@@ -128,7 +128,7 @@ func checkRuleCase(t *testing.T, tc ruleCase) {
 	}
 	c := loadCase(t, kind)
 	got := runOnce(t, c, tc.recs, newResolver(t, tc.notOnFile), false)
-	if g, w := eventStrings(got.Events), tc.wantEvents(); !slices.Equal(g, w) {
+	if g, w := eventStrings(got.Events()), tc.wantEvents(); !slices.Equal(g, w) {
 		t.Errorf("Events:\ngot  %s\nwant %s", strings.Join(g, "\n     "), strings.Join(w, "\n     "))
 	}
 	if g, w := affectedStrings(got.Affected), tc.wantAffected(); !slices.Equal(g, w) {
@@ -641,7 +641,7 @@ func TestRunNothingCollected(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run() = %v, want no error", err)
 	}
-	if len(res.Events) != 0 || len(res.Affected) != 0 || res.Counts != (correlate.Counts{}) {
-		t.Errorf("Run() with no records = %d events, %d affected, %+v; want none and zero counts", len(res.Events), len(res.Affected), res.Counts)
+	if res.NumEvents() != 0 || len(res.Affected) != 0 || res.Counts != (correlate.Counts{}) {
+		t.Errorf("Run() with no records = %d events, %d affected, %+v; want none and zero counts", res.NumEvents(), len(res.Affected), res.Counts)
 	}
 }

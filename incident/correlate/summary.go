@@ -40,24 +40,24 @@ func summarize(r *Result) Summary {
 	s := Summary{ByCategory: map[string]int{}, ByRegion: map[string]int{}, ByCountry: map[string]int{}, Timeline: []TimelineBucket{}, TopViewers: []Viewer{}}
 	buckets := map[int64]*TimelineBucket{}
 	var first, last int64
-	for i := range r.Events {
-		e := &r.Events[i]
-		if e.Kind != KindExposure {
+	for i := range r.events {
+		e := &r.events[i]
+		if e.kind != kExposure {
 			continue
 		}
-		if first == 0 || e.At < first {
-			first = e.At
+		if first == 0 || e.at < first {
+			first = e.at
 		}
-		if e.At > last {
-			last = e.At
+		if e.at > last {
+			last = e.at
 		}
-		k := e.At - e.At%int64(Bucket)
+		k := e.at - e.at%int64(Bucket)
 		b := buckets[k]
 		if b == nil {
 			b = &TimelineBucket{Start: time.Unix(0, k).UTC()}
 			buckets[k] = b
 		}
-		if e.Level == Confirmed {
+		if e.level == levelCode(Confirmed) {
 			b.Confirmed++
 		} else {
 			b.Possible++

@@ -306,7 +306,7 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 	t.PrivateResponses, t.PrivateOrigin, t.PrivateUnknown = n.PrivateResponses, n.PrivateOrigin, n.PrivateUnknown
 	t.UnresolvedOwners, t.UnresolvedViewers = n.UnresolvedOwners, n.UnresolvedViewers
 	t.Confirmed, t.Possible = n.Confirmed, n.Possible
-	log.Info("correlated", "run", run, "confirmed", n.Confirmed, "possible", n.Possible, "events", len(cr.Events))
+	log.Info("correlated", "run", run, "confirmed", n.Confirmed, "possible", n.Possible, "events", cr.NumEvents())
 
 	if opts.OnPhase != nil {
 		opts.OnPhase("storing")
@@ -321,7 +321,8 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 	var catMu sync.Mutex // event is called from two goroutines
 	catArrays := map[catKey]pq.StringArray{}
 	event := func(i int, row *store.ExposureEvent) {
-		e := &cr.Events[i]
+		ev := cr.Event(i)
+		e := &ev
 		key := catKey{n: len(e.Categories)}
 		if key.n > 0 {
 			key.first = &e.Categories[0]
@@ -355,7 +356,7 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 			Views: a.Views, Viewers: a.Viewers, FirstExposed: nullTime(a.First), LastExposed: nullTime(a.Last),
 			Locale: a.Locale, Country: a.Country, Region: a.Region}
 	}
-	if err := st.SaveExposure(ctx, c.ID, run, len(cr.Events), event, affected); err != nil {
+	if err := st.SaveExposure(ctx, c.ID, run, cr.NumEvents(), event, affected); err != nil {
 		return err
 	}
 	res.Timings["store"] = time.Since(tStore)
