@@ -6,6 +6,7 @@ package correlate
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/logs"
@@ -182,22 +183,29 @@ func (col *Collector) merge() *merged {
 	gk, gi, gp := newInterner(), newInterner(), newInterner()
 	maps := make([][3][]uint32, len(col.sinks))
 	total := 0
-	for w, s := range col.sinks {
-		for _, tbl := range []struct {
-			src *interner
-			dst *interner
-			i   int
-		}{{s.keys, gk, 0}, {s.idents, gi, 1}, {s.ips, gp, 2}} {
-			mp := make([]uint32, len(tbl.src.list))
-			for id, str := range tbl.src.list {
-				mp[id] = tbl.dst.idString(str)
-			}
-			maps[w][tbl.i] = mp
-		}
+	for _, s := range col.sinks {
 		total += len(s.events)
 		m.origin += s.origin
 		m.unknwn += s.unknown
 	}
+	// The three id tables are independent: remap them concurrently, each in
+	// worker order (so global ids do not depend on scheduling).
+	var wg sync.WaitGroup
+	for i, dst := range []*interner{gk, gi, gp} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for w, s := range col.sinks {
+				src := [3]*interner{s.keys, s.idents, s.ips}[i]
+				mp := make([]uint32, len(src.list))
+				for id, str := range src.list {
+					mp[id] = dst.idString(str)
+				}
+				maps[w][i] = mp
+			}
+		}()
+	}
+	wg.Wait()
 	m.keys, m.idents, m.ips = gk.list, gi.list, gp.list
 	counts := make([]int, len(m.keys)+1)
 	for w, s := range col.sinks {
@@ -221,18 +229,32 @@ func (col *Collector) merge() *merged {
 		s.events = nil // free as we go
 	}
 	col.sinks = nil
-	for k := 0; k+1 < len(m.groups); k++ {
-		g := m.events[m.groups[k]:m.groups[k+1]]
-		slices.SortFunc(g, func(a, b event) int {
-			switch {
-			case a.t != b.t:
-				return cmp64(a.t, b.t)
-			case a.file != b.file:
-				return int(a.file - b.file)
-			}
-			return cmp64(a.line, b.line)
-		})
+	// Sort each key's events by time; the keys are split in two halves of
+	// about equal event counts, sorted on both cores.
+	sortGroups := func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			g := m.events[m.groups[k]:m.groups[k+1]]
+			slices.SortFunc(g, func(a, b event) int {
+				switch {
+				case a.t != b.t:
+					return cmp64(a.t, b.t)
+				case a.file != b.file:
+					return int(a.file - b.file)
+				}
+				return cmp64(a.line, b.line)
+			})
+		}
 	}
+	nk := len(m.groups) - 1
+	mid, _ := slices.BinarySearch(m.groups, total/2)
+	mid = min(max(mid, 0), max(nk, 0))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sortGroups(0, mid)
+	}()
+	sortGroups(mid, nk)
+	wg.Wait()
 	return m
 }
 
