@@ -652,7 +652,6 @@ func (ev *evaluator) finish() *Result {
 		return cmp64(int64(a.viewer), int64(b.viewer))
 	})
 	viewers := map[int32]int{}
-	type vstat struct{ people, views int }
 	byViewer := map[uint64]*vstat{}
 	for i, vp := range ev.viewerPairs {
 		vs := byViewer[vp.viewer]
@@ -667,22 +666,7 @@ func (ev *evaluator) finish() *Result {
 		}
 	}
 	ev.viewerPairs = nil
-	for code, vs := range byViewer {
-		out.TopViewers = append(out.TopViewers, Viewer{Viewer: ev.names.viewerName(code), People: vs.people, Views: vs.views})
-	}
-	sort.Slice(out.TopViewers, func(i, j int) bool {
-		a, b := out.TopViewers[i], out.TopViewers[j]
-		if a.People != b.People {
-			return a.People > b.People
-		}
-		if a.Views != b.Views {
-			return a.Views > b.Views
-		}
-		return a.Viewer < b.Viewer
-	})
-	if len(out.TopViewers) > TopViewers {
-		out.TopViewers = out.TopViewers[:TopViewers]
-	}
+	out.TopViewers = topViewers(byViewer, ev.names.viewerName)
 	for p, a := range ev.people {
 		if a.confirmedCats == 0 && a.otherCats == 0 {
 			continue
@@ -717,6 +701,44 @@ func (ev *evaluator) finish() *Result {
 	<-sorted
 	out.events, out.names = ev.events, ev.names
 	return out
+}
+
+// vstat counts what one viewer saw.
+type vstat struct{ people, views int }
+
+// topViewers returns the TopViewers viewers that saw the most people, then
+// the most views, then by name, by insertion into a short sorted list
+// (there may be a million viewers; only candidates are named).
+func topViewers(byViewer map[uint64]*vstat, name func(code uint64) string) []Viewer {
+	before := func(a, b Viewer) bool {
+		if a.People != b.People {
+			return a.People > b.People
+		}
+		if a.Views != b.Views {
+			return a.Views > b.Views
+		}
+		return a.Viewer < b.Viewer
+	}
+	var top []Viewer
+	for code, vs := range byViewer {
+		if len(top) == TopViewers {
+			last := top[len(top)-1]
+			if vs.people < last.People || (vs.people == last.People && vs.views < last.Views) {
+				continue
+			}
+		}
+		v := Viewer{Viewer: name(code), People: vs.people, Views: vs.views}
+		i := sort.Search(len(top), func(i int) bool { return before(v, top[i]) })
+		if i == TopViewers {
+			continue
+		}
+		if len(top) < TopViewers {
+			top = append(top, Viewer{})
+		}
+		copy(top[i+1:], top[i:])
+		top[i] = v
+	}
+	return top
 }
 
 // sortEvents puts events in time order, then evidence file and line,
