@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	stdhtml "html"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -26,9 +24,8 @@ import (
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/correlate"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current templates")
 
 func loadCase(t testing.TB) *incident.Case {
 	t.Helper()
@@ -297,8 +294,8 @@ func TestRenderGolden(t *testing.T) {
 				t.Errorf("HTML part lacks the escaped name")
 			}
 
-			goldenFile(t, filepath.Join("testdata", tc.name+".eml.golden"), m.Raw)
-			goldenFile(t, filepath.Join("testdata", tc.name+".golden"), []byte(readable(m, p)))
+			golden.Check(t, filepath.Join("testdata", tc.name+".eml.golden"), m.Raw)
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden"), []byte(readable(m, p)))
 		})
 	}
 }
@@ -336,40 +333,6 @@ func readable(m *Message, p parsed) string {
 	return b.String()
 }
 
-func goldenFile(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./notify -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendered notice (run go test ./notify -update and review the diff)\n%s", path, firstDiff(want, got))
-	}
-}
-
-func firstDiff(want, got []byte) string {
-	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return fmt.Sprintf("line %d:\n want %q\n  got %q", i+1, w, g)
-		}
-	}
-	return ""
-}
-
 func TestRenderDeterministic(t *testing.T) {
 	c := loadCase(t)
 	r1, r2 := newRenderer(t, c), newRenderer(t, c)
@@ -383,7 +346,7 @@ func TestRenderDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(a.Raw, b.Raw) {
-			t.Errorf("%s: two renders differ\n%s", tc.name, firstDiff(a.Raw, b.Raw))
+			t.Errorf("%s: two renders differ\n%s", tc.name, golden.FirstDiff(a.Raw, b.Raw))
 		}
 	}
 	// Another date changes the Date header and the notice date only.

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,27 +12,8 @@ import (
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./incident/report -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./incident/report -update to accept):\n--- got\n%s", name, got)
-	}
-}
 
 // loadCase reads testdata/case.yaml: discovered 2017-06-22 14:41 JST,
 // misconfiguration, time zone Asia/Tokyo.
@@ -340,8 +319,8 @@ func TestObligationsOutput(t *testing.T) {
 	if err := WriteObligationsJSON(&js, obs); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "obligations.txt.golden", txt.Bytes())
-	golden(t, "obligations.json.golden", js.Bytes())
+	golden.Check(t, filepath.Join("testdata", "obligations.txt.golden"), txt.Bytes())
+	golden.Check(t, filepath.Join("testdata", "obligations.json.golden"), js.Bytes())
 
 	var rows []map[string]any
 	if err := json.Unmarshal(js.Bytes(), &rows); err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing/fstest"
 
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/golden"
 	"github.com/breachctl/breachctl/templates"
 )
 
@@ -56,7 +57,7 @@ func TestReportsGolden(t *testing.T) {
 				if err := f.write(r, &b); err != nil {
 					t.Fatal(err)
 				}
-				golden(t, kind+"."+f.ext+".golden", b.Bytes())
+				golden.Check(t, filepath.Join("testdata", kind+"."+f.ext+".golden"), b.Bytes())
 			}
 		})
 	}

@@ -3,34 +3,13 @@ package triage
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./incident/triage/ -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./incident/triage/ -update to accept):\n--- got\n%s", name, got)
-	}
-}
 
 func sample() *Summary {
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
@@ -68,11 +47,11 @@ func TestTriageRendering(t *testing.T) {
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "triage.txt.golden", text.Bytes())
+	golden.Check(t, filepath.Join("testdata", "triage.txt.golden"), text.Bytes())
 	if err := s.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "triage.html.golden", html.Bytes())
+	golden.Check(t, filepath.Join("testdata", "triage.html.golden"), html.Bytes())
 	if err := s.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
