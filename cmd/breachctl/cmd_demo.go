@@ -40,7 +40,8 @@ earlier demo), and the end of the output says what to open first.
 Databases: the case database is --db / $BREACHCTL_DATABASE_URL /
 $DATABASE_URL when set (the simulated users go to $USERS_DATABASE_URL, else
 the case database). When none is set and no PostgreSQL answers on
-127.0.0.1:5432, the demo starts a private, throwaway PostgreSQL from the
+127.0.0.1:5432 ($BREACHCTL_DEMO_LOCAL_PG: another address, or "none" not to
+look), the demo starts a private, throwaway PostgreSQL from the
 machine's own binaries (initdb + pg_ctl in a temporary directory, Unix socket
 only) and removes it afterwards.
 
@@ -230,15 +231,22 @@ func demoDatabases(ctx context.Context, d *deps) (caseURL, usersURL string, stop
 		}
 		return u, users, nil, nil
 	}
-	if answers("127.0.0.1:5432") {
-		u := "postgres://postgres@127.0.0.1:5432/breachctl_demo?sslmode=disable"
-		if err := ensureDatabase(ctx, d, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "breachctl_demo"); err == nil {
-			fmt.Fprintln(d.io.Err, "demo: using database breachctl_demo on the PostgreSQL at 127.0.0.1:5432")
+	local := d.env("BREACHCTL_DEMO_LOCAL_PG")
+	if local == "" {
+		local = "127.0.0.1:5432"
+	}
+	if local != "none" && answers(local) {
+		u := "postgres://postgres@" + local + "/breachctl_demo?sslmode=disable"
+		if err := ensureDatabase(ctx, d, "postgres://postgres@"+local+"/postgres?sslmode=disable", "breachctl_demo"); err == nil {
+			fmt.Fprintf(d.io.Err, "demo: using database breachctl_demo on the PostgreSQL at %s\n", local)
 			return u, u, nil, nil
 		}
 	}
 	fmt.Fprintln(d.io.Err, "demo: no database configured and none answers: starting a private PostgreSQL ...")
 	srv, err := pgembed.Start(ctx)
+	if err == nil {
+		fmt.Fprintf(d.io.Err, "demo: private PostgreSQL in %s (Unix socket only; removed at the end)\n", srv.Dir())
+	}
 	if err != nil {
 		return "", "", nil, fmt.Errorf("%w (or pass --db URL)", err)
 	}

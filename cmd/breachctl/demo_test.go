@@ -142,3 +142,28 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoPrivateDatabase: with no database configured and none to find,
+// demo runs on a private PostgreSQL it starts from the machine's binaries,
+// and removes it afterwards.
+func TestDemoPrivateDatabase(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	env := map[string]string{"BREACHCTL_DEMO_LOCAL_PG": "none"}
+	r := runCLI(t, env, "demo", "--out", out, "--users", "500", "--requests", "20000", "--no-send")
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+	}
+	i := strings.Index(r.err, "private PostgreSQL in ")
+	if i < 0 {
+		t.Fatalf("demo did not start a private PostgreSQL:\n%s", r.err)
+	}
+	dir := strings.Fields(r.err[i+len("private PostgreSQL in "):])[0]
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("private PostgreSQL directory %s still exists after the demo (stat: %v)", dir, err)
+	}
+	for _, f := range []string{"triage.html", "affected.csv", "reports/appi-final.md"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("demo did not write %s: %v", f, err)
+		}
+	}
+}
