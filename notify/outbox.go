@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -168,10 +169,14 @@ func (o *Outbox) add(file string, e ManifestEntry) error {
 			Path          string   `json:"path"`
 		}{e.UserID, e.Locale, e.Jurisdictions, e.MessageID, e.SHA256, e.Path}
 	}
-	line, err := json.Marshal(v)
-	if err != nil {
+	// Message-IDs keep their <angle brackets> readable (no \u003c).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return o.fail(fmt.Errorf("outbox: %w", err))
 	}
+	line := buf.Bytes()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err != nil {
@@ -180,7 +185,6 @@ func (o *Outbox) add(file string, e ManifestEntry) error {
 	if file != "" {
 		o.written[file] = true
 	}
-	line = append(line, '\n')
 	if _, err := o.w.Write(line); err != nil {
 		o.err = fmt.Errorf("outbox: manifest: %w", err)
 		return o.err
