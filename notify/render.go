@@ -41,6 +41,10 @@ type Notice struct {
 	Run     int
 	Account store.AffectedAccount
 	Contact correlate.Contact
+	// MessageID, when set, is used instead of MessageID(case, user): the
+	// delivery ledger's, so a notice keeps the Message-ID it was seeded
+	// with even if notify.from changed since.
+	MessageID string
 }
 
 // Message is one rendered notice.
@@ -362,7 +366,13 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 		return nil, fmt.Errorf("notice for user %s: %s renders an empty subject", quoteID(uid), templateName(ls.name, kindSubject))
 	}
 
-	m := &Message{UserID: uid, Locale: ls.name, Jurisdictions: v.Jurisdictions, MessageID: r.messageID(uid),
+	msgID := n.MessageID
+	if msgID == "" {
+		msgID = r.messageID(uid)
+	} else if badText(msgID) != "" || !strings.HasPrefix(msgID, "<") || !strings.HasSuffix(msgID, ">") {
+		return nil, fmt.Errorf("notice for user %s: Message-ID %q is not <...>", quoteID(uid), msgID)
+	}
+	m := &Message{UserID: uid, Locale: ls.name, Jurisdictions: v.Jurisdictions, MessageID: msgID,
 		EnvelopeFrom: r.from.Address, To: to}
 	if m.Jurisdictions == nil {
 		m.Jurisdictions = []string{}

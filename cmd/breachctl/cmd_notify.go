@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -217,6 +218,7 @@ type notifySendOptions struct {
 	maxAttempts int
 	backoff     time.Duration
 	timeout     time.Duration
+	retryFailed bool
 }
 
 const notifySendLong = `Deliver the run's notices over SMTP from the delivery ledger (the notices
@@ -263,6 +265,7 @@ func newNotifySendCmd(d *deps) *cobra.Command {
 	f.IntVar(&o.maxAttempts, "max-attempts", 5, "attempts per message before a temporary failure becomes failed")
 	f.DurationVar(&o.backoff, "backoff", 30*time.Second, "first retry delay after a temporary failure (doubles each attempt)")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up on an SMTP step (connect, command, message) after this long")
+	f.BoolVar(&o.retryFailed, "retry-failed", false, "put the failed notices back to pending first (after fixing what made them fail)")
 	return cmd
 }
 
@@ -281,6 +284,17 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	default:
 		return usageErrorf("--starttls %q: use required, opportunistic or off", o.startTLS)
 	}
+	switch {
+	case o.rate < 0 || o.limit < 0:
+		return usageErrorf("--rate and --limit cannot be negative")
+	case o.workers > maxSendWorkers:
+		return usageErrorf("--workers %d: at most %d (each worker holds an SMTP and a database connection)", o.workers, maxSendWorkers)
+	case o.maxAttempts < 1:
+		return usageErrorf("--max-attempts must be at least 1")
+	}
+	if u, err := url.Parse(o.smtp); err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+		return usageErrorf("--smtp: want smtp://[user:pass@]host:port or smtps://[user:pass@]host:port (the value is not shown: it may hold a password)")
+	}
 	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
 	if err != nil {
 		return err
@@ -293,6 +307,11 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	seeded, err := st.SeedNotices(ctx, c.ID, p.Run, seeds)
 	if err != nil {
 		return fmt.Errorf("notify send: seed the ledger: %w", err)
+	}
+	// Render under the ledger's Message-IDs (they stay what they were
+	// seeded with, even if notify.from changed since).
+	if p.MessageIDs, err = st.NoticeMessageIDs(ctx, c.ID, p.Run); err != nil {
+		return fmt.Errorf("notify send: %w", err)
 	}
 	if seeded.Added > 0 {
 		fmt.Fprintf(d.io.Err, "ledger: %d notices added for run %d", seeded.Added, p.Run)
@@ -314,7 +333,7 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 		SMTPURL: o.smtp, StartTLS: o.startTLS,
 		Username: d.env("BREACHCTL_SMTP_USERNAME"), Password: d.env("BREACHCTL_SMTP_PASSWORD"),
 		Workers: o.workers, Rate: o.rate, Limit: o.limit, Uncertain: o.uncertain,
-		MaxAttempts: o.maxAttempts, Backoff: o.backoff, Timeout: o.timeout,
+		MaxAttempts: o.maxAttempts, Backoff: o.backoff, Timeout: o.timeout, RetryFailed: o.retryFailed,
 		Source: p.Source(), Logger: d.logger(),
 		Progress: func(pr deliver.Progress) {
 			if bar == nil && d.io.ErrIsTerminal && pr.Total > 0 {
@@ -337,18 +356,37 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 		}
 		return fmt.Errorf("notify send: %w", err)
 	}
+	if res != nil && res.Failed > 0 {
+		return fmt.Errorf("notify send: %d notices failed permanently (notify status groups them by reason; rerun with --retry-failed once the cause is fixed)", res.Failed)
+	}
 	return nil
 }
+
+// maxSendWorkers bounds --workers: each worker holds an SMTP connection and
+// a case-database connection.
+const maxSendWorkers = 32
 
 func printSendResult(d *deps, r *deliver.Result) {
 	w := d.io.Out
 	fmt.Fprintf(w, "delivery: %d sent, %d failed, %d retried, %d still pending\n", r.Sent, r.Failed, r.Retried, r.Pending)
+	if r.FailedRetried > 0 {
+		fmt.Fprintf(w, "  %d failed notices were put back to pending (--retry-failed)\n", r.FailedRetried)
+	}
+	if r.SentInOtherRun > 0 {
+		fmt.Fprintf(w, "  %d people had already been sent their notice from another run of this case: recorded as sent, not written to again\n", r.SentInOtherRun)
+	}
+	if r.DoubtFromOtherRun > 0 {
+		fmt.Fprintf(w, "  %d people have a notice of another run that may have been delivered: treated as uncertain here\n", r.DoubtFromOtherRun)
+	}
 	if r.UncertainNew > 0 {
 		fmt.Fprintf(w, "  %d connections broke after a message was handed over and before the server answered: those notices were uncertain and resent with the same Message-ID (or held with --uncertain=skip)\n", r.UncertainNew)
 	}
 	if r.UncertainFound > 0 {
-		fmt.Fprintf(w, "  %d notices were left uncertain by an interrupted send: %d resent with their Message-ID, %d held for review (notify status lists them)\n",
-			r.UncertainFound, r.UncertainResent, r.UncertainHeld)
+		fmt.Fprintf(w, "  %d notices were left uncertain by an interrupted send: %d resent with their Message-ID\n",
+			r.UncertainFound, r.UncertainResent)
+	}
+	if r.UncertainHeld > 0 {
+		fmt.Fprintf(w, "  %d uncertain notices are held for review (notify status lists them; --uncertain=resend sends them with the same Message-ID)\n", r.UncertainHeld)
 	}
 }
 

@@ -69,6 +69,8 @@ type Options struct {
 	Rate      float64 // messages per second across workers; 0 = unlimited
 	Limit     int     // send at most this many notices in this run; 0 = all
 	Uncertain string  // resend (default) or skip
+	// RetryFailed puts the run's failed notices back to pending first.
+	RetryFailed bool
 
 	MaxAttempts int           // attempts per notice before it fails; default 5
 	Backoff     time.Duration // first retry delay after a 4xx, doubled each time; default 30s
@@ -103,7 +105,15 @@ type Result struct {
 	UncertainNew    int // connection lost after a message was handed over, before the reply
 	UncertainResent int // uncertain notices sent again, with the same Message-ID
 	UncertainHeld   int // uncertain notices left at the end (--uncertain=skip, or interrupted)
-	Elapsed         time.Duration
+	// SentInOtherRun: notices recorded as sent because another run of the
+	// case already sent that person theirs (a revised count never resends).
+	SentInOtherRun int
+	// DoubtFromOtherRun: notices made uncertain because another run's notice
+	// to that person may have been delivered.
+	DoubtFromOtherRun int
+	// FailedRetried: failed notices put back to pending (Options.RetryFailed).
+	FailedRetried int
+	Elapsed       time.Duration
 }
 
 // sourceBatch is how many user ids are asked of the Source at once.
@@ -132,6 +142,14 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 	res := &Result{}
 	if res.UncertainFound, err = st.RecoverSending(ctx, opts.CaseID, opts.Run); err != nil {
 		return nil, err
+	}
+	if res.SentInOtherRun, res.DoubtFromOtherRun, err = st.ReconcileRuns(ctx, opts.CaseID, opts.Run); err != nil {
+		return nil, err
+	}
+	if opts.RetryFailed {
+		if res.FailedRetried, err = st.RetryFailed(ctx, opts.CaseID, opts.Run); err != nil {
+			return nil, err
+		}
 	}
 	if res.UncertainFound > 0 {
 		opts.Logger.Warn("notices left in sending by a previous sender are uncertain",
@@ -681,9 +699,11 @@ func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Cla
 	log := o.Logger.With("user_id", c.UserID)
 	out := store.NoticeOutcome{UserID: c.UserID}
 	if normID(m.MessageID) != normID(c.MessageID) {
-		out.State, out.AttemptsDelta = store.NoticeFailed, -1
-		out.LastError = "the message's Message-ID differs from the ledger's; render the notices again"
-		log.Error("message id mismatch: not sent")
+		// The Source must render under the ledger's Message-ID; a mismatch
+		// is a program error: leave the notice pending and stop.
+		out.State, out.AttemptsDelta = store.NoticePending, -1
+		out.LastError = "the message's Message-ID differs from the ledger's"
+		s.fail(fmt.Errorf("notice for user %s: its Message-ID differs from the ledger's: not sent", c.UserID))
 		return out, cn
 	}
 	attempts := c.Attempts
@@ -716,6 +736,14 @@ func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Cla
 				s.uncertainResent.Add(1)
 				log.Info("uncertain notice sent again with the same Message-ID")
 			}
+			return out, cn
+		case txSenderRefused:
+			// The server refuses us, not this recipient (a sender address
+			// or credentials it does not accept): failing every notice for
+			// it would be wrong. Back to pending, and stop the send.
+			out.State, out.SMTPReply, out.LastError = store.NoticePending, r.reply, r.reply
+			out.AttemptsDelta = attempts - c.Attempts - 1
+			s.fail(fmt.Errorf("%w: %s (check notify.from and the SMTP credentials, then rerun)", ErrSenderRefused, r.reply))
 			return out, cn
 		case txPermanent:
 			out.State, out.SMTPReply = store.NoticeFailed, r.reply

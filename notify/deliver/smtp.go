@@ -36,6 +36,9 @@ var (
 	// ErrAuth: the server refused the credentials, or they would have been
 	// sent without TLS.
 	ErrAuth = errors.New("SMTP authentication failed")
+	// ErrSenderRefused: the server refused the sender (a 5xx to MAIL FROM,
+	// or authentication required): no notice can go out until it is fixed.
+	ErrSenderRefused = errors.New("the SMTP server refused the sender")
 )
 
 // server is where and how to connect; it never holds a URL with a password
@@ -107,9 +110,10 @@ func parseServer(opts *Options) (*server, error) {
 // redactURL hides the password of an SMTP URL.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || (u.User == nil && strings.Contains(raw, "@")) {
 		if strings.Contains(raw, "@") {
-			return "(SMTP URL with credentials)"
+			// Malformed, perhaps with a password in it: never echo it.
+			return "(an SMTP URL with credentials, not shown)"
 		}
 		return raw
 	}
@@ -300,11 +304,12 @@ func (cn *conn) alive(timeout time.Duration) bool {
 type txKind int
 
 const (
-	txSent      txKind = iota // 2xx after the message
-	txTemporary               // a 4xx reply
-	txPermanent               // a 5xx reply, or a message that cannot be sent
-	txLostEarly               // connection lost before the message was complete: not delivered
-	txLostLate                // connection lost after the message was complete, before the reply: unknown
+	txSent          txKind = iota // 2xx after the message
+	txTemporary                   // a 4xx reply
+	txPermanent                   // a 5xx reply, or a message that cannot be sent
+	txLostEarly                   // connection lost before the message was complete: not delivered
+	txLostLate                    // connection lost after the message was complete, before the reply: unknown
+	txSenderRefused               // a 5xx to MAIL FROM, or an authentication refusal: the server refuses us, not the recipient
 )
 
 type txResult struct {
@@ -321,9 +326,15 @@ func (cn *conn) send(m *Message, timeout time.Duration) txResult {
 	_ = cn.raw.SetDeadline(time.Now().Add(timeout))
 	defer cn.raw.SetDeadline(time.Time{}) //nolint:errcheck // the next use sets its own
 	if r, bad := cn.step("MAIL FROM", cn.c.Mail(m.EnvelopeFrom)); bad {
+		if r.kind == txPermanent && r.reply != "" {
+			r.kind = txSenderRefused
+		}
 		return r
 	}
 	if r, bad := cn.step("RCPT TO", cn.c.Rcpt(m.To)); bad {
+		if r.kind == txPermanent && authRefused(r.reply) {
+			r.kind = txSenderRefused
+		}
 		return r
 	}
 	id, err := cn.c.Text.Cmd("DATA")
@@ -347,6 +358,10 @@ func (cn *conn) send(m *Message, timeout time.Duration) txResult {
 	if err != nil {
 		var te *textproto.Error
 		if errors.As(err, &te) {
+			if te.Code >= 200 && te.Code < 300 {
+				// Any 2xx after the message means it was accepted.
+				return txResult{kind: txSent, reply: scrub(strconv.Itoa(te.Code) + " " + te.Msg)}
+			}
 			return replyResult(te)
 		}
 		return txResult{kind: txLostLate, err: scrubErr(err), close: true}
@@ -386,6 +401,12 @@ func replyResult(te *textproto.Error) txResult {
 		r.close = true
 	}
 	return r
+}
+
+// authRefused reports a reply that refuses the sender's authentication
+// (530 authentication required, 535 credentials invalid).
+func authRefused(reply string) bool {
+	return strings.HasPrefix(reply, "530") || strings.HasPrefix(reply, "535")
 }
 
 func replyCode(err error) int {

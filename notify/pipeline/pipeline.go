@@ -29,6 +29,9 @@ type Composer struct {
 	Renderer *notify.Renderer
 	Contacts Contacts
 	Workers  int
+	// MessageIDs, when set, gives each person's Message-ID (the delivery
+	// ledger's) instead of the one derived from the case file.
+	MessageIDs map[string]string
 
 	accounts []store.AffectedAccount
 	byID     map[string]int
@@ -72,7 +75,7 @@ func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notif
 			bad[id] = NoRecord
 			continue
 		}
-		notices = append(notices, notify.Notice{Run: p.Run, Account: p.accounts[i], Contact: ct})
+		notices = append(notices, notify.Notice{Run: p.Run, Account: p.accounts[i], Contact: ct, MessageID: p.MessageIDs[id]})
 	}
 	err = notify.RenderAll(ctx, p.Renderer, notices, p.Workers, func(m *notify.Message, err error) error {
 		if err != nil {

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// ReconcileRuns brings a run's unsent notices in line with the case's other
+// runs, so that a person is never written to again because a revised count
+// made a new run (or an operator went back to an older one):
+//
+//   - a pending or uncertain notice whose person another run has already
+//     sent to is recorded as sent (with that run's time and a reply saying so);
+//   - a pending notice whose person has an uncertain notice in another run
+//     becomes uncertain itself: it may already have been delivered, so the
+//     --uncertain policy decides (resend with the same Message-ID, or hold).
+//
+// Call it while holding LockNoticeSender, after RecoverSending: no other
+// sender can change the other runs' rows meanwhile.
+func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sentElsewhere, doubtElsewhere int, err error) {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reconcile notices of run %d: %w", run, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	err = tx.GetContext(ctx, &sentElsewhere, `
+		WITH other AS (
+			SELECT DISTINCT ON (user_id) user_id, run, sent_at FROM breachctl.notices
+			WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND state = 'sent'
+			ORDER BY user_id, sent_at
+		), u AS (
+			UPDATE breachctl.notices n SET state = 'sent', sent_at = other.sent_at, next_attempt_at = NULL, updated_at = now(),
+				smtp_reply = 'already sent in run ' || other.run || '; not sent again'
+			FROM other
+			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = other.user_id
+			  AND n.state IN ('pending', 'uncertain')
+			RETURNING 1)
+		SELECT count(*) FROM u`, caseID, run)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reconcile notices of run %d: %w", run, err)
+	}
+	err = tx.GetContext(ctx, &doubtElsewhere, `
+		WITH other AS (
+			SELECT user_id, min(run) AS run, max(uncertain_count) AS uncertain_count FROM breachctl.notices
+			WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND state = 'uncertain'
+			GROUP BY user_id
+		), u AS (
+			UPDATE breachctl.notices n SET state = 'uncertain', updated_at = now(),
+				uncertain_count = greatest(n.uncertain_count, other.uncertain_count),
+				last_error = 'the notice of run ' || other.run || ' may have been delivered (its sender stopped mid-transaction)'
+			FROM other
+			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = other.user_id
+			  AND n.state = 'pending'
+			RETURNING 1)
+		SELECT count(*) FROM u`, caseID, run)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reconcile notices of run %d: %w", run, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, 0, fmt.Errorf("reconcile notices of run %d: %w", run, err)
+	}
+	return sentElsewhere, doubtElsewhere, nil
+}
+
+// RetryFailed puts a run's failed notices back to pending with their
+// attempts reset (after the cause was fixed: a full mailbox, a relay
+// policy), and returns how many.
+func (s *Store) RetryFailed(ctx context.Context, caseID string, run int) (int, error) {
+	res, err := s.DB.ExecContext(ctx, `
+		UPDATE breachctl.notices SET state = 'pending', attempts = 0, next_attempt_at = NULL, updated_at = now()
+		WHERE case_id = $1 AND run = $2 AND channel = 'email' AND state = 'failed'`, caseID, run)
+	if err != nil {
+		return 0, fmt.Errorf("retry failed notices of run %d: %w", run, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// NoticeMessageIDs returns the Message-ID the ledger holds for each person
+// of a run: a notice is always sent under the Message-ID it was seeded
+// with, even if the case file's sender address changed since.
+func (s *Store) NoticeMessageIDs(ctx context.Context, caseID string, run int) (map[string]string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT user_id, message_id FROM breachctl.notices
+		WHERE case_id = $1 AND run = $2 AND channel = 'email'`, caseID, run)
+	if err != nil {
+		return nil, fmt.Errorf("message ids of run %d: %w", run, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var u, id string
+		if err := rows.Scan(&u, &id); err != nil {
+			return nil, err
+		}
+		out[u] = id
+	}
+	return out, rows.Err()
+}
