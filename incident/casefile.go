@@ -115,6 +115,10 @@ type NotifyConfig struct {
 	From          string `yaml:"from"`
 	ReplyTo       string `yaml:"reply_to"`
 	DefaultLocale string `yaml:"default_locale"`
+	// LawEnforcementDelay says whether the notices were delayed at a law
+	// enforcement agency's request (California §1798.82 asks notices to
+	// say so): "no", "yes", or empty (the notices say nothing about it).
+	LawEnforcementDelay string `yaml:"law_enforcement_delay"`
 	// Narrative gives the narrative in a notice's language, by locale
 	// (notify.narrative.ja.cause ...); a locale without one uses the
 	// top-level narrative.
@@ -489,6 +493,11 @@ func (v *validator) check(c *Case) {
 		if _, err := ParseAddress(c.Notify.ReplyTo); err != nil {
 			v.at("notify.reply_to", "%v", err)
 		}
+	}
+	switch c.Notify.LawEnforcementDelay {
+	case "", "no", "yes":
+	default:
+		v.at("notify.law_enforcement_delay", "%q: use no or yes (whether notices were delayed at a law enforcement agency's request)", c.Notify.LawEnforcementDelay)
 	}
 	for loc := range c.Notify.Narrative {
 		if !contains(Locales, loc) {

@@ -26,3 +26,37 @@ func TestMessageIDOverride(t *testing.T) {
 		}
 	}
 }
+
+// TestLawEnforcementStatement: notices say whether they were delayed by law
+// enforcement only when the case file states it.
+func TestLawEnforcementStatement(t *testing.T) {
+	for _, tc := range []struct {
+		setting, want, not string
+	}{
+		{"no", "not delayed by a law enforcement", "was delayed because"},
+		{"yes", "was delayed because a law enforcement agency", "not delayed by"},
+		{"", "", "law enforcement"},
+	} {
+		c := loadCase(t)
+		c.Notify.LawEnforcementDelay = tc.setting
+		r := newRenderer(t, c)
+		var n Notice
+		for _, g := range goldenCases(c) {
+			if g.name == "en_confirmed_usca" {
+				n = g.n
+			}
+		}
+		m, err := r.Render(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := parseMessage(t, m.Raw)
+		text := p.parts["text/plain"]
+		if tc.want != "" && !bytes.Contains([]byte(text), []byte(tc.want)) {
+			t.Errorf("law_enforcement_delay %q: text lacks %q", tc.setting, tc.want)
+		}
+		if bytes.Contains([]byte(text), []byte(tc.not)) {
+			t.Errorf("law_enforcement_delay %q: text has %q", tc.setting, tc.not)
+		}
+	}
+}

@@ -253,6 +253,9 @@ type noticeView struct {
 
 	JP, US, USCA, EU, HIPAA bool
 	GovernmentID            bool // credit bureau contacts (US)
+	// LawEnforcementDelay is the case file's notify.law_enforcement_delay:
+	// "no", "yes", or "" (not stated: the notice says nothing about it).
+	LawEnforcementDelay string
 	Jurisdictions           []string
 }
 
@@ -289,7 +292,7 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 		country = region[:2]
 	}
 	v := &noticeView{Locale: ls.name, Name: name, Org: r.c.Organization, CaseID: r.c.ID, Narrative: ls.narrative,
-		Views: a.Views, Viewers: a.Viewers}
+		Views: a.Views, Viewers: a.Viewers, LawEnforcementDelay: r.c.Notify.LawEnforcementDelay}
 	if err := r.categories(v, a, ls); err != nil {
 		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
 	}

@@ -448,3 +448,27 @@ func TestEmptyRun(t *testing.T) {
 		t.Errorf("empty table = %q, %v", b.String(), err)
 	}
 }
+
+// TestCALawEnforcementDelay: the California sample says whether notices
+// were delayed by law enforcement when the case file states it.
+func TestCALawEnforcementDelay(t *testing.T) {
+	for setting, want := range map[string]string{
+		"no":  "delayed by a law enforcement investigation? No.",
+		"yes": "delayed by a law enforcement investigation? Yes, at a law enforcement agency's request.",
+		"":    "delayed by a law enforcement investigation? Not yet known.",
+	} {
+		in := fixture(t)
+		in.Case.Notify.LawEnforcementDelay = setting
+		r, err := Build("us-ca-ag", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := r.WriteMarkdown(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b.Bytes(), []byte(want)) {
+			t.Errorf("law_enforcement_delay %q: report lacks %q", setting, want)
+		}
+	}
+}

@@ -78,8 +78,16 @@ func buildUSCA(r *Report, in Input) {
 	if in.Delivery.FirstSent.IsZero() {
 		r.Notes = append(r.Notes, "No notice has been sent yet: the date of the notice is to be filled in when the notices go out.")
 	}
-	r.Notes = append(r.Notes, "Whether the notice was delayed by a law enforcement investigation is not recorded in the case file: state it in the notice.",
-		"The notice must be titled \"Notice of Data Breach\", in plain language and at least 10-point type.")
+	delayed := unknown(lang)
+	switch c.Notify.LawEnforcementDelay {
+	case "no":
+		delayed = "No"
+	case "yes":
+		delayed = "Yes, at a law enforcement agency's request"
+	default:
+		r.Notes = append(r.Notes, "Whether the notice was delayed by a law enforcement investigation is not recorded in the case file (notify.law_enforcement_delay): state it in the notice.")
+	}
+	r.Notes = append(r.Notes, "The notice must be titled \"Notice of Data Breach\", in plain language and at least 10-point type.")
 
 	item := func(i int, content string, known bool) {
 		if !known {
@@ -96,7 +104,7 @@ func buildUSCA(r *Report, in Input) {
 		"- Date range of the breach: " + span(lang, c.Start, c.End, loc),
 		"- Date of discovery: " + stamp(lang, c.Aware, loc),
 		"- Date of this notice: " + noticeDate,
-		"- Was this notice delayed by a law enforcement investigation? " + unknown(lang) + ".",
+		"- Was this notice delayed by a law enforcement investigation? " + delayed + ".",
 	}, "\n")
 	if nar.Cause != "" {
 		item(0, nar.Cause+"\n\n"+dates, true)

@@ -98,6 +98,7 @@ func caseFile(o Options) []byte {
 	line("notify:")
 	line(`  from: "Example Market Privacy Office <privacy@example-market.jp>"`)
 	line("  default_locale: ja")
+	line("  law_enforcement_delay: \"no\"")
 	line("  narrative:")
 	line("    ja:")
 	line("      cause: %s", yamlQuote("CDN（コンテンツ配信ネットワーク）の設定を切り替えた際、会員ページ（「マイページ」のプロフィール、口座、カード、注文履歴）がCDNでキャッシュされる設定になっていたため、あるお客様向けに作られたページが、キャッシュから別のお客様に表示される状態になっていました。"))
