@@ -29,8 +29,8 @@ MAILPIT_SMTP ?= 127.0.0.1:1025
 MAILPIT_HTTP ?= 127.0.0.1:8025
 demo: build services
 	@MAILPIT_SMTP=$(MAILPIT_SMTP) MAILPIT_HTTP=$(MAILPIT_HTTP) scripts/ensure-mailpit.sh --start
-	@curl -fsS -X DELETE http://$(MAILPIT_HTTP)/api/v1/messages >/dev/null 2>&1 || true  # start with an empty mailbox
-	$(BIN) demo --out $(DEMO_DIR) --smtp smtp://$(MAILPIT_SMTP)
+	@MAILPIT_HTTP=$(MAILPIT_HTTP) scripts/ensure-mailpit.sh --clear-own  # empty the mailbox of a Mailpit this Makefile started
+	$(BIN) demo --out $(DEMO_DIR) --smtp smtp://$(MAILPIT_SMTP) --users-db "$$USERS_DATABASE_URL"
 	@echo
 	@echo "The delivered notices: http://$(MAILPIT_HTTP)/ (Mailpit's web UI)"
 

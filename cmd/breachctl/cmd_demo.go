@@ -24,6 +24,7 @@ type demoOptions struct {
 	seed     uint64
 	smtp     string
 	noSend   bool
+	usersDB  string
 }
 
 const demoLong = `Run the whole pipeline on a simulated incident, end to end, in the spirit
@@ -38,8 +39,8 @@ Everything is written under --out (removed and re-created when it holds an
 earlier demo), and the end of the output says what to open first.
 
 Databases: the case database is --db / $BREACHCTL_DATABASE_URL /
-$DATABASE_URL when set (the simulated users go to $USERS_DATABASE_URL, else
-the case database). When none is set and no PostgreSQL answers on
+$DATABASE_URL when set; the simulated users go to --users-db, else the case
+database (never $USERS_DATABASE_URL: in an incident that is the real one). When none is set and no PostgreSQL answers on
 127.0.0.1:5432 ($BREACHCTL_DEMO_LOCAL_PG: another address, or "none" not to
 look), the demo starts a private, throwaway PostgreSQL from the
 machine's own binaries (initdb + pg_ctl in a temporary directory, Unix socket
@@ -69,6 +70,7 @@ func newDemoCmd(d *deps) *cobra.Command {
 	f.Uint64Var(&o.seed, "seed", 1, "simulation seed")
 	f.StringVar(&o.smtp, "smtp", "", "deliver the notices to this SMTP server (default: Mailpit on 127.0.0.1:1025 when it answers)")
 	f.BoolVar(&o.noSend, "no-send", false, "render the notices but do not send them")
+	f.StringVar(&o.usersDB, "users-db", "", "database for the simulated users (default: the case database; never $USERS_DATABASE_URL, which may be your real one)")
 	return cmd
 }
 
@@ -92,7 +94,7 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	}
 
 	// Databases.
-	caseURL, usersURL, stop, err := demoDatabases(ctx, d)
+	caseURL, usersURL, stop, err := demoDatabases(ctx, d, o.usersDB)
 	if err != nil {
 		return err
 	}
@@ -223,9 +225,11 @@ func prepareDemoDir(dir string) error {
 
 // demoDatabases picks the case and user databases: configured ones, else
 // the local server, else a private throwaway one (stop removes it).
-func demoDatabases(ctx context.Context, d *deps) (caseURL, usersURL string, stop func(), err error) {
+func demoDatabases(ctx context.Context, d *deps, usersDB string) (caseURL, usersURL string, stop func(), err error) {
 	if u, err := d.caseDBURL(); err == nil {
-		users := d.env("USERS_DATABASE_URL")
+		// Not $USERS_DATABASE_URL: during a real incident that is the
+		// organisation's user database, and the simulator writes tables.
+		users := usersDB
 		if users == "" {
 			users = u
 		}

@@ -23,8 +23,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	usersURL, _ := pgtest.NewDB(t)
 	mp := mailpit.Start(t)
 	out := filepath.Join(t.TempDir(), "demo")
-	env := map[string]string{"BREACHCTL_DATABASE_URL": caseURL, "USERS_DATABASE_URL": usersURL}
-	r := runCLI(t, env, "demo", "--out", out, "--users", "3000", "--requests", "150000", "--seed", "11", "--smtp", mp.SMTPURL())
+	env := map[string]string{"BREACHCTL_DATABASE_URL": caseURL}
+	r := runCLI(t, env, "demo", "--out", out, "--users", "3000", "--requests", "150000", "--seed", "11", "--smtp", mp.SMTPURL(), "--users-db", usersURL)
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
 	}

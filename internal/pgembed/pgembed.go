@@ -66,7 +66,12 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "breachctl-pg-")
+	// The socket path must fit in 107 bytes: a long $TMPDIR falls back to /tmp.
+	parent := ""
+	if len(os.TempDir()) > 60 {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "breachctl-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("private PostgreSQL: %w", err)
 	}
@@ -93,7 +98,7 @@ func Start(ctx context.Context) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("private PostgreSQL: initdb: %w", err)
 	}
-	opts := fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50", dir)
+	opts := fmt.Sprintf("-c listen_addresses='' -k '%s' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50", dir)
 	if err := s.run(ctx, s.pgCtl, "-D", s.data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		os.RemoveAll(dir)

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // Write creates path (0600) with what fn writes, synced to disk before it
@@ -19,20 +17,6 @@ func Write(path string, fn func(w io.Writer) error) error { return write(path, f
 // WriteUnsynced is Write without the fsync, for writers of many small files
 // that make them durable together afterwards (see SyncFS).
 func WriteUnsynced(path string, fn func(w io.Writer) error) error { return write(path, fn, false) }
-
-// SyncFS flushes the file system holding dir to disk: one call instead of an
-// fsync per file.
-func SyncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
 
 func write(path string, fn func(w io.Writer) error, sync bool) error {
 	dir := filepath.Dir(path)

@@ -567,7 +567,7 @@ func (s *sender) worker(ctx context.Context, cn *conn) {
 		}
 		// About to wait (for a connection or the rate limit): record the
 		// previous outcome first, so no notice stays in sending meanwhile.
-		if prev != nil && (cn == nil || (s.opts.Rate > 0 && s.limiter.Tokens() < 1)) {
+		if prev != nil && (cn == nil || time.Since(cn.lastUsed) > 15*time.Second || (s.opts.Rate > 0 && s.limiter.Tokens() < 1)) {
 			if _, err := s.record(rec, prev, nil); err != nil {
 				prev = nil
 				s.done(j.due.UserID)

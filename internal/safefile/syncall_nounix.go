@@ -1,0 +1,5 @@
+//go:build !unix
+
+package safefile
+
+func syncAll() bool { return false }
