@@ -237,6 +237,10 @@ the resume point.
     with the same Message-ID (at most --workers messages per crash; the run
     says how many); --uncertain=skip holds them for review instead.
 
+Messages are rendered again at send time from the same templates and user
+records as 'notify render' (each under the Message-ID the ledger holds): pass
+the same --templates as the render that was reviewed.
+
 The SMTP URL is smtp://[user:pass@]host:port (or smtps:// for implicit TLS);
 credentials may instead come from BREACHCTL_SMTP_USERNAME and
 BREACHCTL_SMTP_PASSWORD and are never logged. The URL may also come from

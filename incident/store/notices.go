@@ -394,7 +394,8 @@ SELECT (SELECT count(*) FROM done) AS finished, c.user_id, c.message_id, c.attem
 FROM (SELECT 1) one LEFT JOIN claim c ON true`
 
 // FailNotices marks notices that cannot be sent (their message could not
-// be made) as failed with a reason, if they are still pending or uncertain.
+// be made) as failed with a reason, if they are still pending; uncertain
+// ones keep their state (they may have been delivered) with the reason.
 // reasons maps user id to reason (no personal data).
 func (s *Store) FailNotices(ctx context.Context, caseID string, run int, reasons map[string]string) (int, error) {
 	if len(reasons) == 0 {
@@ -405,16 +406,23 @@ func (s *Store) FailNotices(ctx context.Context, caseID string, run int, reasons
 		users = append(users, u)
 		why = append(why, r)
 	}
-	res, err := s.DB.ExecContext(ctx, `
-		UPDATE breachctl.notices n SET state = 'failed', last_error = f.reason, next_attempt_at = NULL, updated_at = now()
+	// An uncertain notice may have been delivered: it stays uncertain (in
+	// doubt, listed by notify status), only its reason is updated.
+	var n int
+	err := s.DB.GetContext(ctx, &n, `
+		WITH u AS (UPDATE breachctl.notices n SET
+			state = CASE WHEN n.state = 'uncertain' THEN 'uncertain' ELSE 'failed' END,
+			last_error = CASE WHEN n.state = 'uncertain' THEN 'may have been delivered earlier; cannot be sent again: ' || f.reason ELSE f.reason END,
+			next_attempt_at = NULL, updated_at = now()
 		FROM unnest($3::text[], $4::text[]) AS f(user_id, reason)
 		WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = f.user_id
-		  AND n.state IN ('pending', 'uncertain')`, caseID, run, pq.StringArray(users), pq.StringArray(why))
+		  AND n.state IN ('pending', 'uncertain')
+		RETURNING n.state)
+		SELECT count(*) FILTER (WHERE state = 'failed') FROM u`, caseID, run, pq.StringArray(users), pq.StringArray(why))
 	if err != nil {
 		return 0, fmt.Errorf("mark %d notices failed: %w", len(reasons), err)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return n, nil
 }
 
 // NoticeCounts are a run's ledger rows by state.
