@@ -190,15 +190,15 @@ organisation's user records: every cached private page served to somebody
 other than its owner is an exposure event. Start with a case file
 (incident.yaml, see 'breachctl validate --help'), then:
 
-  breachctl validate -f incident.yaml     check the case file, databases and logs
-  breachctl ingest   -f incident.yaml     parse, correlate, resolve; store a numbered run
-  breachctl triage   -f incident.yaml     the summary a security lead reads first
-  breachctl affected -f incident.yaml     the affected accounts (CSV or JSONL)
-  breachctl disclose -f incident.yaml ID  one person's exposure, for the support desk
-  breachctl notify render -f incident.yaml --out DIR   one notice per person, nothing sent
-  breachctl notify send   -f incident.yaml --smtp URL  deliver them from a resumable ledger
-  breachctl obligations   -f incident.yaml              which laws, for whom, by when
-  breachctl report        -f incident.yaml --kind K     a regulator report (APPI, GDPR, CA, HIPAA)
+  breachctl validate -f incident.yaml                 check the case file, databases and logs
+  breachctl ingest   -f incident.yaml                 parse, correlate, resolve; store a numbered run
+  breachctl triage   -f incident.yaml                 the summary a security lead reads first
+  breachctl affected -f incident.yaml                 the affected accounts (CSV or JSONL)
+  breachctl disclose -f incident.yaml ID              one person's exposure, for the support desk
+  breachctl notify render -f incident.yaml --out DIR  one notice per person, nothing sent
+  breachctl notify send -f incident.yaml --smtp URL   deliver them from a resumable ledger
+  breachctl obligations -f incident.yaml              which laws, for whom, by when
+  breachctl report -f incident.yaml --kind K          a regulator report (APPI, GDPR, CA, HIPAA)
 
 To see it all on a realistic simulated incident first: breachctl demo
 (or 'make demo' in the source tree).
