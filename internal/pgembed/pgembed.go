@@ -101,6 +101,11 @@ func Start(ctx context.Context) (*Server, error) {
 	opts := fmt.Sprintf("-c listen_addresses='' -k '%s' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50", dir)
 	if err := s.run(ctx, s.pgCtl, "-D", s.data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+		// pg_ctl may have been interrupted after the server started: stop
+		// it before its directory goes.
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = s.run(sctx, s.pgCtl, "-D", s.data, "-m", "immediate", "-w", "stop")
+		cancel()
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("private PostgreSQL: pg_ctl start: %w; server log: %s", err, lastLines(string(log), 5))
 	}
