@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -120,6 +121,14 @@ SELECT count(*), count(*) FILTER (WHERE state = 'sent' AND smtp_reply LIKE 'alre
 // until release is called (or the process dies). It returns
 // ErrNoticeSenderBusy when another sender holds it.
 func (s *Store) LockNoticeSender(ctx context.Context, caseID string) (release func(), err error) {
+	return s.LockNoticeSenderWatch(ctx, caseID, nil)
+}
+
+// LockNoticeSenderWatch is LockNoticeSender that also checks, every
+// second, that the lock's connection is alive: if it dies, the lock is gone
+// (another sender could start) and lost is called once with the error, so
+// the sender can stop at once.
+func (s *Store) LockNoticeSenderWatch(ctx context.Context, caseID string, lost func(error)) (release func(), err error) {
 	conn, err := s.DB.Connx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lock case %s for sending: %w", caseID, err)
@@ -133,11 +142,46 @@ func (s *Store) LockNoticeSender(ctx context.Context, caseID string) (release fu
 		conn.Close()
 		return nil, fmt.Errorf("case %s: %w", caseID, ErrNoticeSenderBusy)
 	}
+	var mu sync.Mutex // the watcher and release share the connection
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if lost == nil {
+			<-stop
+			return
+		}
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, err := conn.ExecContext(pctx, `SELECT 1`)
+			cancel()
+			mu.Unlock()
+			if err != nil {
+				lost(fmt.Errorf("case %s: the connection holding the sender lock broke: %w", caseID, err))
+				return
+			}
+		}
+	}()
+	var once sync.Once
 	return func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, senderLockSpace, caseID)
-		conn.Close()
+		once.Do(func() {
+			close(stop)
+			<-done
+			mu.Lock()
+			defer mu.Unlock()
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, senderLockSpace, caseID)
+			conn.Close()
+		})
 	}, nil
 }
 

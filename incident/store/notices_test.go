@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +188,30 @@ func TestLockNoticeSender(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	again()
+}
+
+// TestLockNoticeSenderLost: when the connection holding the sender lock
+// dies, the watcher says so (another sender could now start).
+func TestLockNoticeSenderLost(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := noticeStore(t)
+	lost := make(chan error, 1)
+	release, err := s.LockNoticeSenderWatch(ctx, c, func(err error) { lost <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := s.DB.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = $1 AND granted
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, uint32(senderLockSpace)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-lost:
+		if err == nil || !strings.Contains(err.Error(), "sender lock") {
+			t.Errorf("lost(%v): want an error naming the sender lock", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lock's connection was terminated and nobody was told within 10 s")
+	}
 }

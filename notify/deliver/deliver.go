@@ -130,7 +130,13 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 	}
 	st := opts.Store
 	start := time.Now()
-	release, err := st.LockNoticeSender(ctx, opts.CaseID)
+	// If the lock's connection dies, another sender could start: stop.
+	var onLost atomic.Pointer[func(error)]
+	release, err := st.LockNoticeSenderWatch(ctx, opts.CaseID, func(err error) {
+		if f := onLost.Load(); f != nil {
+			(*f)(err)
+		}
+	})
 	if err != nil {
 		if errors.Is(err, store.ErrNoticeSenderBusy) {
 			return nil, fmt.Errorf("%w: wait for it to finish (only one sender per case at a time)", err)
@@ -209,6 +215,8 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.cancel = cancel
+	lostFn := func(err error) { s.fail(err) }
+	onLost.Store(&lostFn)
 	s.dbCtx = context.WithoutCancel(ctx)
 
 	var wg sync.WaitGroup
