@@ -84,14 +84,7 @@ func buildAPPI(r *Report, in Input, final bool) {
 
 	all := a.All
 	item := func(i int, content string, known bool) {
-		if !known {
-			if content == "" {
-				content = unknownText
-			} else {
-				content = unknownText + "\n\n" + content
-			}
-		}
-		r.Items = append(r.Items, Item{ID: fmt.Sprint(i), Title: appiTitles[i-1], Content: content, Known: known})
+		r.addItem(fmt.Sprint(i), appiTitles[i-1], content, known, unknownText)
 	}
 
 	// 1 概要

@@ -46,14 +46,7 @@ func buildGDPR(r *Report, in Input) {
 	r.Notes = append(r.Notes, "Document the breach, its effects and the remedial action internally (Art. 33(5)).")
 
 	item := func(id, content string, known bool) {
-		if !known {
-			if content == "" {
-				content = unknown(lang) + "."
-			} else {
-				content = unknown(lang) + ".\n\n" + content
-			}
-		}
-		r.Items = append(r.Items, Item{ID: id, Title: gdprTitles[id], Content: content, Known: known})
+		r.addItem(id, gdprTitles[id], content, known, unknown(lang)+".")
 	}
 
 	nar := c.NarrativeFor("en")

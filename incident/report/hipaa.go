@@ -71,14 +71,7 @@ func buildHIPAA(r *Report, in Input) {
 	}
 
 	item := func(i int, content string, known bool) {
-		if !known {
-			if content == "" {
-				content = unknown(lang) + "."
-			} else {
-				content = unknown(lang) + ".\n\n" + content
-			}
-		}
-		r.Items = append(r.Items, Item{ID: hipaaItems[i].ID, Title: hipaaItems[i].Title, Content: content, Known: known})
+		r.addItem(hipaaItems[i].ID, hipaaItems[i].Title, content, known, unknown(lang)+".")
 	}
 
 	ent := []string{org.Name}

@@ -252,3 +252,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// addItem appends an item of the law's list; one the case cannot fill
+// (known false) leads with unknownText ("Not yet known.") instead of
+// being left out.
+func (r *Report) addItem(id, title, content string, known bool, unknownText string) {
+	if !known {
+		if content == "" {
+			content = unknownText
+		} else {
+			content = unknownText + "\n\n" + content
+		}
+	}
+	r.Items = append(r.Items, Item{ID: id, Title: title, Content: content, Known: known})
+}

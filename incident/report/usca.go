@@ -90,14 +90,7 @@ func buildUSCA(r *Report, in Input) {
 	r.Notes = append(r.Notes, "The notice must be titled \"Notice of Data Breach\", in plain language and at least 10-point type.")
 
 	item := func(i int, content string, known bool) {
-		if !known {
-			if content == "" {
-				content = unknown(lang) + "."
-			} else {
-				content = unknown(lang) + ".\n\n" + content
-			}
-		}
-		r.Items = append(r.Items, Item{ID: caItems[i].ID, Title: caItems[i].Title, Content: content, Known: known})
+		r.addItem(caItems[i].ID, caItems[i].Title, content, known, unknown(lang)+".")
 	}
 
 	dates := strings.Join([]string{
