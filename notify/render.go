@@ -256,7 +256,7 @@ type noticeView struct {
 	// LawEnforcementDelay is the case file's notify.law_enforcement_delay:
 	// "no", "yes", or "" (not stated: the notice says nothing about it).
 	LawEnforcementDelay string
-	Jurisdictions           []string
+	Jurisdictions       []string
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
