@@ -53,20 +53,28 @@ func TestReportsGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range formats {
-				var b bytes.Buffer
-				if err := f.write(r, &b); err != nil {
-					t.Fatal(err)
-				}
-				golden.Check(t, filepath.Join("testdata", kind+"."+f.ext+".golden"), b.Bytes())
+				golden.Check(t, filepath.Join("testdata", kind+"."+f.ext+".golden"), f.render(t, r))
 			}
 		})
 	}
 }
 
-var formats = []struct {
+type format struct {
 	ext   string
 	write func(r *Report, b *bytes.Buffer) error
-}{
+}
+
+// render writes r in this format, failing the test on an error.
+func (f format) render(t *testing.T, r *Report) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := f.write(r, &b); err != nil {
+		t.Fatalf("%s %s: %v", r.Kind, f.ext, err)
+	}
+	return b.Bytes()
+}
+
+var formats = []format{
 	{"md", func(r *Report, b *bytes.Buffer) error { return r.WriteMarkdown(b) }},
 	{"html", func(r *Report, b *bytes.Buffer) error { return r.WriteHTML(b) }},
 	{"json", func(r *Report, b *bytes.Buffer) error { return r.WriteJSON(b) }},
@@ -89,15 +97,12 @@ func TestNoPersonalData(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range formats {
-				var b bytes.Buffer
-				if err := f.write(r, &b); err != nil {
-					t.Fatal(err)
-				}
-				for _, m := range idLike.FindAllString(b.String(), -1) {
+				out := string(f.render(t, r))
+				for _, m := range idLike.FindAllString(out, -1) {
 					t.Errorf("%s %s contains user id %s (known: %v)", kind, f.ext, m, ids[m])
 				}
 				for id := range ids {
-					if strings.Contains(b.String(), id) {
+					if strings.Contains(out, id) {
 						t.Fatalf("%s %s contains user id %s", kind, f.ext, id)
 					}
 				}
@@ -431,10 +436,7 @@ func TestEmptyRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range formats {
-			var b bytes.Buffer
-			if err := f.write(r, &b); err != nil {
-				t.Fatalf("%s %s: %v", kind, f.ext, err)
-			}
+			f.render(t, r)
 		}
 		if len(r.Items) == 0 || len(r.Notes) == 0 {
 			t.Errorf("%s: %d items, notes %v", kind, len(r.Items), r.Notes)
