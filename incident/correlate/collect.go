@@ -168,11 +168,13 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 type merged struct {
 	keys   []string // id -> key ("pop\x00host\x00path\x00query\x00")
 	idents []string // id -> identity (0 = anonymous)
-	ips    []string
-	events []event
-	groups []int // events[groups[k]:groups[k+1]] belong to key k
-	origin int64
-	unknwn int64
+	// identIx: identity -> id; kept for resolution, then dropped.
+	identIx map[string]uint32
+	ips     []string
+	events  []event
+	groups  []int // events[groups[k]:groups[k+1]] belong to key k
+	origin  int64
+	unknwn  int64
 }
 
 // merge remaps the workers' ids to global ones and groups events by key with
@@ -206,7 +208,7 @@ func (col *Collector) merge() *merged {
 		}()
 	}
 	wg.Wait()
-	m.keys, m.idents, m.ips = gk.list, gi.list, gp.list
+	m.keys, m.idents, m.ips, m.identIx = gk.list, gi.list, gp.list, gi.ids
 	counts := make([]int, len(m.keys)+1)
 	for w, s := range col.sinks {
 		km := maps[w][0]

@@ -248,15 +248,35 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 		return i
 	}
 	if c.IdentityKind == "session" {
-		sess, err := res.Sessions(ctx, ids)
-		if err != nil {
-			return nil, err
+		// uidOf[id] is the user of identity id, when found; people are then
+		// numbered in identity order, whatever order the answers came in.
+		uidOf := make([]string, len(m.idents))
+		found := make([]bool, len(m.idents))
+		if ss, ok := res.(SessionStreamer); ok {
+			// Each answer goes straight to its identity (distinct ids,
+			// so concurrent calls write distinct elements).
+			err := ss.EachSession(ctx, ids, func(sid []byte, uid string) {
+				if id, ok := m.identIx[string(sid)]; ok && need[id] {
+					uidOf[id], found[id] = uid, true
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			sess, err := res.Sessions(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			for id, n := range need {
+				if n {
+					uidOf[id], found[id] = sess[m.idents[id]]
+				}
+			}
 		}
 		for id, n := range need {
-			if n {
-				if uid, ok := sess[m.idents[id]]; ok {
-					person[id] = addUser(uid)
-				}
+			if n && found[id] {
+				person[id] = addUser(uidOf[id])
 			}
 		}
 	} else {
@@ -284,6 +304,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			ownerIDs = append(ownerIDs, userIDs[i-1])
 		}
 	}
+	m.identIx = nil
 	timings["resolve.sessions"] = time.Since(t0)
 	recs, err := res.Users(ctx, ownerIDs)
 	if err != nil {

@@ -75,7 +75,8 @@ func decodeRecords(data []byte) []genRec {
 }
 
 // runGen feeds recs in the given order (a permutation of indexes), each to
-// sink assign(i) of nSinks, the sinks fed concurrently.
+// sink assign(i) of nSinks, the sinks fed concurrently; with more than one
+// sink the sessions are also resolved through EachSession.
 func runGen(t testing.TB, c *incident.Case, recs []genRec, order []int, nSinks int, assign func(i int) int) *correlate.Result {
 	t.Helper()
 	col, err := correlate.NewCollector(c)
@@ -100,11 +101,15 @@ func runGen(t testing.TB, c *incident.Case, recs []genRec, order []int, nSinks i
 		}()
 	}
 	wg.Wait()
-	res, err := col.Run(context.Background(), c, &fakeResolver{t: t, sessions: testSessions, users: testUsers(genNotOnFile)})
+	var res correlate.Resolver = &fakeResolver{t: t, sessions: testSessions, users: testUsers(genNotOnFile)}
+	if nSinks > 1 { // and the sessions streamed, as from DBResolver
+		res = streamingResolver{res.(*fakeResolver)}
+	}
+	out, err := col.Run(context.Background(), c, res)
 	if err != nil {
 		t.Fatalf("Run() = %v, want no error", err)
 	}
-	return res
+	return out
 }
 
 func reversed(s []int) []int {

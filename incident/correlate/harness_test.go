@@ -231,6 +231,34 @@ func (f *fakeResolver) Sessions(ctx context.Context, ids []string) (map[string]s
 	return out, nil
 }
 
+// streamingResolver answers sessions through EachSession, from two
+// goroutines at once with a reused buffer, as DBResolver does.
+type streamingResolver struct{ *fakeResolver }
+
+func (s streamingResolver) EachSession(ctx context.Context, ids []string, fn func(sid []byte, uid string)) error {
+	found, err := s.Sessions(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for half := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for i, id := range ids {
+				if uid, ok := found[id]; ok && i%2 == half {
+					buf = append(buf[:0], id...)
+					fn(buf, uid)
+					clear(buf) // the callee must not keep it
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
 func (f *fakeResolver) Users(ctx context.Context, ids []string) (map[string]*correlate.UserRecord, error) {
 	f.checkIDs("Users", ids)
 	if f.err != nil {

@@ -137,8 +137,8 @@ func checkRuleCase(t *testing.T, tc ruleCase) {
 	if w := tc.wantCounts(); got.Counts != w {
 		t.Errorf("Counts:\ngot  %+v\nwant %+v", got.Counts, w)
 	}
-	split := runOnce(t, c, tc.recs, newResolver(t, tc.notOnFile), true)
-	sameResult(t, "reversed on two sinks vs in order on one", split, got)
+	split := runOnce(t, c, tc.recs, streamingResolver{newResolver(t, tc.notOnFile)}, true)
+	sameResult(t, "reversed on two sinks, sessions streamed, vs in order on one", split, got)
 }
 
 const (
@@ -626,6 +626,16 @@ func TestRunResolverError(t *testing.T) {
 	res.err = boom
 	if _, err := col.Run(context.Background(), c, res); !errors.Is(err, boom) {
 		t.Errorf("Run() error = %v, want %v", err, boom)
+	}
+	col, err = correlate.NewCollector(c)
+	if err != nil {
+		t.Fatalf("NewCollector() = %v, want no error", err)
+	}
+	s = col.Sink(0)
+	s.Record(0, 1, fill("10:00:00", "sess-a", profile).record())
+	s.Record(0, 2, hit("10:00:01", "sess-b", profile).record())
+	if _, err := col.Run(context.Background(), c, streamingResolver{res}); !errors.Is(err, boom) {
+		t.Errorf("Run() with a streaming resolver: error = %v, want %v", err, boom)
 	}
 }
 
