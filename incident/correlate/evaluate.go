@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"iter"
 	"slices"
 	"sort"
 	"strings"
@@ -672,14 +673,15 @@ func (ev *evaluator) finish() *Result {
 		}
 		return cmp64(int64(a.viewer), int64(b.viewer))
 	})
+	// What each viewer saw, in one table per kind of viewer code, indexed
+	// by id (a million viewers cost no allocation or hashing).
 	viewers := map[int32]int{}
-	byViewer := map[uint64]*vstat{}
+	var byKind [4][]vstat
+	byKind[1] = make([]vstat, len(ev.userIDs)+1)
+	byKind[2] = make([]vstat, len(ev.m.idents))
+	byKind[3] = make([]vstat, len(ev.m.ips))
 	for i, vp := range ev.viewerPairs {
-		vs := byViewer[vp.viewer]
-		if vs == nil {
-			vs = &vstat{}
-			byViewer[vp.viewer] = vs
-		}
+		vs := &byKind[vp.viewer>>32][uint32(vp.viewer)]
 		vs.views++
 		if i == 0 || vp != ev.viewerPairs[i-1] {
 			viewers[vp.person]++
@@ -687,7 +689,15 @@ func (ev *evaluator) finish() *Result {
 		}
 	}
 	ev.viewerPairs = nil
-	out.TopViewers = topViewers(byViewer, ev.names.viewerName)
+	out.TopViewers = topViewers(func(yield func(uint64, vstat) bool) {
+		for kind, t := range byKind {
+			for id, vs := range t {
+				if vs.views > 0 && !yield(uint64(kind)<<32|uint64(id), vs) {
+					return
+				}
+			}
+		}
+	}, ev.names.viewerName)
 	for p, a := range ev.people {
 		if a.confirmedCats == 0 && a.otherCats == 0 {
 			continue
@@ -730,7 +740,7 @@ type vstat struct{ people, views int }
 // topViewers returns the TopViewers viewers that saw the most people, then
 // the most views, then by name, by insertion into a short sorted list
 // (there may be a million viewers; only candidates are named).
-func topViewers(byViewer map[uint64]*vstat, name func(code uint64) string) []Viewer {
+func topViewers(byViewer iter.Seq2[uint64, vstat], name func(code uint64) string) []Viewer {
 	before := func(a, b Viewer) bool {
 		if a.People != b.People {
 			return a.People > b.People

@@ -33,7 +33,13 @@ func TestTopViewers(t *testing.T) {
 			return a.Viewer < b.Viewer
 		})
 		want := all[:min(len(all), TopViewers)]
-		got := topViewers(by, name)
+		got := topViewers(func(yield func(uint64, vstat) bool) {
+			for code, vs := range by {
+				if !yield(code, *vs) {
+					return
+				}
+			}
+		}, name)
 		if len(want) == 0 && len(got) == 0 {
 			continue
 		}
