@@ -182,7 +182,13 @@ type merged struct {
 // ties, so the result does not depend on how files were split among workers).
 func (col *Collector) merge() *merged {
 	m := &merged{}
+	// The first worker's tables become the global ones (its ids stay as
+	// they are); the other workers' ids are remapped into them.
 	gk, gi, gp := newInterner(), newInterner(), newInterner()
+	if len(col.sinks) > 0 {
+		s0 := col.sinks[0]
+		gk, gi, gp = s0.keys, s0.idents, s0.ips
+	}
 	maps := make([][3][]uint32, len(col.sinks))
 	total := 0
 	for _, s := range col.sinks {
@@ -199,6 +205,9 @@ func (col *Collector) merge() *merged {
 			defer wg.Done()
 			for w, s := range col.sinks {
 				src := [3]*interner{s.keys, s.idents, s.ips}[i]
+				if src == dst {
+					continue // nil map: ids unchanged
+				}
 				mp := make([]uint32, len(src.list))
 				for id, str := range src.list {
 					mp[id] = dst.idString(str)
@@ -213,7 +222,11 @@ func (col *Collector) merge() *merged {
 	for w, s := range col.sinks {
 		km := maps[w][0]
 		for i := range s.events {
-			counts[km[s.events[i].key]+1]++
+			k := s.events[i].key
+			if km != nil {
+				k = km[k]
+			}
+			counts[k+1]++
 		}
 	}
 	for k := 1; k < len(counts); k++ {
@@ -223,10 +236,17 @@ func (col *Collector) merge() *merged {
 	m.events = make([]event, total)
 	for w, s := range col.sinks {
 		km, im, pm := maps[w][0], maps[w][1], maps[w][2]
-		for _, e := range s.events {
-			e.key, e.ident, e.ip = km[e.key], im[e.ident], pm[e.ip]
-			m.events[counts[e.key]] = e
-			counts[e.key]++
+		if km == nil { // the first worker's: ids unchanged
+			for _, e := range s.events {
+				m.events[counts[e.key]] = e
+				counts[e.key]++
+			}
+		} else {
+			for _, e := range s.events {
+				e.key, e.ident, e.ip = km[e.key], im[e.ident], pm[e.ip]
+				m.events[counts[e.key]] = e
+				counts[e.key]++
+			}
 		}
 		s.events = nil // free as we go
 	}
