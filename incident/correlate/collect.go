@@ -27,42 +27,9 @@ type event struct {
 	coarse bool
 }
 
-// interner maps strings to dense ids; id 0 is reserved for "none".
-type interner struct {
-	ids  map[string]uint32
-	list []string
-}
-
-func newInterner() *interner {
-	return &interner{ids: map[string]uint32{}, list: []string{""}}
-}
-
-func (in *interner) id(b []byte) uint32 {
-	if len(b) == 0 {
-		return 0
-	}
-	if id, ok := in.ids[string(b)]; ok { // no allocation for the lookup
-		return id
-	}
-	s := string(b)
-	id := uint32(len(in.list))
-	in.ids[s] = id
-	in.list = append(in.list, s)
-	return id
-}
-
-func (in *interner) idString(s string) uint32 {
-	if s == "" {
-		return 0
-	}
-	if id, ok := in.ids[s]; ok {
-		return id
-	}
-	id := uint32(len(in.list))
-	in.ids[s] = id
-	in.list = append(in.list, s)
-	return id
-}
+// eventBlock is how many events a sink keeps per block (40 bytes each; a
+// variable for tests).
+var eventBlock = 1 << 15
 
 // Collector gathers the FILL and CACHED responses of private routes from the
 // log reader, one sink per worker (no locks on the hot path).
@@ -98,8 +65,11 @@ type sink struct {
 	keys   *interner
 	idents *interner
 	ips    *interner
-	events []event
-	keyBuf []byte
+	// events in blocks of eventBlock: appending never copies what was
+	// gathered, nor holds two copies of it while growing.
+	events  [][]event
+	nEvents int
+	keyBuf  []byte
 	// Counts of route-matched responses that lineage does not use.
 	origin, unknown int64
 }
@@ -156,7 +126,12 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 	if st < 0 || st > 65535 {
 		st = 0
 	}
-	s.events = append(s.events, event{
+	if n := len(s.events); n == 0 || len(s.events[n-1]) == eventBlock {
+		s.events = append(s.events, make([]event, 0, eventBlock))
+	}
+	s.nEvents++
+	blk := &s.events[len(s.events)-1]
+	*blk = append(*blk, event{
 		t: rec.Time, line: line, file: int32(file),
 		key: s.keys.id(b), ident: ident, ip: ip,
 		status: uint16(st), route: uint16(r), fill: rec.Cache == logs.CacheFill, coarse: rec.Coarse,
@@ -166,15 +141,13 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 // merged is every worker's events with global ids, grouped by cache key and
 // ordered by time within each key.
 type merged struct {
-	keys   []string // id -> key ("pop\x00host\x00path\x00query\x00")
-	idents []string // id -> identity (0 = anonymous)
-	// identIx: identity -> id; kept for resolution, then dropped.
-	identIx map[string]uint32
-	ips     []string
-	events  []event
-	groups  []int // events[groups[k]:groups[k+1]] belong to key k
-	origin  int64
-	unknwn  int64
+	keys   *interner // id <-> key ("pop\x00host\x00path\x00query\x00")
+	idents *interner // id <-> identity (0 = anonymous)
+	ips    *interner
+	events []event
+	groups []int // events[groups[k]:groups[k+1]] belong to key k
+	origin int64
+	unknwn int64
 }
 
 // merge remaps the workers' ids to global ones and groups events by key with
@@ -192,7 +165,7 @@ func (col *Collector) merge() *merged {
 	maps := make([][3][]uint32, len(col.sinks))
 	total := 0
 	for _, s := range col.sinks {
-		total += len(s.events)
+		total += s.nEvents
 		m.origin += s.origin
 		m.unknwn += s.unknown
 	}
@@ -206,27 +179,29 @@ func (col *Collector) merge() *merged {
 			for w, s := range col.sinks {
 				src := [3]*interner{s.keys, s.idents, s.ips}[i]
 				if src == dst {
-					continue // nil map: ids unchanged
+					continue // the global table itself: no map, ids unchanged
 				}
-				mp := make([]uint32, len(src.list))
-				for id, str := range src.list {
-					mp[id] = dst.idString(str)
+				mp := make([]uint32, src.len())
+				for id := 1; id < src.len(); id++ {
+					mp[id] = dst.id(src.bytes(uint32(id)))
 				}
 				maps[w][i] = mp
 			}
 		}()
 	}
 	wg.Wait()
-	m.keys, m.idents, m.ips, m.identIx = gk.list, gi.list, gp.list, gi.ids
-	counts := make([]int, len(m.keys)+1)
+	m.keys, m.idents, m.ips = gk, gi, gp
+	counts := make([]int, m.keys.len()+1)
 	for w, s := range col.sinks {
 		km := maps[w][0]
-		for i := range s.events {
-			k := s.events[i].key
-			if km != nil {
-				k = km[k]
+		for _, blk := range s.events {
+			for i := range blk {
+				k := blk[i].key
+				if km != nil {
+					k = km[k]
+				}
+				counts[k+1]++
 			}
-			counts[k+1]++
 		}
 	}
 	for k := 1; k < len(counts); k++ {
@@ -236,19 +211,22 @@ func (col *Collector) merge() *merged {
 	m.events = make([]event, total)
 	for w, s := range col.sinks {
 		km, im, pm := maps[w][0], maps[w][1], maps[w][2]
-		if km == nil { // the first worker's: ids unchanged
-			for _, e := range s.events {
-				m.events[counts[e.key]] = e
-				counts[e.key]++
+		for j, blk := range s.events {
+			if km == nil { // the first worker's: ids unchanged
+				for _, e := range blk {
+					m.events[counts[e.key]] = e
+					counts[e.key]++
+				}
+			} else {
+				for _, e := range blk {
+					e.key, e.ident, e.ip = km[e.key], im[e.ident], pm[e.ip]
+					m.events[counts[e.key]] = e
+					counts[e.key]++
+				}
 			}
-		} else {
-			for _, e := range s.events {
-				e.key, e.ident, e.ip = km[e.key], im[e.ident], pm[e.ip]
-				m.events[counts[e.key]] = e
-				counts[e.key]++
-			}
+			s.events[j] = nil // free as we go
 		}
-		s.events = nil // free as we go
+		s.events = nil
 	}
 	col.sinks = nil
 	// Sort each key's events by time; the keys are split in two halves of

@@ -216,7 +216,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	// Which identities need resolving: owners of stored pages and of
 	// candidate objects, and the viewers of those responses.
 	t0 = time.Now()
-	need := make([]bool, len(m.idents))
+	need := make([]bool, m.idents.len())
 	for sk := range ln.stored {
 		need[sk.ident] = true
 	}
@@ -232,11 +232,11 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	var ids []string
 	for id, n := range need {
 		if n {
-			ids = append(ids, m.idents[id])
+			ids = append(ids, m.idents.str(uint32(id)))
 		}
 	}
 	// person[ident] = index into users+1, or 0 when unresolved.
-	person := make([]int32, len(m.idents))
+	person := make([]int32, m.idents.len())
 	var userIDs []string
 	userIdx := map[string]int32{}
 	addUser := func(uid string) int32 {
@@ -251,13 +251,13 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	if c.IdentityKind == "session" {
 		// uidOf[id] is the user of identity id, when found; people are then
 		// numbered in identity order, whatever order the answers came in.
-		uidOf := make([]string, len(m.idents))
-		found := make([]bool, len(m.idents))
+		uidOf := make([]string, m.idents.len())
+		found := make([]bool, m.idents.len())
 		if ss, ok := res.(SessionStreamer); ok {
 			// Each answer goes straight to its identity (distinct ids,
 			// so concurrent calls write distinct elements).
 			err := ss.EachSession(ctx, ids, func(sid []byte, uid string) {
-				if id, ok := m.identIx[string(sid)]; ok && need[id] {
+				if id, ok := m.idents.find(sid); ok && need[id] {
 					uidOf[id], found[id] = uid, true
 				}
 			})
@@ -271,7 +271,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			}
 			for id, n := range need {
 				if n {
-					uidOf[id], found[id] = sess[m.idents[id]]
+					uidOf[id], found[id] = sess[m.idents.str(uint32(id))]
 				}
 			}
 		}
@@ -283,7 +283,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	} else {
 		for id, n := range need {
 			if n {
-				person[id] = addUser(m.idents[id])
+				person[id] = addUser(m.idents.str(uint32(id)))
 			}
 		}
 	}
@@ -305,7 +305,6 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			ownerIDs = append(ownerIDs, userIDs[i-1])
 		}
 	}
-	m.identIx = nil
 	timings["resolve.sessions"] = time.Since(t0)
 	recs, err := res.Users(ctx, ownerIDs)
 	if err != nil {
@@ -325,9 +324,9 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	timings["resolve"] = time.Since(t0)
 
 	t0 = time.Now()
-	nm := &names{keys: make([]keyInfo, len(m.keys)), userIDs: userIDs, catLists: [][]incident.Category{nil},
+	nm := &names{keys: make([]keyInfo, m.keys.len()), userIDs: userIDs, catLists: [][]incident.Category{nil},
 		catIndex: map[catListKey]uint32{}, users: make([]string, len(userIDs)+1),
-		idents: make([]string, len(m.idents)), ips: make([]string, len(m.ips))}
+		idents: make([]string, m.idents.len()), ips: make([]string, m.ips.len())}
 	ev := &evaluator{c: c, m: m, person: person, records: records, userIDs: userIDs, people: map[int32]*acc{},
 		names: nm, onFileMemo: map[onFileKey][]incident.Category{}, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
 	ev.routeCats = make([][]incident.Category, len(c.Exposure.Routes))
@@ -343,7 +342,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	out := ev.finish()
 	out.Counts.PrivateOrigin, out.Counts.PrivateUnknown = m.origin, m.unknwn
 	out.Counts.PrivateResponses = int64(len(m.events)) + m.origin + m.unknwn
-	owns := make([]bool, len(m.idents))
+	owns := make([]bool, m.idents.len())
 	for sk := range ln.stored {
 		owns[sk.ident] = true
 	}
@@ -453,12 +452,12 @@ func (ev *evaluator) viewer(e *event) uint64 {
 	case 2:
 		if nm.idents[id] == "" {
 			// A session id is a credential: never show or store it.
-			h := sha256.Sum256([]byte(ev.m.idents[id]))
+			h := sha256.Sum256(ev.m.idents.bytes(id))
 			nm.idents[id] = "identity:" + hex.EncodeToString(h[:6])
 		}
 	case 3:
 		if id != 0 && nm.ips[id] == "" {
-			nm.ips[id] = "ip:" + ev.m.ips[id]
+			nm.ips[id] = "ip:" + ev.m.ips.str(id)
 		}
 	}
 	return code
@@ -472,7 +471,7 @@ type keyInfo struct {
 func (ev *evaluator) base(e *event) cEvent {
 	ki := &ev.names.keys[e.key]
 	if ki.readable == "" {
-		parts := strings.Split(strings.TrimSuffix(ev.m.keys[e.key], "\x00"), "\x00")
+		parts := strings.Split(strings.TrimSuffix(ev.m.keys.str(e.key), "\x00"), "\x00")
 		for i, p := range ev.c.Exposure.CacheKey {
 			if p == "pop" && i < len(parts) {
 				ki.pop = parts[i]
@@ -678,8 +677,8 @@ func (ev *evaluator) finish() *Result {
 	viewers := map[int32]int{}
 	var byKind [4][]vstat
 	byKind[1] = make([]vstat, len(ev.userIDs)+1)
-	byKind[2] = make([]vstat, len(ev.m.idents))
-	byKind[3] = make([]vstat, len(ev.m.ips))
+	byKind[2] = make([]vstat, ev.m.idents.len())
+	byKind[3] = make([]vstat, ev.m.ips.len())
 	for i, vp := range ev.viewerPairs {
 		vs := &byKind[vp.viewer>>32][uint32(vp.viewer)]
 		vs.views++

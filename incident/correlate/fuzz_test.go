@@ -141,7 +141,9 @@ func TestDeterminism(t *testing.T) {
 			checkInvariants(t, c, want)
 			shuffled := rng.Perm(len(recs))
 			split := rng.Perm(len(recs))
+			restore := correlate.SetEventBlockForTest(3) // many blocks per sink
 			got := runGen(t, c, recs, shuffled, 2, func(i int) int { return split[i] % 2 })
+			restore()
 			sameResult(t, "shuffled on two sinks vs in order on one", got, want)
 			byFile := runGen(t, c, recs, reversed(shuffled), 2, func(i int) int { return recs[i].file % 2 })
 			sameResult(t, "one file per worker vs in order on one", byFile, want)
