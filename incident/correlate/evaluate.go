@@ -329,6 +329,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 		idents: make([]string, m.idents.len()), ips: make([]string, m.ips.len())}
 	ev := &evaluator{c: c, m: m, person: person, records: records, userIDs: userIDs, people: map[int32]*acc{},
 		names: nm, onFileMemo: map[onFileKey][]incident.Category{}, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
+	ev.used[1], ev.used[2], ev.used[3] = make([]bool, len(userIDs)+1), make([]bool, m.idents.len()), make([]bool, m.ips.len())
 	ev.routeCats = make([][]incident.Category, len(c.Exposure.Routes))
 	for i, r := range c.Exposure.Routes {
 		ev.routeCats[i] = r.Categories
@@ -396,6 +397,7 @@ type evaluator struct {
 	counts    Counts
 
 	viewerPairs   []viewerPair
+	used          [4][]bool // viewers to name, by kind of viewer code
 	personsBuf    []int32
 	unresolvedBuf []uint32
 
@@ -438,29 +440,36 @@ func (ev *evaluator) onFile(p int32, route uint16) []incident.Category {
 	return out
 }
 
-// viewer returns the code of the party a response was served to, naming
-// it once (the same few names recur across millions of events).
+// viewer returns the code of the party a response was served to and marks
+// it for naming (nameViewers names each once, after the pass: the marks are
+// a byte per id, the names 16 bytes, so the pass stays in cache).
 func (ev *evaluator) viewer(e *event) uint64 {
 	code := ev.viewerCode(e)
-	id := uint32(code)
+	ev.used[code>>32][uint32(code)] = true
+	return code
+}
+
+// nameViewers names every marked viewer.
+func (ev *evaluator) nameViewers() {
 	nm := ev.names
-	switch code >> 32 {
-	case 1:
-		if nm.users[id] == "" {
+	for id, u := range ev.used[1] {
+		if u {
 			nm.users[id] = "user:" + ev.userIDs[id-1]
 		}
-	case 2:
-		if nm.idents[id] == "" {
+	}
+	for id, u := range ev.used[2] {
+		if u {
 			// A session id is a credential: never show or store it.
-			h := sha256.Sum256(ev.m.idents.bytes(id))
+			h := sha256.Sum256(ev.m.idents.bytes(uint32(id)))
 			nm.idents[id] = "identity:" + hex.EncodeToString(h[:6])
 		}
-	case 3:
-		if id != 0 && nm.ips[id] == "" {
-			nm.ips[id] = "ip:" + ev.m.ips.str(id)
+	}
+	for id, u := range ev.used[3] {
+		if u && id != 0 {
+			nm.ips[id] = "ip:" + ev.m.ips.str(uint32(id))
 		}
 	}
-	return code
+	ev.used = [4][]bool{}
 }
 
 // keyInfo is what an event shows of its cache key, computed once per key.
@@ -688,6 +697,7 @@ func (ev *evaluator) finish() *Result {
 		}
 	}
 	ev.viewerPairs = nil
+	ev.nameViewers()
 	out.TopViewers = topViewers(func(yield func(uint64, vstat) bool) {
 		for kind, t := range byKind {
 			for id, vs := range t {
