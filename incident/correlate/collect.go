@@ -153,7 +153,10 @@ type merged struct {
 // merge remaps the workers' ids to global ones and groups events by key with
 // a counting sort, then sorts each key's events by time (file and line break
 // ties, so the result does not depend on how files were split among workers).
-func (col *Collector) merge() *merged {
+//
+// afterIDs, if set, is called as soon as the global id tables are final
+// (before grouping); it must not change them.
+func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 	m := &merged{}
 	// The first worker's tables become the global ones (its ids stay as
 	// they are); the other workers' ids are remapped into them.
@@ -191,6 +194,9 @@ func (col *Collector) merge() *merged {
 	}
 	wg.Wait()
 	m.keys, m.idents, m.ips = gk, gi, gp
+	if afterIDs != nil {
+		afterIDs(m)
+	}
 	counts := make([]int, m.keys.len()+1)
 	for w, s := range col.sinks {
 		km := maps[w][0]

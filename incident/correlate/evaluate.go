@@ -207,14 +207,25 @@ func (n *names) viewerName(code uint64) string {
 func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (*Result, error) {
 	timings := map[string]time.Duration{}
 	t0 := time.Now()
-	m := col.merge()
+	// Session ids are resolved while the events are grouped and the
+	// lineage is rebuilt, as soon as the id tables are final: every
+	// identity seen, a superset of those the lineage will need (about a
+	// quarter more on simulator output), so that the database and the
+	// grouping share the two cores.
+	var early *earlyResolution
+	m := col.merge(func(m *merged) {
+		if c.IdentityKind == "session" {
+			early = startResolution(ctx, res, m.idents)
+		}
+	})
 	timings["group"] = time.Since(t0)
 	t0 = time.Now()
 	ln := m.lineage(newRules(c.Start, c.End, c.Exposure.CacheableStatus))
 	timings["lineage"] = time.Since(t0)
 
-	// Which identities need resolving: owners of stored pages and of
-	// candidate objects, and the viewers of those responses.
+	// Which identities matter: owners of stored pages and of candidate
+	// objects, and the viewers of those responses. Only they become
+	// people; the other answers are dropped.
 	t0 = time.Now()
 	need := make([]bool, m.idents.len())
 	for sk := range ln.stored {
@@ -229,12 +240,6 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 		}
 	}
 	need[0] = false
-	var ids []string
-	for id, n := range need {
-		if n {
-			ids = append(ids, m.idents.str(uint32(id)))
-		}
-	}
 	// person[ident] = index into users+1, or 0 when unresolved.
 	person := make([]int32, m.idents.len())
 	var userIDs []string
@@ -249,32 +254,12 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 		return i
 	}
 	if c.IdentityKind == "session" {
-		// uidOf[id] is the user of identity id, when found; people are then
-		// numbered in identity order, whatever order the answers came in.
-		uidOf := make([]string, m.idents.len())
-		found := make([]bool, m.idents.len())
-		if ss, ok := res.(SessionStreamer); ok {
-			// Each answer goes straight to its identity (distinct ids,
-			// so concurrent calls write distinct elements).
-			err := ss.EachSession(ctx, ids, func(sid []byte, uid string) {
-				if id, ok := m.idents.find(sid); ok && need[id] {
-					uidOf[id], found[id] = uid, true
-				}
-			})
-			if err != nil {
-				return nil, err
-			}
-		} else {
-			sess, err := res.Sessions(ctx, ids)
-			if err != nil {
-				return nil, err
-			}
-			for id, n := range need {
-				if n {
-					uidOf[id], found[id] = sess[m.idents.str(uint32(id))]
-				}
-			}
+		// The answers of startResolution. People are numbered in identity
+		// order, whatever order the answers came in.
+		if err := early.wait(); err != nil {
+			return nil, err
 		}
+		uidOf, found := early.uidOf, early.found
 		for id, n := range need {
 			if n && found[id] {
 				person[id] = addUser(uidOf[id])
@@ -822,3 +807,41 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// earlyResolution resolves every identity of an id table in the
+// background: uidOf[id] is the user of identity id when found[id].
+type earlyResolution struct {
+	uidOf []string
+	found []bool
+	done  chan error
+}
+
+func startResolution(ctx context.Context, res Resolver, idents *interner) *earlyResolution {
+	er := &earlyResolution{uidOf: make([]string, idents.len()), found: make([]bool, idents.len()), done: make(chan error, 1)}
+	ids := make([]string, 0, idents.len()-1)
+	for id := 1; id < idents.len(); id++ {
+		ids = append(ids, idents.str(uint32(id)))
+	}
+	go func() {
+		if ss, ok := res.(SessionStreamer); ok {
+			// Each answer goes straight to its identity (distinct ids, so
+			// concurrent calls write distinct elements).
+			er.done <- ss.EachSession(ctx, ids, func(sid []byte, uid string) {
+				if id, ok := idents.find(sid); ok {
+					er.uidOf[id], er.found[id] = uid, true
+				}
+			})
+			return
+		}
+		sess, err := res.Sessions(ctx, ids)
+		if err == nil {
+			for i, sid := range ids {
+				er.uidOf[i+1], er.found[i+1] = sess[sid]
+			}
+		}
+		er.done <- err
+	}()
+	return er
+}
+
+func (er *earlyResolution) wait() error { return <-er.done }
