@@ -19,6 +19,10 @@ USERS_DB=${USERS_DB:-$PG/breachctl_bench_users?sslmode=disable}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 command -v goaccess >/dev/null || { apt-get update -qq && apt-get install -y -qq goaccess >/dev/null || true; }
 command -v igzip >/dev/null || { apt-get update -qq && apt-get install -y -qq isal >/dev/null || true; }
+# The case database starts empty: every ingest adds a run of ~2.25 M events,
+# and a database grown by earlier benchmarks (and its autovacuum) slows the
+# store phase by a second or more.
+psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS breachctl_bench' >/dev/null
 scripts/ensure-db.sh breachctl_bench breachctl_bench_users
 
 results="$DIR/results.txt"
@@ -33,15 +37,38 @@ fi
 run() {
   local name=$1 casefile=$2 mode=${3:-}
   "$BIN" ingest $mode -f "$casefile" >/dev/null
-  /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$BIN" ingest $mode -v -f "$casefile" > "$DIR/$name.out" 2>/dev/null
+  local out="$DIR/$name${mode}.out"
+  /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$BIN" ingest $mode -v -f "$casefile" > "$out" 2>/dev/null
   read -r secs kb < "$DIR/time.txt"
   local lines
-  lines=$(grep -oE '[0-9]+ lines in' "$DIR/$name.out" | head -1 | cut -d' ' -f1)
+  lines=$(grep -oE '[0-9]+ lines in' "$out" | head -1 | cut -d' ' -f1)
   local bytes
   bytes=$(du -sbL "$(dirname "$casefile")/logs" | cut -f1)
   printf '%-28s %12s lines %8.2f s %8.2f M lines/s %6d MB RSS %8.1f MB input\n' "$name" "$lines" "$secs" \
     "$(echo "$lines / $secs / 1000000" | bc -l)" $((kb / 1024)) "$(echo "$bytes / 1048576" | bc -l)" | tee -a "$results"
-  grep 'timings:' "$DIR/$name.out" | sed 's/^ */    /' | tee -a "$results"
+  grep 'timings:' "$out" | sed 's/^ */    /' | tee -a "$results"
+  echo "$secs" > "$out.wall"
+}
+
+# seconds NAME FILE: a phase's duration from a "timings:" line, in seconds.
+seconds() {
+  grep 'timings:' "$2" | tr ',' '\n' | awk -v k="$1" '$1 == k || ($1 == "timings:" && $2 == k) {
+    v = $NF; if (v ~ /ms$/) { sub(/ms$/, "", v); v /= 1000 } else if (v ~ /µs$/) { sub(/µs$/, "", v); v /= 1000000 } else { sub(/s$/, "", v) }
+    print v }'
+}
+
+# budget NAME: issue 4's measure. Correlation and resolution cost the
+# per-line collection during the read (full read minus --dry-run read) plus
+# group, lineage, resolve and evaluate, as a share of the full ingest's wall.
+budget() {
+  local dry="$DIR/$1--dry-run.out" full="$DIR/$1.out"
+  [ -f "$dry" ] && [ -f "$full" ] || return 0
+  local rd rf g l r e wall
+  rd=$(seconds read "$dry"); rf=$(seconds read "$full"); g=$(seconds group "$full"); l=$(seconds lineage "$full")
+  r=$(seconds resolve "$full"); e=$(seconds evaluate "$full"); wall=$(cat "$full.wall")
+  awk -v n="$1" -v rd="$rd" -v rf="$rf" -v g="$g" -v l="$l" -v r="$r" -v e="$e" -v w="$wall" 'BEGIN {
+    c = rf - rd; if (c < 0) c = 0; post = g + l + r + e
+    printf "%-28s collection %.2f s + group..evaluate %.2f s = %.2f s of %.2f s: %.1f%% (after the read alone: %.1f%%)\n", n, c, post, c + post, w, 100 * (c + post) / w, 100 * post / w }' | tee -a "$results"
 }
 
 # REUSE=1 times the incidents of an earlier run again (the user database
@@ -73,6 +100,8 @@ if [ -z "${SKIP_FULL:-}" ]; then
   run "nginx (gzip)" "$DIR/nginx/incident.yaml"
   run "cloudfront (gzip)" "$DIR/cloudfront/incident.yaml"
   run "cloudflare (gzip)" "$DIR/cloudflare/incident.yaml"
+  echo "correlation + resolution as a share of the full ingest (budget: 20%):" | tee -a "$results"
+  for n in "nginx (plain)" "nginx (gzip)" "cloudfront (gzip)" "cloudflare (gzip)"; do budget "$n"; done
 fi
 
 if command -v goaccess >/dev/null && [ -z "${SKIP_GOACCESS:-}" ]; then
