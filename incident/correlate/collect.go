@@ -37,11 +37,12 @@ type Collector struct {
 	routes   []*incident.RouteMatcher
 	keyParts []string
 	sinks    []*sink
+	idents   *sharedInterner // every worker's identities
 }
 
 // NewCollector prepares a collector for the case's routes and cache key.
 func NewCollector(c *incident.Case) (*Collector, error) {
-	col := &Collector{keyParts: c.Exposure.CacheKey}
+	col := &Collector{keyParts: c.Exposure.CacheKey, idents: newSharedInterner()}
 	for i, r := range c.Exposure.Routes {
 		m, err := incident.CompileRoute(r.Match)
 		if err != nil {
@@ -55,16 +56,15 @@ func NewCollector(c *incident.Case) (*Collector, error) {
 // Sink returns worker w's sink (for logs.Options.NewSink). Call it once per
 // worker before reading starts.
 func (col *Collector) Sink(w int) logs.Sink {
-	s := &sink{col: col, keys: newInterner(), idents: newInterner(), ips: newInterner()}
+	s := &sink{col: col, keys: newInterner(), ips: newInterner()}
 	col.sinks = append(col.sinks, s)
 	return s
 }
 
 type sink struct {
-	col    *Collector
-	keys   *interner
-	idents *interner
-	ips    *interner
+	col  *Collector
+	keys *interner // per worker: few, and not worth a lock
+	ips  *interner
 	// events in blocks of eventBlock: appending never copies what was
 	// gathered, nor holds two copies of it while growing.
 	events  [][]event
@@ -118,7 +118,7 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 	}
 	s.keyBuf = b
 	// The client address only names an anonymous viewer.
-	ident, ip := s.idents.id(rec.Identity), uint32(0)
+	ident, ip := s.col.idents.id(rec.Identity), uint32(0)
 	if ident == 0 {
 		ip = s.ips.id(rec.ClientIP)
 	}
@@ -142,7 +142,7 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 // ordered by time within each key.
 type merged struct {
 	keys   *interner // id <-> key ("pop\x00host\x00path\x00query\x00")
-	idents *interner // id <-> identity (0 = anonymous)
+	idents *sharedInterner // id <-> identity (0 = anonymous)
 	ips    *interner
 	events []event
 	groups []int // events[groups[k]:groups[k+1]] belong to key k
@@ -157,30 +157,36 @@ type merged struct {
 // afterIDs, if set, is called as soon as the global id tables are final
 // (before grouping); it must not change them.
 func (col *Collector) merge(afterIDs func(m *merged)) *merged {
-	m := &merged{}
-	// The first worker's tables become the global ones (its ids stay as
-	// they are); the other workers' ids are remapped into them.
-	gk, gi, gp := newInterner(), newInterner(), newInterner()
+	// Identities are already global (one table for every worker): the
+	// caller may start resolving them at once.
+	m := &merged{idents: col.idents}
+	if afterIDs != nil {
+		afterIDs(m)
+	}
+	// The first worker's key and address tables become the global ones
+	// (its ids stay as they are); the other workers' ids are remapped into
+	// them.
+	gk, gp := newInterner(), newInterner()
 	if len(col.sinks) > 0 {
 		s0 := col.sinks[0]
-		gk, gi, gp = s0.keys, s0.idents, s0.ips
+		gk, gp = s0.keys, s0.ips
 	}
-	maps := make([][3][]uint32, len(col.sinks))
+	maps := make([][2][]uint32, len(col.sinks))
 	total := 0
 	for _, s := range col.sinks {
 		total += s.nEvents
 		m.origin += s.origin
 		m.unknwn += s.unknown
 	}
-	// The three id tables are independent: remap them concurrently, each in
-	// worker order (so global ids do not depend on scheduling).
+	// The two id tables are independent: remap them concurrently, each in
+	// worker order.
 	var wg sync.WaitGroup
-	for i, dst := range []*interner{gk, gi, gp} {
+	for i, dst := range []*interner{gk, gp} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for w, s := range col.sinks {
-				src := [3]*interner{s.keys, s.idents, s.ips}[i]
+				src := [2]*interner{s.keys, s.ips}[i]
 				if src == dst {
 					continue // the global table itself: no map, ids unchanged
 				}
@@ -193,10 +199,7 @@ func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 		}()
 	}
 	wg.Wait()
-	m.keys, m.idents, m.ips = gk, gi, gp
-	if afterIDs != nil {
-		afterIDs(m)
-	}
+	m.keys, m.ips = gk, gp
 	counts := make([]int, m.keys.len()+1)
 	for w, s := range col.sinks {
 		km := maps[w][0]
@@ -216,7 +219,7 @@ func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 	m.groups = slices.Clone(counts)
 	m.events = make([]event, total)
 	for w, s := range col.sinks {
-		km, im, pm := maps[w][0], maps[w][1], maps[w][2]
+		km, pm := maps[w][0], maps[w][1]
 		for j, blk := range s.events {
 			if km == nil { // the first worker's: ids unchanged
 				for _, e := range blk {
@@ -225,7 +228,7 @@ func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 				}
 			} else {
 				for _, e := range blk {
-					e.key, e.ident, e.ip = km[e.key], im[e.ident], pm[e.ip]
+					e.key, e.ip = km[e.key], pm[e.ip]
 					m.events[counts[e.key]] = e
 					counts[e.key]++
 				}

@@ -816,13 +816,17 @@ type earlyResolution struct {
 	done  chan error
 }
 
-func startResolution(ctx context.Context, res Resolver, idents *interner) *earlyResolution {
-	er := &earlyResolution{uidOf: make([]string, idents.len()), found: make([]bool, idents.len()), done: make(chan error, 1)}
-	ids := make([]string, 0, idents.len()-1)
-	for id := 1; id < idents.len(); id++ {
-		ids = append(ids, idents.str(uint32(id)))
-	}
+func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) *earlyResolution {
+	n := idents.len()
+	er := &earlyResolution{uidOf: make([]string, n), found: make([]bool, n), done: make(chan error, 1)}
 	go func() {
+		// idents is only read from now on: safe to share.
+		ids := make([]string, 0, n)
+		for id := 1; id < n; id++ {
+			if b := idents.bytes(uint32(id)); b != nil { // not a hole
+				ids = append(ids, string(b))
+			}
+		}
 		if ss, ok := res.(SessionStreamer); ok {
 			// Each answer goes straight to its identity (distinct ids, so
 			// concurrent calls write distinct elements).
@@ -835,8 +839,10 @@ func startResolution(ctx context.Context, res Resolver, idents *interner) *early
 		}
 		sess, err := res.Sessions(ctx, ids)
 		if err == nil {
-			for i, sid := range ids {
-				er.uidOf[i+1], er.found[i+1] = sess[sid]
+			for _, sid := range ids {
+				if id, ok := idents.find([]byte(sid)); ok {
+					er.uidOf[id], er.found[id] = sess[sid]
+				}
 			}
 		}
 		er.done <- err

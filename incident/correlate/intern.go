@@ -3,6 +3,7 @@ package correlate
 import (
 	"bytes"
 	"hash/maphash"
+	"sync"
 )
 
 // interner maps byte strings to dense ids; id 0 is reserved for "none" (the
@@ -49,7 +50,12 @@ func (in *interner) find(b []byte) (uint32, bool) {
 	if len(b) == 0 {
 		return 0, true
 	}
-	h := in.hash(b)
+	return in.findHashed(b, in.hash(b))
+}
+
+// findHashed is find with b's hash already known (the caller's own hash
+// function, used consistently for this interner).
+func (in *interner) findHashed(b []byte, h uint32) (uint32, bool) {
 	mask := uint32(len(in.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := in.table[i]
@@ -67,7 +73,11 @@ func (in *interner) id(b []byte) uint32 {
 	if len(b) == 0 {
 		return 0
 	}
-	h := in.hash(b)
+	return in.idHashed(b, in.hash(b))
+}
+
+// idHashed is id with b's hash already known (see findHashed).
+func (in *interner) idHashed(b []byte, h uint32) uint32 {
 	mask := uint32(len(in.table) - 1)
 	i := h & mask
 	for ; ; i = (i + 1) & mask {
@@ -106,3 +116,90 @@ func (in *interner) grow() {
 	}
 	in.table = t
 }
+
+// shardBits: a sharedInterner has 1<<shardBits shards.
+const shardBits = 6
+
+// sharedInterner is an interner the parsing workers add to at once: its
+// shards, chosen by the top bits of the hash, are each locked on their own,
+// so the two workers rarely meet. One table for all workers means each
+// identity is stored once, not once per worker, and nothing needs remapping
+// after the read. An id is the shard-local id times 1<<shardBits plus the
+// shard: ids are dense up to the shards' imbalance, and the ids below
+// 1<<shardBits (local id 0) are never used (nor are a shard's ids past its
+// last): bytes returns nil for such a hole.
+type sharedInterner struct {
+	seed   maphash.Seed
+	shards [1 << shardBits]struct {
+		mu sync.Mutex
+		in *interner
+		_  [48]byte // one cache line each
+	}
+}
+
+func newSharedInterner() *sharedInterner {
+	si := &sharedInterner{seed: maphash.MakeSeed()}
+	for i := range si.shards {
+		si.shards[i].in = newInterner()
+	}
+	return si
+}
+
+func (si *sharedInterner) split(id uint32) (shard, local uint32) {
+	return id & (1<<shardBits - 1), id >> shardBits
+}
+
+// id returns the id of b, adding it if it is new; safe for concurrent use.
+func (si *sharedInterner) id(b []byte) uint32 {
+	if len(b) == 0 {
+		return 0
+	}
+	h := uint32(maphash.Bytes(si.seed, b) >> 32)
+	shard := h >> (32 - shardBits) // the table slots use the low bits
+	sh := &si.shards[shard]
+	sh.mu.Lock()
+	local := sh.in.idHashed(b, h)
+	sh.mu.Unlock()
+	return local<<shardBits | shard
+}
+
+// find returns the id of b, if b was added. Only after every id call has
+// returned (it does not lock): then safe from several goroutines.
+func (si *sharedInterner) find(b []byte) (uint32, bool) {
+	if len(b) == 0 {
+		return 0, true
+	}
+	h := uint32(maphash.Bytes(si.seed, b) >> 32)
+	shard := h >> (32 - shardBits)
+	local, ok := si.shards[shard].in.findHashed(b, h)
+	if !ok {
+		return 0, false
+	}
+	return local<<shardBits | shard, true
+}
+
+// len is one more than the largest id (holes included), for tables
+// indexed by id. Only after every id call has returned.
+func (si *sharedInterner) len() int {
+	n := 1
+	for i := range si.shards {
+		if l := si.shards[i].in.len(); l > 1 {
+			n = max(n, ((l-1)<<shardBits|i)+1)
+		}
+	}
+	return n
+}
+
+// bytes returns id's string, nil for 0 and for a hole; shared, do not
+// modify. Only after every id call has returned.
+func (si *sharedInterner) bytes(id uint32) []byte {
+	shard, local := si.split(id)
+	in := si.shards[shard].in
+	if local == 0 || int(local) >= in.len() {
+		return nil
+	}
+	return in.bytes(local)
+}
+
+// str returns id's string as a new string ("" for a hole).
+func (si *sharedInterner) str(id uint32) string { return string(si.bytes(id)) }

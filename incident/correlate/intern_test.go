@@ -85,3 +85,67 @@ func BenchmarkInterner(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*len(ids)), "ns/lookup")
 }
+
+// TestSharedInterner: two goroutines adding overlapping identities at once
+// get one id per identity; ids round-trip, holes read as nil, and len
+// covers every id.
+func TestSharedInterner(t *testing.T) {
+	si := newSharedInterner()
+	const n = 20_000
+	name := func(i int) []byte { return fmt.Appendf(nil, "session-%06d", i) }
+	got := make([][]uint32, 2)
+	done := make(chan int)
+	for w := range 2 {
+		go func() {
+			got[w] = make([]uint32, n)
+			for k := range n {
+				i := k
+				if w == 1 {
+					i = n - 1 - k // the other way round: they meet in the middle
+				}
+				got[w][i] = si.id(name(i))
+			}
+			done <- w
+		}()
+	}
+	<-done
+	<-done
+	seen := map[uint32]int{}
+	for i := range n {
+		id := got[0][i]
+		if got[1][i] != id {
+			t.Fatalf("identity %d: ids %d and %d from the two goroutines, want one", i, id, got[1][i])
+		}
+		if j, dup := seen[id]; dup {
+			t.Fatalf("identities %d and %d share id %d", j, i, id)
+		}
+		seen[id] = i
+		if id == 0 || int(id) >= si.len() {
+			t.Fatalf("identity %d: id %d outside [1, len() = %d)", i, id, si.len())
+		}
+		if s := si.str(id); s != string(name(i)) {
+			t.Errorf("str(%d) = %q, want %q", id, s, name(i))
+		}
+		if f, ok := si.find(name(i)); !ok || f != id {
+			t.Errorf("find(%q) = %d, %v; want %d, true", name(i), f, ok, id)
+		}
+	}
+	holes := 0
+	for id := 0; id < si.len(); id++ {
+		if _, used := seen[uint32(id)]; !used {
+			holes++
+			if b := si.bytes(uint32(id)); b != nil {
+				t.Errorf("bytes(%d) = %q for an unused id, want nil", id, b)
+			}
+		}
+	}
+	if holes > n/4 {
+		t.Errorf("%d unused ids below len() = %d for %d identities: the shards are badly unbalanced", holes, si.len(), n)
+	}
+	if _, ok := si.find([]byte("never added")); ok {
+		t.Errorf("find(never added) = found, want not found")
+	}
+	if id := si.id(nil); id != 0 {
+		t.Errorf("id(empty) = %d, want 0", id)
+	}
+}
