@@ -141,7 +141,7 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 // merged is every worker's events with global ids, grouped by cache key and
 // ordered by time within each key.
 type merged struct {
-	keys   *interner // id <-> key ("pop\x00host\x00path\x00query\x00")
+	keys   *interner       // id <-> key ("pop\x00host\x00path\x00query\x00")
 	idents *sharedInterner // id <-> identity (0 = anonymous)
 	ips    *interner
 	events []event
