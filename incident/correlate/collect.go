@@ -12,8 +12,9 @@ import (
 	"github.com/breachctl/breachctl/incident/logs"
 )
 
-// event is one FILL or CACHED response of a private route, compacted: the
-// strings are interned per worker and remapped to global ids after reading.
+// event is one FILL or CACHED response of a private route, compacted: its
+// strings are ids. Identities are interned in one table for every worker;
+// keys and addresses per worker, remapped to global ids after reading.
 type event struct {
 	t      int64 // Unix ns
 	line   int64
