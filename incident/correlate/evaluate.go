@@ -209,9 +209,9 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	t0 := time.Now()
 	// Session ids are resolved while the events are grouped and the
 	// lineage is rebuilt, as soon as the id tables are final: every
-	// identity seen, a superset of those the lineage will need (about a
-	// quarter more on simulator output), so that the database and the
-	// grouping share the two cores.
+	// identity seen, a superset of those the lineage will need (2.6% more
+	// on simulator output: 939,751 for 916,110), so that the database and
+	// the grouping share the two cores.
 	var early *earlyResolution
 	m := col.merge(func(m *merged) {
 		if c.IdentityKind == "session" {
