@@ -17,9 +17,9 @@ type interner struct {
 	arena []byte
 	// ends[id] is where id's bytes end in arena; they start at ends[id-1].
 	ends []int
-	// table: linear probing, at most half full. An entry is the top 32
-	// bits of the string's hash (which also pick its slot) above its id;
-	// 0 is an empty slot (id 0 is never stored).
+	// table: linear probing, at most half full. An entry is the string's
+	// 32-bit hash (whose low bits pick its slot) above its id; 0 is an
+	// empty slot (id 0 is never stored).
 	table []uint64
 }
 
