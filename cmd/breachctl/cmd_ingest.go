@@ -206,7 +206,7 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result) {
 	fmt.Fprintf(w, "  parsed %d, rejected %d, outside the window ± margin %d (parsed + rejected = lines)\n", t.Parsed, t.Rejected, t.OutsideWindow)
 	if d.verbose && len(res.Timings) > 0 {
 		var parts []string
-		for _, k := range []string{"read", "group", "lineage", "resolve.sessions", "resolve", "evaluate", "store"} {
+		for _, k := range []string{"read", "evidence", "group", "lineage", "resolve.sessions", "resolve", "evaluate", "store"} {
 			if v, ok := res.Timings[k]; ok {
 				parts = append(parts, fmt.Sprintf("%s %s", k, v.Round(time.Millisecond)))
 			}

@@ -67,7 +67,7 @@ type Result struct {
 	Totals      store.Totals
 	Correlation *correlate.Result
 	Elapsed     time.Duration
-	Timings     map[string]time.Duration // read, group, lineage, resolve, evaluate, store
+	Timings     map[string]time.Duration // read, evidence, group, lineage, resolve, evaluate, store
 }
 
 // TruncatedError says which inputs ended early; ingest exits 1 for it unless
@@ -220,9 +220,11 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 				Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format})
 		},
 	})
+	res.Timings["read"] = time.Since(tRead)
 	if err != nil {
 		return res, err
 	}
+	tEvidence := time.Now()
 	var truncated []string
 	for i := range stats {
 		s := stats[i]
@@ -256,7 +258,7 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		res.Totals.OutsideWindow += s.OutsideWindow
 		log.Debug("file ingested", "file", fr.Name, "lines", s.Lines, "rejected", s.Rejected, "outside_window", s.OutsideWindow)
 	}
-	res.Timings["read"] = time.Since(tRead)
+	res.Timings["evidence"] = time.Since(tEvidence)
 	if len(truncated) > 0 && (!opts.AllowTruncated || st == nil) {
 		return res, &TruncatedError{Files: truncated}
 	}
