@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ type deps struct {
 	dbURL      string
 	verbose    bool
 	cpuProfile string
+	traceFile  string
 
 	stopProfile func()
 
@@ -229,20 +231,38 @@ func newRootCmd(d *deps) *cobra.Command {
 	root.PersistentFlags().StringVar(&d.dbURL, "db", "", "case database URL (default $BREACHCTL_DATABASE_URL, then $DATABASE_URL)")
 	root.PersistentFlags().BoolVarP(&d.verbose, "verbose", "v", false, "log what is being done to stderr (user ids only, never personal data)")
 	root.PersistentFlags().StringVar(&d.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	root.PersistentFlags().StringVar(&d.traceFile, "trace", "", "write an execution trace to this file (for performance work; go tool trace)")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	_ = root.PersistentFlags().MarkHidden("trace")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if d.cpuProfile == "" {
-			return nil
+		var stops []func()
+		d.stopProfile = func() {
+			for _, stop := range stops {
+				stop()
+			}
 		}
-		f, err := os.Create(d.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
+		if d.cpuProfile != "" {
+			f, err := os.Create(d.cpuProfile)
+			if err != nil {
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("--cpuprofile: %w", err)
+		if d.traceFile != "" {
+			f, err := os.Create(d.traceFile)
+			if err != nil {
+				return fmt.Errorf("--trace: %w", err)
+			}
+			if err := trace.Start(f); err != nil {
+				f.Close()
+				return fmt.Errorf("--trace: %w", err)
+			}
+			stops = append(stops, func() { trace.Stop(); f.Close() })
 		}
-		d.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 		return nil
 	}
 	root.AddCommand(
