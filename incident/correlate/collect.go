@@ -139,21 +139,22 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 	})
 }
 
-// merged is every worker's events with global ids, grouped by cache key and
-// ordered by time within each key.
+// merged is every worker's events with global ids, grouped by cache key (in
+// no particular order within a key: the lineage orders a key's FILLs, the
+// only ones whose order matters).
 type merged struct {
 	keys   *interner       // id <-> key ("pop\x00host\x00path\x00query\x00")
 	idents *sharedInterner // id <-> identity (0 = anonymous)
 	ips    *interner
 	events []event
+	fills  int   // how many of them are FILLs
 	groups []int // events[groups[k]:groups[k+1]] belong to key k
 	origin int64
 	unknwn int64
 }
 
 // merge remaps the workers' ids to global ones and groups events by key with
-// a counting sort, then sorts each key's events by time (file and line break
-// ties, so the result does not depend on how files were split among workers).
+// a counting sort.
 //
 // afterIDs, if set, is called as soon as the global id tables are final
 // (before grouping); it must not change them.
@@ -207,6 +208,9 @@ func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 		for _, blk := range s.events {
 			for i := range blk {
 				k := blk[i].key
+				if blk[i].fill {
+					m.fills++
+				}
 				if km != nil {
 					k = km[k]
 				}
@@ -239,32 +243,6 @@ func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 		s.events = nil
 	}
 	col.sinks = nil
-	// Sort each key's events by time; the keys are split in two halves of
-	// about equal event counts, sorted on both cores.
-	sortGroups := func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			g := m.events[m.groups[k]:m.groups[k+1]]
-			slices.SortFunc(g, func(a, b event) int {
-				switch {
-				case a.t != b.t:
-					return cmp64(a.t, b.t)
-				case a.file != b.file:
-					return int(a.file - b.file)
-				}
-				return cmp64(a.line, b.line)
-			})
-		}
-	}
-	nk := len(m.groups) - 1
-	mid, _ := slices.BinarySearch(m.groups, total/2)
-	mid = min(max(mid, 0), max(nk, 0))
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		sortGroups(0, mid)
-	}()
-	sortGroups(mid, nk)
-	wg.Wait()
 	return m
 }
 

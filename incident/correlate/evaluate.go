@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/breachctl/breachctl/incident"
@@ -228,60 +229,59 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	// people; the other answers are dropped.
 	t0 = time.Now()
 	need := make([]bool, m.idents.len())
-	for sk := range ln.stored {
+	for sk := range ln.eachStored() {
 		need[sk.ident] = true
 	}
-	for _, ce := range ln.cached {
+	for i := range ln.cached {
+		ce := &ln.cached[i]
 		need[m.events[ce.ev].ident] = true
-		for _, o := range ce.cands {
+		for _, o := range ln.candsOf(ce) {
 			if o != unknownObj {
 				need[o] = true
 			}
 		}
 	}
 	need[0] = false
-	// person[ident] = index into users+1, or 0 when unresolved.
+	// person[ident] = index into users+1, or 0 when unresolved. People are
+	// numbered in identity order, whatever order the answers came in.
 	person := make([]int32, m.idents.len())
 	var userIDs []string
-	userIdx := map[string]int32{}
-	addUser := func(uid string) int32 {
-		if i, ok := userIdx[uid]; ok {
-			return i
-		}
-		i := int32(len(userIDs)) + 1
-		userIdx[uid] = i
-		userIDs = append(userIDs, uid)
-		return i
-	}
 	if c.IdentityKind == "session" {
-		// The answers of startResolution. People are numbered in identity
-		// order, whatever order the answers came in.
+		// The answers of startResolution.
 		if err := early.wait(); err != nil {
 			return nil, err
 		}
-		uidOf, found := early.uidOf, early.found
+		personOf := make([]int32, early.users.len()) // by user id of early.users
 		for id, n := range need {
-			if n && found[id] {
-				person[id] = addUser(uidOf[id])
+			if u := early.userOf[id]; n && u != 0 {
+				if personOf[u] == 0 {
+					userIDs = append(userIDs, early.users.str(u))
+					personOf[u] = int32(len(userIDs))
+				}
+				person[id] = personOf[u]
 			}
 		}
 	} else {
+		users := newInterner() // its ids are the people's numbers: 1, 2, …
 		for id, n := range need {
 			if n {
-				person[id] = addUser(m.idents.str(uint32(id)))
+				b := m.idents.bytes(uint32(id))
+				p := users.id(b)
+				if int(p) > len(userIDs) {
+					userIDs = append(userIDs, string(b))
+				}
+				person[id] = int32(p)
 			}
 		}
 	}
 	// Records of everyone who owned a stored page (victims and possibles).
 	owner := make([]bool, len(userIDs)+1)
-	for sk := range ln.stored {
+	for sk := range ln.eachStored() {
 		owner[person[sk.ident]] = true
 	}
-	for _, ce := range ln.cached {
-		for _, o := range ce.cands {
-			if o != unknownObj && o != 0 {
-				owner[person[o]] = true
-			}
+	for _, o := range ln.cands {
+		if o != unknownObj && o != 0 {
+			owner[person[o]] = true
 		}
 	}
 	var ownerIDs []string
@@ -312,24 +312,24 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	nm := &names{keys: make([]keyInfo, m.keys.len()), userIDs: userIDs, catLists: [][]incident.Category{nil},
 		catIndex: map[catListKey]uint32{}, users: make([]string, len(userIDs)+1),
 		idents: make([]string, m.idents.len()), ips: make([]string, m.ips.len())}
-	ev := &evaluator{c: c, m: m, person: person, records: records, userIDs: userIDs, people: map[int32]*acc{},
+	ev := &evaluator{c: c, m: m, ln: ln, person: person, records: records, userIDs: userIDs, people: map[int32]*acc{},
 		names: nm, onFileMemo: map[onFileKey][]incident.Category{}, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
 	ev.used[1], ev.used[2], ev.used[3] = make([]bool, len(userIDs)+1), make([]bool, m.idents.len()), make([]bool, m.ips.len())
 	ev.routeCats = make([][]incident.Category, len(c.Exposure.Routes))
 	for i, r := range c.Exposure.Routes {
 		ev.routeCats[i] = r.Categories
 	}
-	for _, ce := range ln.cached {
-		ev.cached(&ce)
+	for i := range ln.cached {
+		ev.cached(&ln.cached[i])
 	}
-	for sk, t := range ln.stored {
-		ev.stored(sk, t)
+	for sk := range ln.eachStored() {
+		ev.stored(sk)
 	}
 	out := ev.finish()
 	out.Counts.PrivateOrigin, out.Counts.PrivateUnknown = m.origin, m.unknwn
 	out.Counts.PrivateResponses = int64(len(m.events)) + m.origin + m.unknwn
 	owns := make([]bool, m.idents.len())
-	for sk := range ln.stored {
+	for sk := range ln.eachStored() {
 		owns[sk.ident] = true
 	}
 	for id, n := range need {
@@ -372,6 +372,7 @@ func catsOf(mask uint32) []incident.Category {
 type evaluator struct {
 	c         *incident.Case
 	m         *merged
+	ln        *lineage
 	person    []int32
 	records   []*UserRecord
 	userIDs   []string
@@ -381,7 +382,7 @@ type evaluator struct {
 	names     *names
 	counts    Counts
 
-	viewerPairs   []viewerPair
+	viewerPairs   []uint64  // see viewerPair
 	used          [4][]bool // viewers to name, by kind of viewer code
 	personsBuf    []int32
 	unresolvedBuf []uint32
@@ -527,7 +528,7 @@ func (ev *evaluator) cached(ce *cached) {
 	var persons []int32     // resolved candidate people
 	var unresolved []uint32 // candidate identities that resolve to nobody
 	hasUnknown, hasNone := false, false
-	for _, o := range ce.cands {
+	for _, o := range ev.ln.candsOf(ce) {
 		switch {
 		case o == unknownObj:
 			hasUnknown = true
@@ -599,7 +600,7 @@ func (ev *evaluator) personEvent(e *event, p int32, level string) {
 	if level == Confirmed {
 		ev.counts.ConfirmedEvents++
 		a.views++
-		ev.viewerPairs = append(ev.viewerPairs, viewerPair{p, b.viewer})
+		ev.viewerPairs = append(ev.viewerPairs, viewerPair(p, b.viewer))
 		if a.first == 0 || e.t < a.first {
 			a.first = e.t
 		}
@@ -620,7 +621,7 @@ func (ev *evaluator) personEvent(e *event, p int32, level string) {
 
 // stored: a personal page stored in the window makes its owner at least
 // possibly affected, for what of the page's categories is on file.
-func (ev *evaluator) stored(sk storedKey, _ int64) {
+func (ev *evaluator) stored(sk storedKey) {
 	p := ev.person[sk.ident]
 	if p == 0 {
 		return // counted as an unresolved owner
@@ -635,12 +636,12 @@ func (ev *evaluator) stored(sk storedKey, _ int64) {
 	}
 }
 
-// viewerPair is one confirmed view: whose data, seen by which party.
-type viewerPair struct {
-	person int32
-	viewer uint64 // 1<<32|person for users, 2<<32|ident, 3<<32|ip
-}
+// viewerPair is one confirmed view, whose data seen by which party, packed
+// in one number so that a million of them sort fast: person<<34 | viewer
+// code (a kind of at most 3 above a 32-bit id; people number < 2^30).
+func viewerPair(person int32, viewer uint64) uint64 { return uint64(person)<<34 | viewer }
 
+// viewerCode: 1<<32|person for users, 2<<32|ident, 3<<32|ip.
 func (ev *evaluator) viewerCode(e *event) uint64 {
 	if e.ident != 0 {
 		if p := ev.person[e.ident]; p > 0 {
@@ -660,12 +661,7 @@ func (ev *evaluator) finish() *Result {
 		close(sorted)
 	}()
 	// Distinct viewers per person.
-	slices.SortFunc(ev.viewerPairs, func(a, b viewerPair) int {
-		if a.person != b.person {
-			return int(a.person - b.person)
-		}
-		return cmp64(int64(a.viewer), int64(b.viewer))
-	})
+	slices.Sort(ev.viewerPairs)
 	// What each viewer saw, in one table per kind of viewer code, indexed
 	// by id (a million viewers cost no allocation or hashing).
 	viewers := map[int32]int{}
@@ -674,10 +670,11 @@ func (ev *evaluator) finish() *Result {
 	byKind[2] = make([]vstat, ev.m.idents.len())
 	byKind[3] = make([]vstat, ev.m.ips.len())
 	for i, vp := range ev.viewerPairs {
-		vs := &byKind[vp.viewer>>32][uint32(vp.viewer)]
+		person, viewer := int32(vp>>34), vp&(1<<34-1)
+		vs := &byKind[viewer>>32][uint32(viewer)]
 		vs.views++
 		if i == 0 || vp != ev.viewerPairs[i-1] {
-			viewers[vp.person]++
+			viewers[person]++
 			vs.people++
 		}
 	}
@@ -767,9 +764,14 @@ func topViewers(byViewer iter.Seq2[uint64, vstat], name func(code uint64) string
 }
 
 // sortEvents puts events in time order, then evidence file and line,
-// victim and kind.
+// victim and kind. They arrive key by key, in no order within a key: a
+// most-significant-digit radix sort on the time distributes them in place
+// into 256 buckets of consecutive time spans (each event moved once, into
+// one of 256 places that stay in cache), then each bucket the same way,
+// until a bucket is small enough for a comparison sort. The buckets of the
+// first level are shared between two goroutines.
 func sortEvents(events []cEvent, nm *names) {
-	slices.SortFunc(events, func(a, b cEvent) int {
+	cmp := func(a, b cEvent) int {
 		switch {
 		case a.at != b.at:
 			return cmp64(a.at, b.at)
@@ -781,7 +783,82 @@ func sortEvents(events []cEvent, nm *names) {
 			return strings.Compare(victimName(a.victim, nm), victimName(b.victim, nm))
 		}
 		return strings.Compare(kindNames[a.kind], kindNames[b.kind])
+	}
+	const radix = 256
+	// distribute moves events into buckets of time; ok is false when they
+	// all have one time (nothing to distribute).
+	distribute := func(events []cEvent) (start [radix + 1]int, ok bool) {
+		lo, hi := events[0].at, events[0].at
+		for i := range events {
+			lo, hi = min(lo, events[i].at), max(hi, events[i].at)
+		}
+		if lo == hi {
+			return start, false
+		}
+		shift := 0
+		for uint64(hi-lo)>>shift >= radix {
+			shift++
+		}
+		bucket := func(e *cEvent) int { return int(uint64(e.at-lo) >> shift) }
+		for i := range events {
+			start[bucket(&events[i])+1]++
+		}
+		for b := 1; b <= radix; b++ {
+			start[b] += start[b-1]
+		}
+		next := start
+		for b := range radix {
+			for next[b] < start[b+1] {
+				i := next[b]
+				if d := bucket(&events[i]); d == b {
+					next[b]++
+				} else {
+					events[i], events[next[d]] = events[next[d]], events[i]
+					next[d]++
+				}
+			}
+		}
+		return start, true
+	}
+	var sortRange func(events []cEvent)
+	sortRange = func(events []cEvent) {
+		if len(events) <= 64 {
+			slices.SortFunc(events, cmp)
+			return
+		}
+		start, ok := distribute(events)
+		if !ok {
+			slices.SortFunc(events, cmp)
+			return
+		}
+		for b := range radix {
+			sortRange(events[start[b]:start[b+1]])
+		}
+	}
+	if len(events) <= 64 {
+		slices.SortFunc(events, cmp)
+		return
+	}
+	start, ok := distribute(events)
+	if !ok {
+		slices.SortFunc(events, cmp)
+		return
+	}
+	// The first buckets holding half the events on another goroutine.
+	mid := 0
+	for mid < radix && start[mid+1] <= len(events)/2 {
+		mid++
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for b := range mid {
+			sortRange(events[start[b]:start[b+1]])
+		}
 	})
+	for b := mid; b < radix; b++ {
+		sortRange(events[start[b]:start[b+1]])
+	}
+	wg.Wait()
 }
 
 func victimName(p int32, nm *names) string {
@@ -809,16 +886,26 @@ func isDigits(s string) bool {
 }
 
 // earlyResolution resolves every identity of an id table in the
-// background: uidOf[id] is the user of identity id when found[id].
+// background: userOf[id] is the user of identity id, as an id of users (0:
+// not found). Users are interned as the answers arrive, on the resolving
+// goroutines, so what is left afterwards is one pass over arrays.
 type earlyResolution struct {
-	uidOf []string
-	found []bool
-	done  chan error
+	users  *sharedInterner
+	userOf []uint32
+	done   chan error
 }
 
 func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) *earlyResolution {
 	n := idents.len()
-	er := &earlyResolution{uidOf: make([]string, n), found: make([]bool, n), done: make(chan error, 1)}
+	er := &earlyResolution{users: newSharedInterner(), userOf: make([]uint32, n), done: make(chan error, 1)}
+	answer := func(sid []byte, uid string) {
+		if uid == "" {
+			return // no user: unresolved, as when not found
+		}
+		if id, ok := idents.find(sid); ok {
+			er.userOf[id] = er.users.id([]byte(uid))
+		}
+	}
 	go func() {
 		// idents is only read from now on: safe to share.
 		ids := make([]string, 0, n)
@@ -830,18 +917,14 @@ func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) 
 		if ss, ok := res.(SessionStreamer); ok {
 			// Each answer goes straight to its identity (distinct ids, so
 			// concurrent calls write distinct elements).
-			er.done <- ss.EachSession(ctx, ids, func(sid []byte, uid string) {
-				if id, ok := idents.find(sid); ok {
-					er.uidOf[id], er.found[id] = uid, true
-				}
-			})
+			er.done <- ss.EachSession(ctx, ids, answer)
 			return
 		}
 		sess, err := res.Sessions(ctx, ids)
 		if err == nil {
 			for _, sid := range ids {
-				if id, ok := idents.find([]byte(sid)); ok {
-					er.uidOf[id], er.found[id] = sess[sid]
+				if uid, ok := sess[sid]; ok {
+					answer([]byte(sid), uid)
 				}
 			}
 		}

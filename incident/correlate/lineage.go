@@ -1,6 +1,8 @@
 package correlate
 
 import (
+	"iter"
+	mathbits "math/bits"
 	"slices"
 	"time"
 )
@@ -11,10 +13,12 @@ import (
 const unknownObj = ^uint32(0)
 
 // cached is a CACHED response whose object may be someone else's page: at
-// least one candidate is a person other than the viewer's identity, or unknown.
+// least one candidate is a person other than the viewer's identity, or
+// unknown. It holds no pointer (there are millions): its candidates are
+// lineage.cands[off : off+n].
 type cached struct {
-	ev    int32    // index into merged.events
-	cands []uint32 // a window into one shared arena
+	ev     int32 // index into merged.events
+	off, n uint32
 }
 
 // storedKey identifies a person's stored page: identity and route.
@@ -26,9 +30,44 @@ type storedKey struct {
 // lineage is the outcome of the per-key pass.
 type lineage struct {
 	cached []cached
-	// stored: every personal page stored by a FILL in the window, with the
-	// time of its first fill.
-	stored map[storedKey]int64
+	cands  []uint32 // every kept response's candidates, back to back
+	// stored[route] is a bit set over identities: the bit of ident is set
+	// when a FILL in the window stored that person's page of that route.
+	stored [][]uint64
+}
+
+// candsOf returns the candidates of a CACHED response (shared: read only).
+func (l *lineage) candsOf(ce *cached) []uint32 {
+	return l.cands[ce.off : ce.off+ce.n : ce.off+ce.n]
+}
+
+// eachStored yields every stored personal page, by route then identity.
+func (l *lineage) eachStored() iter.Seq[storedKey] {
+	return func(yield func(storedKey) bool) {
+		for route, set := range l.stored {
+			for w, bits := range set {
+				for bits != 0 {
+					b := bits & -bits
+					bits &^= b
+					if !yield(storedKey{uint32(w*64 + mathbits.TrailingZeros64(b)), uint16(route)}) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+func (l *lineage) store(sk storedKey, idents int) {
+	for int(sk.route) >= len(l.stored) {
+		l.stored = append(l.stored, nil)
+	}
+	set := l.stored[sk.route]
+	if set == nil {
+		set = make([]uint64, (idents+63)/64)
+		l.stored[sk.route] = set
+	}
+	set[sk.ident/64] |= 1 << (sk.ident % 64)
 }
 
 // rules holds what decides whether a FILL stores a personal page.
@@ -79,12 +118,13 @@ func tick(e *event) (from, to int64) {
 // logs: all of them are candidates (a reading of the rule that never calls
 // a guess confirmed).
 func (m *merged) lineage(r *rules) *lineage {
-	out := &lineage{stored: map[storedKey]int64{}}
+	// At most every CACHED response is kept: size for that at once rather
+	// than copy millions of entries while growing.
+	out := &lineage{cached: make([]cached, 0, len(m.events)-m.fills)}
+	out.cands = make([]uint32, 0, cap(out.cached)+cap(out.cached)/8)
+	nIdents := m.idents.len()
 	var fills []int // indexes of the key's FILLs, in time order
 	var arena []uint32
-	var store []uint32 // candidates of every kept response, back to back
-	type span struct{ off, n uint32 }
-	var spans []span
 	for k := 0; k+1 < len(m.groups); k++ {
 		lo, hi := m.groups[k], m.groups[k+1]
 		fills = fills[:0]
@@ -95,12 +135,14 @@ func (m *merged) lineage(r *rules) *lineage {
 			}
 			fills = append(fills, i)
 			if obj := r.object(e); obj != 0 {
-				sk := storedKey{obj, e.route}
-				if t, ok := out.stored[sk]; !ok || e.t < t {
-					out.stored[sk] = e.t
-				}
+				out.store(storedKey{obj, e.route}, nIdents)
 			}
 		}
+		// Only the FILLs need to be in time order (file and line break
+		// ties, so the result does not depend on how files were split
+		// among workers); they are a few percent of the responses. Each
+		// CACHED response is placed among them on its own.
+		slices.SortFunc(fills, func(a, b int) int { return cmpEvents(&m.events[a], &m.events[b]) })
 		for i := lo; i < hi; i++ {
 			e := &m.events[i]
 			if e.fill {
@@ -134,18 +176,23 @@ func (m *merged) lineage(r *rules) *lineage {
 				}
 			}
 			if keep {
-				spans = append(spans, span{uint32(len(store)), uint32(len(arena))})
-				store = append(store, arena...)
-				out.cached = append(out.cached, cached{ev: int32(i)})
+				out.cached = append(out.cached, cached{ev: int32(i), off: uint32(len(out.cands)), n: uint32(len(arena))})
+				out.cands = append(out.cands, arena...)
 			}
 		}
 	}
-	// Point each response at its candidates now that the arena stops growing.
-	for i := range out.cached {
-		sp := spans[i]
-		out.cached[i].cands = store[sp.off : sp.off+sp.n : sp.off+sp.n]
-	}
 	return out
+}
+
+// cmpEvents orders responses by time, then file and line.
+func cmpEvents(a, b *event) int {
+	switch {
+	case a.t != b.t:
+		return cmp64(a.t, b.t)
+	case a.file != b.file:
+		return int(a.file - b.file)
+	}
+	return cmp64(a.line, b.line)
 }
 
 func addUnique(s []uint32, v uint32) []uint32 {
