@@ -312,12 +312,28 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	nm := &names{keys: make([]keyInfo, m.keys.len()), userIDs: userIDs, catLists: [][]incident.Category{nil},
 		catIndex: map[catListKey]uint32{}, users: make([]string, len(userIDs)+1),
 		idents: make([]string, m.idents.len()), ips: make([]string, m.ips.len())}
-	ev := &evaluator{c: c, m: m, ln: ln, person: person, records: records, userIDs: userIDs, people: map[int32]*acc{},
-		names: nm, onFileMemo: map[onFileKey][]incident.Category{}, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
+	ev := &evaluator{c: c, m: m, ln: ln, person: person, records: records, userIDs: userIDs,
+		accOf: make([]int32, len(userIDs)+1), names: nm, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
 	ev.used[1], ev.used[2], ev.used[3] = make([]bool, len(userIDs)+1), make([]bool, m.idents.len()), make([]bool, m.ips.len())
 	ev.routeCats = make([][]incident.Category, len(c.Exposure.Routes))
+	ev.routeMask = make([]uint32, len(c.Exposure.Routes))
+	ev.catIdx = make([][]uint32, len(c.Exposure.Routes))
 	for i, r := range c.Exposure.Routes {
 		ev.routeCats[i] = r.Categories
+		for _, c := range r.Categories {
+			ev.routeMask[i] |= catBit(c)
+		}
+	}
+	ev.onFileMask = make([]uint32, len(userIDs)+1)
+	for p, rec := range records {
+		ev.onFileMask[p] = allCats
+		if rec != nil {
+			for c, not := range rec.NotOnFile {
+				if not {
+					ev.onFileMask[p] &^= catBit(c)
+				}
+			}
+		}
 	}
 	for i := range ln.cached {
 		ev.cached(&ln.cached[i])
@@ -377,7 +393,9 @@ type evaluator struct {
 	records   []*UserRecord
 	userIDs   []string
 	routeCats [][]incident.Category
-	people    map[int32]*acc
+	// accOf[person] is 1 + the index of the person's acc in accs (0: none yet).
+	accOf     []int32
+	accs      []acc
 	events    []cEvent
 	names     *names
 	counts    Counts
@@ -387,43 +405,53 @@ type evaluator struct {
 	personsBuf    []int32
 	unresolvedBuf []uint32
 
-	onFileMemo map[onFileKey][]incident.Category
+	// What of each route's categories a person has on file, as bit masks
+	// (catBit); catIdx[route][mask] is 1 + the names.catLists index of
+	// the route's categories in mask (0: not yet made).
+	routeMask  []uint32
+	onFileMask []uint32 // by person
+	catIdx     [][]uint32
 }
 
-type onFileKey struct {
-	p     int32
-	route uint16
-}
+// allCats has the bit of every category (and of CategoryRank's "unknown").
+var allCats = uint32(1)<<(len(incident.Categories)+1) - 1
 
 func (ev *evaluator) acc(p int32) *acc {
-	a := ev.people[p]
-	if a == nil {
-		a = &acc{}
-		ev.people[p] = a
+	i := ev.accOf[p]
+	if i == 0 {
+		ev.accs = append(ev.accs, acc{})
+		i = int32(len(ev.accs))
+		ev.accOf[p] = i
 	}
-	return a
+	return &ev.accs[i-1]
 }
 
-// onFile intersects a route's categories with what person p has on file.
+// onFile intersects a route's categories with what person p has on file,
+// in the route's order, and returns them with their names.catLists index.
 // The result is shared: do not modify it.
-func (ev *evaluator) onFile(p int32, route uint16) []incident.Category {
+func (ev *evaluator) onFile(p int32, route uint16) ([]incident.Category, uint32) {
+	mask := ev.routeMask[route] & ev.onFileMask[p]
+	t := ev.catIdx[route]
+	if t == nil {
+		t = make([]uint32, allCats+1)
+		ev.catIdx[route] = t
+	}
+	if i := t[mask]; i != 0 {
+		return ev.names.catLists[i-1], i - 1
+	}
 	cats := ev.routeCats[route]
-	rec := ev.records[p]
-	if rec == nil || len(rec.NotOnFile) == 0 {
-		return cats
-	}
-	k := onFileKey{p, route}
-	if out, ok := ev.onFileMemo[k]; ok {
-		return out
-	}
-	out := make([]incident.Category, 0, len(cats))
-	for _, c := range cats {
-		if rec.OnFile(c) {
-			out = append(out, c)
+	if mask != ev.routeMask[route] {
+		var out []incident.Category
+		for _, c := range cats {
+			if mask&catBit(c) != 0 {
+				out = append(out, c)
+			}
 		}
+		cats = out
 	}
-	ev.onFileMemo[k] = out
-	return out
+	i := ev.names.catList(cats)
+	t[mask] = i + 1
+	return cats, i
 }
 
 // viewer returns the code of the party a response was served to and marks
@@ -571,7 +599,8 @@ func (ev *evaluator) cached(ce *cached) {
 		}
 		others++
 		b := ev.base(e)
-		b.kind, b.level, b.cats = kUnresolved, levelCode(level), ev.names.catList(ev.routeCats[e.route])
+		_, b.cats = ev.onFile(0, e.route) // person 0 has everything on file: the route's categories
+		b.kind, b.level = kUnresolved, levelCode(level)
 		ev.events = append(ev.events, b)
 		ev.counts.UnresolvedEvents++
 	}
@@ -586,8 +615,8 @@ func (ev *evaluator) cached(ce *cached) {
 func (ev *evaluator) personEvent(e *event, p int32, level string) {
 	b := ev.base(e)
 	b.victim, b.level = p, levelCode(level)
-	cats := ev.onFile(p, e.route)
-	b.cats = ev.names.catList(cats)
+	cats, ci := ev.onFile(p, e.route)
+	b.cats = ci
 	if len(cats) == 0 {
 		b.kind = kEmpty
 		ev.counts.EmptyEvents++
@@ -626,7 +655,7 @@ func (ev *evaluator) stored(sk storedKey) {
 	if p == 0 {
 		return // counted as an unresolved owner
 	}
-	cats := ev.onFile(p, sk.route)
+	cats, _ := ev.onFile(p, sk.route)
 	if len(cats) == 0 {
 		return
 	}
@@ -664,7 +693,7 @@ func (ev *evaluator) finish() *Result {
 	slices.Sort(ev.viewerPairs)
 	// What each viewer saw, in one table per kind of viewer code, indexed
 	// by id (a million viewers cost no allocation or hashing).
-	viewers := map[int32]int{}
+	viewers := make([]int, len(ev.userIDs)+1) // distinct viewers by person
 	var byKind [4][]vstat
 	byKind[1] = make([]vstat, len(ev.userIDs)+1)
 	byKind[2] = make([]vstat, ev.m.idents.len())
@@ -689,7 +718,11 @@ func (ev *evaluator) finish() *Result {
 			}
 		}
 	}, ev.names.viewerName)
-	for p, a := range ev.people {
+	for p, ai := range ev.accOf {
+		if ai == 0 {
+			continue
+		}
+		a := &ev.accs[ai-1]
 		if a.confirmedCats == 0 && a.otherCats == 0 {
 			continue
 		}
@@ -908,12 +941,7 @@ func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) 
 	}
 	go func() {
 		// idents is only read from now on: safe to share.
-		ids := make([]string, 0, n)
-		for id := 1; id < n; id++ {
-			if b := idents.bytes(uint32(id)); b != nil { // not a hole
-				ids = append(ids, string(b))
-			}
-		}
+		ids := idents.strs()
 		if ss, ok := res.(SessionStreamer); ok {
 			// Each answer goes straight to its identity (distinct ids, so
 			// concurrent calls write distinct elements).

@@ -17,14 +17,30 @@ type interner struct {
 	arena []byte
 	// ends[id] is where id's bytes end in arena; they start at ends[id-1].
 	ends []int
-	// table: linear probing, at most half full. An entry is the string's
-	// 32-bit hash (whose low bits pick its slot) above its id; 0 is an
-	// empty slot (id 0 is never stored).
-	table []uint64
+	// table: linear probing, at most half full. An entry holds where its
+	// string is, so that a lookup reads the table and the string and
+	// nothing in between.
+	table []slot
+}
+
+// slot is a table entry: the string's 32-bit hash (whose low bits pick its
+// slot) above its id, 0 for an empty slot (id 0 is never stored); and the
+// string's offset in the arena above its length (at most 1<<spanLenBits-1
+// bytes, the longest log line being 1 MiB).
+type slot struct {
+	hashID uint64
+	span   uint64
+}
+
+const spanLenBits = 24
+
+func (s *slot) at(arena []byte) []byte {
+	off, n := s.span>>spanLenBits, s.span&(1<<spanLenBits-1)
+	return arena[off : off+n]
 }
 
 func newInterner() *interner {
-	return &interner{seed: maphash.MakeSeed(), ends: []int{0}, table: make([]uint64, 64)}
+	return &interner{seed: maphash.MakeSeed(), ends: []int{0}, table: make([]slot, 64)}
 }
 
 // len is the number of ids, counting id 0.
@@ -58,12 +74,12 @@ func (in *interner) find(b []byte) (uint32, bool) {
 func (in *interner) findHashed(b []byte, h uint32) (uint32, bool) {
 	mask := uint32(len(in.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		e := in.table[i]
-		if e == 0 {
+		e := &in.table[i]
+		if e.hashID == 0 {
 			return 0, false
 		}
-		if uint32(e>>32) == h && bytes.Equal(in.bytes(uint32(e)), b) {
-			return uint32(e), true
+		if uint32(e.hashID>>32) == h && bytes.Equal(e.at(in.arena), b) {
+			return uint32(e.hashID), true
 		}
 	}
 }
@@ -81,18 +97,19 @@ func (in *interner) idHashed(b []byte, h uint32) uint32 {
 	mask := uint32(len(in.table) - 1)
 	i := h & mask
 	for ; ; i = (i + 1) & mask {
-		e := in.table[i]
-		if e == 0 {
+		e := &in.table[i]
+		if e.hashID == 0 {
 			break
 		}
-		if uint32(e>>32) == h && bytes.Equal(in.bytes(uint32(e)), b) {
-			return uint32(e)
+		if uint32(e.hashID>>32) == h && bytes.Equal(e.at(in.arena), b) {
+			return uint32(e.hashID)
 		}
 	}
 	id := uint32(len(in.ends))
+	off := len(in.arena)
 	in.arena = append(in.arena, b...)
 	in.ends = append(in.ends, len(in.arena))
-	in.table[i] = uint64(h)<<32 | uint64(id)
+	in.table[i] = slot{uint64(h)<<32 | uint64(id), uint64(off)<<spanLenBits | uint64(len(b))}
 	if 2*len(in.ends) > len(in.table) {
 		in.grow()
 	}
@@ -102,14 +119,14 @@ func (in *interner) idHashed(b []byte, h uint32) uint32 {
 // grow doubles the table; the stored hash bits place every entry again
 // without touching the strings.
 func (in *interner) grow() {
-	t := make([]uint64, 2*len(in.table))
+	t := make([]slot, 2*len(in.table))
 	mask := uint32(len(t) - 1)
 	for _, e := range in.table {
-		if e == 0 {
+		if e.hashID == 0 {
 			continue
 		}
-		i := uint32(e>>32) & mask
-		for t[i] != 0 {
+		i := uint32(e.hashID>>32) & mask
+		for t[i].hashID != 0 {
 			i = (i + 1) & mask
 		}
 		t[i] = e
@@ -203,3 +220,25 @@ func (si *sharedInterner) bytes(id uint32) []byte {
 
 // str returns id's string as a new string ("" for a hole).
 func (si *sharedInterner) str(id uint32) string { return string(si.bytes(id)) }
+
+// strs returns the string of every id but the holes, in id order: slices of
+// one copy of each shard's arena, not an allocation per string. Only after
+// every id call has returned.
+func (si *sharedInterner) strs() []string {
+	var arenas [1 << shardBits]string
+	total := 0
+	for i := range si.shards {
+		arenas[i] = string(si.shards[i].in.arena)
+		total += si.shards[i].in.len() - 1
+	}
+	out := make([]string, 0, total)
+	for id, n := uint32(1), uint32(si.len()); id < n; id++ {
+		shard, local := si.split(id)
+		in := si.shards[shard].in
+		if local == 0 || int(local) >= in.len() {
+			continue // a hole
+		}
+		out = append(out, arenas[shard][in.ends[local-1]:in.ends[local]])
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package correlate
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -145,7 +146,38 @@ func TestSharedInterner(t *testing.T) {
 	if _, ok := si.find([]byte("never added")); ok {
 		t.Errorf("find(never added) = found, want not found")
 	}
+	// strs: every identity once, in id order, holes skipped.
+	var want []string
+	for id := 1; id < si.len(); id++ {
+		if i, used := seen[uint32(id)]; used {
+			want = append(want, string(name(i)))
+		}
+	}
+	if got := si.strs(); !slices.Equal(got, want) {
+		t.Errorf("strs() = %d strings, want the %d identities in id order", len(got), len(want))
+	}
 	if id := si.id(nil); id != 0 {
 		t.Errorf("id(empty) = %d, want 0", id)
 	}
+}
+
+// BenchmarkInternerFind: finding a million identities in random order, as
+// the answers of the sessions query arrive.
+func BenchmarkInternerFind(b *testing.B) {
+	in := newInterner()
+	ids := make([][]byte, 1<<20)
+	for i := range ids {
+		ids[i] = fmt.Appendf(nil, "%032x", uint64(i)*0x9e3779b97f4a7c15)
+		in.id(ids[i])
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	b.ResetTimer()
+	for range b.N {
+		for _, id := range ids {
+			if _, ok := in.find(id); !ok {
+				b.Fatal("not found")
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ids)), "ns/find")
 }
