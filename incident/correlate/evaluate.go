@@ -394,11 +394,11 @@ type evaluator struct {
 	userIDs   []string
 	routeCats [][]incident.Category
 	// accOf[person] is 1 + the index of the person's acc in accs (0: none yet).
-	accOf     []int32
-	accs      []acc
-	events    []cEvent
-	names     *names
-	counts    Counts
+	accOf  []int32
+	accs   []acc
+	events []cEvent
+	names  *names
+	counts Counts
 
 	viewerPairs   []uint64  // see viewerPair
 	used          [4][]bool // viewers to name, by kind of viewer code
