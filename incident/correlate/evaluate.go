@@ -931,13 +931,22 @@ type earlyResolution struct {
 func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) *earlyResolution {
 	n := idents.len()
 	er := &earlyResolution{users: newSharedInterner(), userOf: make([]uint32, n), done: make(chan error, 1)}
-	answer := func(sid []byte, uid string) {
-		if uid == "" {
-			return // no user: unresolved, as when not found
+	var bufs sync.Pool // of *answerBuf, one per resolving goroutine
+	answer := func(sids, uids [][]byte) {
+		b, _ := bufs.Get().(*answerBuf)
+		if b == nil {
+			b = &answerBuf{}
 		}
-		if id, ok := idents.find(sid); ok {
-			er.userOf[id] = er.users.id([]byte(uid))
+		b.ids, b.ok = slices.Grow(b.ids[:0], len(sids))[:len(sids)], slices.Grow(b.ok[:0], len(sids))[:len(sids)]
+		idents.findAll(sids, b.ids, b.ok)
+		for i, id := range b.ids {
+			// An empty user id is no user: unresolved, as when not found
+			// (users.id gives it 0).
+			if b.ok[i] && id != 0 {
+				er.userOf[id] = er.users.id(uids[i])
+			}
 		}
+		bufs.Put(b)
 	}
 	go func() {
 		// idents is only read from now on: safe to share.
@@ -952,13 +961,19 @@ func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) 
 		if err == nil {
 			for _, sid := range ids {
 				if uid, ok := sess[sid]; ok {
-					answer([]byte(sid), uid)
+					answer([][]byte{[]byte(sid)}, [][]byte{[]byte(uid)})
 				}
 			}
 		}
 		er.done <- err
 	}()
 	return er
+}
+
+// answerBuf is a resolving goroutine's scratch space.
+type answerBuf struct {
+	ids []uint32
+	ok  []bool
 }
 
 func (er *earlyResolution) wait() error { return <-er.done }

@@ -235,7 +235,7 @@ func (f *fakeResolver) Sessions(ctx context.Context, ids []string) (map[string]s
 // goroutines at once with a reused buffer, as DBResolver does.
 type streamingResolver struct{ *fakeResolver }
 
-func (s streamingResolver) EachSession(ctx context.Context, ids []string, fn func(sid []byte, uid string)) error {
+func (s streamingResolver) EachSession(ctx context.Context, ids []string, fn func(sids, uids [][]byte)) error {
 	found, err := s.Sessions(ctx, ids)
 	if err != nil {
 		return err
@@ -245,14 +245,28 @@ func (s streamingResolver) EachSession(ctx context.Context, ids []string, fn fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Chunks of one to three rows, copied into a reused buffer.
 			var buf []byte
+			var sids, uids [][]byte
+			send := func() {
+				if len(sids) > 0 {
+					fn(sids, uids)
+				}
+				clear(buf) // the callee must not keep it
+				buf, sids, uids = buf[:0:0], sids[:0], uids[:0]
+			}
 			for i, id := range ids {
 				if uid, ok := found[id]; ok && i%2 == half {
-					buf = append(buf[:0], id...)
-					fn(buf, uid)
-					clear(buf) // the callee must not keep it
+					buf = append(buf, id...)
+					sids = append(sids, buf[len(buf)-len(id):])
+					buf = append(buf, uid...)
+					uids = append(uids, buf[len(buf)-len(uid):])
+					if len(sids) == 1+i%3 {
+						send()
+					}
 				}
 			}
+			send()
 		}()
 	}
 	wg.Wait()

@@ -195,6 +195,50 @@ func (si *sharedInterner) find(b []byte) (uint32, bool) {
 	return local<<shardBits | shard, true
 }
 
+// findAll is find for many strings: ids[i], ok[i] for bs[i] (ids and ok as
+// long as bs). A table slot and a string far apart in memory cost a cache
+// miss each; reading the slots of 16 strings, then their strings, then
+// comparing lets the misses of the 16 overlap instead of queueing.
+func (si *sharedInterner) findAll(bs [][]byte, ids []uint32, ok []bool) {
+	const group = 16
+	var (
+		h     [group]uint32
+		slots [group]slot
+		first [group]byte
+	)
+	for g := 0; g < len(bs); g += group {
+		n := min(group, len(bs)-g)
+		for k := range n {
+			h[k] = uint32(maphash.Bytes(si.seed, bs[g+k]) >> 32)
+			in := si.shards[h[k]>>(32-shardBits)].in
+			slots[k] = in.table[h[k]&uint32(len(in.table)-1)]
+		}
+		for k := range n {
+			if slots[k].hashID != 0 {
+				in := si.shards[h[k]>>(32-shardBits)].in
+				first[k] = in.arena[slots[k].span>>spanLenBits]
+			}
+		}
+		for k := range n {
+			b, shard := bs[g+k], h[k]>>(32-shardBits)
+			in := si.shards[shard].in
+			id, found := uint32(0), len(b) == 0
+			switch e := &slots[k]; {
+			case found || e.hashID == 0:
+				// empty (id 0) or an empty slot: not added
+			case uint32(e.hashID>>32) == h[k] && first[k] == b[0] && bytes.Equal(e.at(in.arena), b):
+				id, found = uint32(e.hashID), true
+			default: // probe on
+				id, found = in.findHashed(b, h[k])
+			}
+			if found && id != 0 {
+				id = id<<shardBits | shard
+			}
+			ids[g+k], ok[g+k] = id, found
+		}
+	}
+}
+
 // len is one more than the largest id (holes included), for tables
 // indexed by id. Only after every id call has returned.
 func (si *sharedInterner) len() int {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/users"
@@ -77,22 +76,29 @@ func batchSize(n, limit, parallel int) int {
 	return size
 }
 
-// SessionStreamer is a Resolver that can hand over each session's user as
-// its row arrives, instead of building a map of them all (DBResolver can).
+// SessionStreamer is a Resolver that can hand over sessions' users as their
+// rows arrive, instead of building a map of them all (DBResolver can).
 type SessionStreamer interface {
-	// EachSession calls fn for every session id the sessions query finds.
-	// fn may be called from several goroutines at once; sessionID is only
-	// valid during the call.
-	EachSession(ctx context.Context, sessionIDs []string, fn func(sessionID []byte, userID string)) error
+	// EachSession calls fn with the sessions the sessions query finds, a
+	// few hundred at a time: the user of sessionIDs[i] is userIDs[i]. fn
+	// may be called from several goroutines at once; the slices and their
+	// bytes are only valid during the call.
+	EachSession(ctx context.Context, sessionIDs []string, fn func(sessionIDs, userIDs [][]byte)) error
 }
 
+// rowChunk is how many session rows EachSession hands over at once: enough
+// for the callee to look many up at a time (their cache misses overlap), few
+// enough to stay in cache.
+const rowChunk = 256
+
 // eachRow runs query over ids in batches, each in a read-only transaction,
-// calls columns once per batch with the result's column names, then row for
-// every result row with its values (nil is NULL; valid only during the
-// call). Two batches run at once on two connections, so the database server
-// and the driver use both cores. columns is called under a lock; so is row,
-// unless concurrent is set, when it may run in both batches at once.
-func (r *DBResolver) eachRow(ctx context.Context, query string, ids []string, concurrent bool, columns func(cols []string) error, row func(vals []sql.RawBytes)) error {
+// calls columns once per batch with the result's column names, then, for
+// each batch, newRow once and its row for every result row with the row's
+// values (nil is NULL; valid only during the call), and its flush (if not
+// nil) after the last. Two batches run at once on two connections, so the
+// database server and the driver use both cores: columns is called under a
+// lock, the rest is the caller's to lock where it needs to.
+func (r *DBResolver) eachRow(ctx context.Context, query string, ids []string, columns func(cols []string) error, newRow func() (row func(vals []sql.RawBytes), flush func())) error {
 	const parallel = 2
 	size := batchSize(len(ids), r.batch(), parallel)
 	var (
@@ -109,7 +115,7 @@ func (r *DBResolver) eachRow(ctx context.Context, query string, ids []string, co
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := r.batchRows(ctx, query, part, &mu, concurrent, columns, row)
+			err := r.batchRows(ctx, query, part, &mu, columns, newRow)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -130,9 +136,9 @@ func (r *DBResolver) eachRow(ctx context.Context, query string, ids []string, co
 // batchRows runs one batch. The ids are sent as they are: for a large
 // = ANY($1) PostgreSQL hashes the array and scans the table once, so their
 // order does not matter to it.
-func (r *DBResolver) batchRows(ctx context.Context, query string, part []string, mu *sync.Mutex, concurrent bool, columns func(cols []string) error, row func(vals []sql.RawBytes)) error {
+func (r *DBResolver) batchRows(ctx context.Context, query string, part []string, mu *sync.Mutex, columns func(cols []string) error, newRow func() (row func(vals []sql.RawBytes), flush func())) error {
 	return users.ReadOnly(ctx, r.DB, r.Timeout, func(tx *sqlx.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, pq.StringArray(part))
+		rows, err := tx.QueryContext(ctx, query, arrayLiteral(part))
 		if err != nil {
 			return err
 		}
@@ -152,20 +158,52 @@ func (r *DBResolver) batchRows(ctx context.Context, query string, part []string,
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
+		row, flush := newRow()
 		for rows.Next() {
 			if err := rows.Scan(ptrs...); err != nil {
 				return err
 			}
-			if concurrent {
-				row(vals)
-				continue
-			}
-			mu.Lock()
 			row(vals)
-			mu.Unlock()
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if flush != nil {
+			flush()
+		}
+		return nil
 	})
+}
+
+// arrayLiteral is ids as a PostgreSQL array literal, every element quoted:
+// what pq.StringArray sends, built without looking at each byte again when
+// an id has nothing to escape (session ids rarely do).
+func arrayLiteral(ids []string) string {
+	n := 2
+	for _, id := range ids {
+		n += len(id) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		if strings.ContainsAny(id, `"\`) {
+			for j := 0; j < len(id); j++ {
+				if id[j] == '"' || id[j] == '\\' {
+					b = append(b, '\\')
+				}
+				b = append(b, id[j])
+			}
+		} else {
+			b = append(b, id...)
+		}
+		b = append(b, '"')
+	}
+	b = append(b, '}')
+	return string(b)
 }
 
 // sessionColumns finds session_id and user_id among a sessions query's columns.
@@ -181,9 +219,11 @@ func sessionColumns(cols []string) (si, ui int, err error) {
 func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]string, error) {
 	out := make(map[string]string, len(ids))
 	var mu sync.Mutex
-	err := r.EachSession(ctx, ids, func(sid []byte, uid string) {
+	err := r.EachSession(ctx, ids, func(sids, uids [][]byte) {
 		mu.Lock()
-		out[string(sid)] = uid
+		for i, sid := range sids {
+			out[string(sid)] = string(uids[i])
+		}
 		mu.Unlock()
 	})
 	if err != nil {
@@ -193,23 +233,51 @@ func (r *DBResolver) Sessions(ctx context.Context, ids []string) (map[string]str
 }
 
 // EachSession implements SessionStreamer.
-func (r *DBResolver) EachSession(ctx context.Context, ids []string, fn func(sid []byte, uid string)) error {
+func (r *DBResolver) EachSession(ctx context.Context, ids []string, fn func(sids, uids [][]byte)) error {
 	// Both batches' columns are the same query's: set once, read after.
 	var (
 		once   sync.Once
 		si, ui int
 	)
-	err := r.eachRow(ctx, r.SessionsQuery, ids, true, func(cols []string) error {
+	err := r.eachRow(ctx, r.SessionsQuery, ids, func(cols []string) error {
 		var err error
 		once.Do(func() { si, ui, err = sessionColumns(cols) })
 		if err == nil && (si < 0 || ui < 0) {
 			_, _, err = sessionColumns(cols)
 		}
 		return err
-	}, func(vals []sql.RawBytes) {
-		if vals[si] != nil && vals[ui] != nil {
-			fn(vals[si], string(vals[ui]))
+	}, func() (func(vals []sql.RawBytes), func()) {
+		// Rows are copied into a chunk (the driver reuses vals), handed
+		// over rowChunk at a time.
+		var (
+			buf        []byte
+			ends       []int
+			sids, uids [][]byte
+		)
+		flush := func() {
+			sids, uids = sids[:0], uids[:0]
+			for k, start := 0, 0; k < len(ends); k += 2 {
+				sids = append(sids, buf[start:ends[k]])
+				uids = append(uids, buf[ends[k]:ends[k+1]])
+				start = ends[k+1]
+			}
+			if len(sids) > 0 {
+				fn(sids, uids)
+			}
+			buf, ends = buf[:0], ends[:0]
 		}
+		return func(vals []sql.RawBytes) {
+			if vals[si] == nil || vals[ui] == nil {
+				return
+			}
+			buf = append(buf, vals[si]...)
+			ends = append(ends, len(buf))
+			buf = append(buf, vals[ui]...)
+			ends = append(ends, len(buf))
+			if len(ends) == 2*rowChunk {
+				flush()
+			}
+		}, flush
 	})
 	if err != nil {
 		return fmt.Errorf("users.sessions_query: %w", err)
@@ -226,7 +294,8 @@ func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserR
 	}
 	var has []hasCol
 	idx := map[string]int{}
-	err := r.eachRow(ctx, r.UsersQuery, ids, false, func(cols []string) error {
+	var mu sync.Mutex
+	err := r.eachRow(ctx, r.UsersQuery, ids, func(cols []string) error {
 		for _, c := range users.RequiredUserColumns {
 			if idx[c] = indexOf(cols, c); idx[c] < 0 {
 				return fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), c)
@@ -239,7 +308,7 @@ func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserR
 			}
 		}
 		return nil
-	}, func(vals []sql.RawBytes) {
+	}, lockedRow(&mu, func(vals []sql.RawBytes) {
 		u := &UserRecord{ID: string(vals[idx["id"]]), Locale: string(vals[idx["locale"]]),
 			Country: strings.ToUpper(string(vals[idx["country"]])), Region: strings.ToUpper(string(vals[idx["region"]]))}
 		for _, h := range has {
@@ -253,11 +322,22 @@ func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserR
 			}
 		}
 		out[u.ID] = u
-	})
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("users.users_query: %w", err)
 	}
 	return out, nil
+}
+
+// lockedRow is a newRow for eachRow whose every batch calls row under mu.
+func lockedRow(mu *sync.Mutex, row func(vals []sql.RawBytes)) func() (func(vals []sql.RawBytes), func()) {
+	return func() (func(vals []sql.RawBytes), func()) {
+		return func(vals []sql.RawBytes) {
+			mu.Lock()
+			row(vals)
+			mu.Unlock()
+		}, nil
+	}
 }
 
 func indexOf(cols []string, name string) int {
@@ -285,19 +365,20 @@ type Contact struct {
 func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Contact, error) {
 	out := make(map[string]Contact, len(ids))
 	idx := map[string]int{}
-	err := r.eachRow(ctx, r.UsersQuery, ids, false, func(cols []string) error {
+	var mu sync.Mutex
+	err := r.eachRow(ctx, r.UsersQuery, ids, func(cols []string) error {
 		for _, c := range users.RequiredUserColumns {
 			if idx[c] = indexOf(cols, c); idx[c] < 0 {
 				return fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), c)
 			}
 		}
 		return nil
-	}, func(vals []sql.RawBytes) {
+	}, lockedRow(&mu, func(vals []sql.RawBytes) {
 		c := Contact{ID: string(vals[idx["id"]]), Email: string(vals[idx["email"]]), Name: string(vals[idx["name"]]),
 			Locale:  strings.ToLower(string(vals[idx["locale"]])),
 			Country: strings.ToUpper(string(vals[idx["country"]])), Region: strings.ToUpper(string(vals[idx["region"]]))}
 		out[c.ID] = c
-	})
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("users.users_query: %w", err)
 	}
