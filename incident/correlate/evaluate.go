@@ -930,7 +930,8 @@ type earlyResolution struct {
 
 func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) *earlyResolution {
 	n := idents.len()
-	er := &earlyResolution{users: newSharedInterner(), userOf: make([]uint32, n), done: make(chan error, 1)}
+	// At most one user per identity: the users' tables hardly ever grow.
+	er := &earlyResolution{users: newSharedInternerFor(n), userOf: make([]uint32, n), done: make(chan error, 1)}
 	var bufs sync.Pool // of *answerBuf, one per resolving goroutine
 	answer := func(sids, uids [][]byte) {
 		b, _ := bufs.Get().(*answerBuf)

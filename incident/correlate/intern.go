@@ -154,10 +154,19 @@ type sharedInterner struct {
 	}
 }
 
-func newSharedInterner() *sharedInterner {
+func newSharedInterner() *sharedInterner { return newSharedInternerFor(0) }
+
+// newSharedInternerFor makes a sharedInterner whose tables already hold
+// about n strings without growing (growing copies every entry).
+func newSharedInternerFor(n int) *sharedInterner {
 	si := &sharedInterner{seed: maphash.MakeSeed()}
+	size := 64
+	for size < 2*n>>shardBits+2 {
+		size *= 2
+	}
 	for i := range si.shards {
 		si.shards[i].in = newInterner()
+		si.shards[i].in.table = make([]slot, size)
 	}
 	return si
 }

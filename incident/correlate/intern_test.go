@@ -91,8 +91,13 @@ func BenchmarkInterner(b *testing.B) {
 // get one id per identity; ids round-trip, holes read as nil, and len
 // covers every id.
 func TestSharedInterner(t *testing.T) {
-	si := newSharedInterner()
 	const n = 20_000
+	t.Run("growing", func(t *testing.T) { testSharedInterner(t, newSharedInterner(), n) })
+	t.Run("sized", func(t *testing.T) { testSharedInterner(t, newSharedInternerFor(n), n) })
+	t.Run("undersized", func(t *testing.T) { testSharedInterner(t, newSharedInternerFor(n/10), n) })
+}
+
+func testSharedInterner(t *testing.T, si *sharedInterner, n int) {
 	name := func(i int) []byte { return fmt.Appendf(nil, "session-%06d", i) }
 	got := make([][]uint32, 2)
 	done := make(chan int)
