@@ -36,6 +36,18 @@ func CompileRoute(match string) (*RouteMatcher, error) {
 	return &RouteMatcher{exact: match}, nil
 }
 
+// Prefix returns what every path the route matches begins with, and false
+// for a regular expression (a match may begin anywhere).
+func (m *RouteMatcher) Prefix() (string, bool) {
+	switch {
+	case m.re != nil:
+		return "", false
+	case m.prefix != "":
+		return m.prefix, true
+	}
+	return m.exact, true
+}
+
 // Match reports whether path (without the query) belongs to the route.
 func (m *RouteMatcher) Match(path string) bool {
 	switch {
