@@ -2,13 +2,16 @@
 # End-to-end ingest benchmark (`make bench`): simulates LINES requests in each
 # benchmarked format, then times `breachctl ingest` from process start to
 # finish with /usr/bin/time (wall clock and peak RSS), and GoAccess on the same
-# plain nginx files for comparison. Prints one table; nothing is asserted.
+# plain nginx files for comparison. Each input is timed RUNS times (default
+# 3), --dry-run and full ingest alternating; the table shows medians.
+# Prints one table; nothing is asserted.
 #
-#   LINES=20000000 USERS=1000000 BENCH_DIR=/tmp/breachctl-bench scripts/bench.sh
+#   LINES=20000000 USERS=1000000 RUNS=3 BENCH_DIR=/tmp/breachctl-bench scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LINES=${LINES:-20000000}
+RUNS=${RUNS:-3}
 USERS=${USERS:-1000000}
 DIR=${BENCH_DIR:-/tmp/breachctl-bench}
 BIN=${BIN:-bin/breachctl}
@@ -31,24 +34,24 @@ if [ -z "${REUSE:-}" ]; then
 fi
 : > "$results"
 
-# run NAME CASEFILE [--dry-run]: ingest once to warm the page cache, then
-# time a second run. --dry-run parses, hashes and accounts only (issue 3's
-# figures); without it, the full ingest with correlation and storage.
-run() {
-  local name=$1 casefile=$2 mode=${3:-}
-  "$BIN" ingest $mode -f "$casefile" >/dev/null
-  local out="$DIR/$name${mode}.out"
+# timed NAME CASEFILE MODE R: time one ingest (MODE --dry-run: parse, hash
+# and account only, issue 3's figures; empty: the full ingest with
+# correlation and storage) into $DIR/NAME MODE.R.out, with its wall clock
+# (s) and peak RSS (KB) in .wall and .rss. The case database's pending
+# writes are flushed first (CHECKPOINT), so that a run does not pay for the
+# previous run's store.
+timed() {
+  local name=$1 casefile=$2 mode=$3 r=$4
+  local out="$DIR/$name$mode.$r.out"
+  psql -h 127.0.0.1 -U postgres -d postgres -qc CHECKPOINT >/dev/null
   /usr/bin/time -f '%e %M' -o "$DIR/time.txt" "$BIN" ingest $mode -v -f "$casefile" > "$out" 2>/dev/null
   read -r secs kb < "$DIR/time.txt"
-  local lines
-  lines=$(grep -oE '[0-9]+ lines in' "$out" | head -1 | cut -d' ' -f1)
-  local bytes
-  bytes=$(du -sbL "$(dirname "$casefile")/logs" | cut -f1)
-  printf '%-28s %12s lines %8.2f s %8.2f M lines/s %6d MB RSS %8.1f MB input\n' "$name" "$lines" "$secs" \
-    "$(echo "$lines / $secs / 1000000" | bc -l)" $((kb / 1024)) "$(echo "$bytes / 1048576" | bc -l)" | tee -a "$results"
-  grep 'timings:' "$out" | sed 's/^ */    /' | tee -a "$results"
   echo "$secs" > "$out.wall"
+  echo "$kb" > "$out.rss"
 }
+
+# median: the median of the numbers on stdin (the lower middle one).
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # seconds NAME FILE: a phase's duration from a "timings:" line, in seconds.
 seconds() {
@@ -57,18 +60,52 @@ seconds() {
     print v }'
 }
 
-# budget NAME: issue 4's measure. Correlation and resolution cost the
-# per-line collection during the read (full read minus --dry-run read) plus
-# group, lineage, resolve and evaluate, as a share of the full ingest's wall.
+# report NAME CASEFILE MODE: one line with the median run's figures (wall
+# and RSS are each the median of the runs), then that run's timings.
+report() {
+  local name=$1 casefile=$2 mode=$3
+  local walls rss lines bytes wall mid
+  wall=$(cat "$DIR/$name$mode".*.out.wall | median)
+  rss=$(cat "$DIR/$name$mode".*.out.rss | median)
+  mid=$(grep -lx "$wall" "$DIR/$name$mode".*.out.wall | head -1)
+  mid=${mid%.wall}
+  lines=$(grep -oE '[0-9]+ lines in' "$mid" | head -1 | cut -d' ' -f1)
+  bytes=$(du -sbL "$(dirname "$casefile")/logs" | cut -f1)
+  walls=$(cat "$DIR/$name$mode".*.out.wall | sort -g | tr '\n' ' ')
+  printf '%-28s %12s lines %8.2f s %8.2f M lines/s %6d MB RSS %8.1f MB input  (runs: %s)\n' "$name" "$lines" "$wall" \
+    "$(echo "$lines / $wall / 1000000" | bc -l)" $((rss / 1024)) "$(echo "$bytes / 1048576" | bc -l)" "$walls" | tee -a "$results"
+  grep 'timings:' "$mid" | sed 's/^ */    /' | tee -a "$results"
+}
+
+# budget NAME: issue 4's measure from the medians of RUNS alternating runs.
+# Correlation and resolution cost the per-line collection during the read
+# (the full ingest's read minus the --dry-run read) plus group, lineage,
+# resolve and evaluate, as a share of the full ingest's wall.
 budget() {
-  local dry="$DIR/$1--dry-run.out" full="$DIR/$1.out"
-  [ -f "$dry" ] && [ -f "$full" ] || return 0
-  local rd rf g l r e wall
-  rd=$(seconds read "$dry"); rf=$(seconds read "$full"); g=$(seconds group "$full"); l=$(seconds lineage "$full")
-  r=$(seconds resolve "$full"); e=$(seconds evaluate "$full"); wall=$(cat "$full.wall")
-  awk -v n="$1" -v rd="$rd" -v rf="$rf" -v g="$g" -v l="$l" -v r="$r" -v e="$e" -v w="$wall" 'BEGIN {
-    c = rf - rd; if (c < 0) c = 0; post = g + l + r + e
-    printf "%-28s collection %.2f s + group..evaluate %.2f s = %.2f s of %.2f s: %.1f%% (after the read alone: %.1f%%)\n", n, c, post, c + post, w, 100 * (c + post) / w, 100 * post / w }' | tee -a "$results"
+  local name=$1 rd rf post wall f
+  rd=$(for f in "$DIR/$name--dry-run".*.out; do seconds read "$f"; done | median)
+  rf=$(for f in "$DIR/$name".[0-9]*.out; do seconds read "$f"; done | median)
+  post=$(for f in "$DIR/$name".[0-9]*.out; do
+    echo "$(seconds group "$f") $(seconds lineage "$f") $(seconds resolve "$f") $(seconds evaluate "$f")" | awk '{ print $1 + $2 + $3 + $4 }'
+  done | median)
+  wall=$(cat "$DIR/$name".[0-9]*.out.wall | median)
+  awk -v n="$name" -v rd="$rd" -v rf="$rf" -v post="$post" -v w="$wall" 'BEGIN {
+    c = rf - rd; if (c < 0) c = 0
+    printf "%-28s collection %.2f s (read %.2f s - %.2f s) + group..evaluate %.2f s = %.2f s of %.2f s: %.1f%% (after the read alone: %.1f%%)\n", n, c, rf, rd, post, c + post, w, 100 * (c + post) / w, 100 * post / w }' | tee -a "$results"
+}
+
+# bench NAME CASEFILE [full]: a warm-up, then RUNS runs of --dry-run and, with
+# "full", each followed by a full ingest (alternating, so that both see the
+# same state of a shared machine), then the medians.
+bench() {
+  local name=$1 casefile=$2 full=${3:-}
+  rm -f "$DIR/$name"*.out "$DIR/$name"*.out.wall "$DIR/$name"*.out.rss
+  "$BIN" ingest --dry-run -f "$casefile" >/dev/null
+  for r in $(seq "$RUNS"); do
+    timed "$name" "$casefile" --dry-run "$r"
+    [ -n "$full" ] && timed "$name" "$casefile" "" "$r"
+  done
+  return 0
 }
 
 # REUSE=1 times the incidents of an earlier run again (the user database
@@ -88,20 +125,20 @@ if [ -z "${REUSE:-}" ]; then
   sed -e 's#^  - paths: .*#  - paths: ["logs/*"]#' -e 's#^id: .*#id: bench-nginx-plain#' "$DIR/nginx/incident.yaml" > "$DIR/nginx-plain/incident.yaml"
 fi
 
-echo "parse + hash + account (ingest --dry-run):" | tee -a "$results"
-run "nginx (plain)" "$DIR/nginx-plain/incident.yaml" --dry-run
-run "nginx (gzip)" "$DIR/nginx/incident.yaml" --dry-run
-run "cloudfront (gzip)" "$DIR/cloudfront/incident.yaml" --dry-run
-BREACHCTL_GUNZIP=builtin run "cloudfront (gzip, built-in)" "$DIR/cloudfront/incident.yaml" --dry-run
-run "cloudflare (gzip)" "$DIR/cloudflare/incident.yaml" --dry-run
-if [ -z "${SKIP_FULL:-}" ]; then
-  echo "full ingest (parse, correlate, resolve, store):" | tee -a "$results"
-  run "nginx (plain)" "$DIR/nginx-plain/incident.yaml"
-  run "nginx (gzip)" "$DIR/nginx/incident.yaml"
-  run "cloudfront (gzip)" "$DIR/cloudfront/incident.yaml"
-  run "cloudflare (gzip)" "$DIR/cloudflare/incident.yaml"
-  echo "correlation + resolution as a share of the full ingest (budget: 20%):" | tee -a "$results"
-  for n in "nginx (plain)" "nginx (gzip)" "cloudfront (gzip)" "cloudflare (gzip)"; do budget "$n"; done
+formats=("nginx (plain)|$DIR/nginx-plain/incident.yaml" "nginx (gzip)|$DIR/nginx/incident.yaml"
+  "cloudfront (gzip)|$DIR/cloudfront/incident.yaml" "cloudflare (gzip)|$DIR/cloudflare/incident.yaml")
+full=full
+[ -n "${SKIP_FULL:-}" ] && full=
+for f in "${formats[@]}"; do bench "${f%%|*}" "${f#*|}" $full; done
+BREACHCTL_GUNZIP=builtin bench "cloudfront (gzip, built-in)" "$DIR/cloudfront/incident.yaml"
+echo "parse + hash + account (ingest --dry-run), median of $RUNS runs:" | tee -a "$results"
+for f in "${formats[@]}"; do report "${f%%|*}" "${f#*|}" --dry-run; done
+report "cloudfront (gzip, built-in)" "$DIR/cloudfront/incident.yaml" --dry-run
+if [ -n "$full" ]; then
+  echo "full ingest (parse, correlate, resolve, store), median of $RUNS runs:" | tee -a "$results"
+  for f in "${formats[@]}"; do report "${f%%|*}" "${f#*|}" ""; done
+  echo "correlation + resolution as a share of the full ingest (budget: 20%), medians of $RUNS alternating runs:" | tee -a "$results"
+  for f in "${formats[@]}"; do budget "${f%%|*}"; done
 fi
 
 if command -v goaccess >/dev/null && [ -z "${SKIP_GOACCESS:-}" ]; then
@@ -121,6 +158,7 @@ if command -v goaccess >/dev/null && [ -z "${SKIP_GOACCESS:-}" ]; then
   read -r secs kb < "$DIR/time.txt"
   printf '%-28s %12s lines %8.2f s %8.2f M lines/s %6d MB RSS\n' "goaccess 1.7 (plain nginx)" "$lines" "$secs" \
     "$(echo "$lines / $secs / 1000000" | bc -l)" $((kb / 1024)) | tee -a "$results"
-  run "breachctl, same files" "$DIR/ga/incident.yaml" --dry-run
+  bench "breachctl, same files" "$DIR/ga/incident.yaml"
+  report "breachctl, same files" "$DIR/ga/incident.yaml" --dry-run
 fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" | tee -a "$results"
