@@ -241,29 +241,27 @@ func newRootCmd(d *deps) *cobra.Command {
 				stop()
 			}
 		}
-		if d.cpuProfile != "" {
-			f, err := os.Create(d.cpuProfile)
+		// record starts writing a profile to a file when its flag is set.
+		record := func(flag, path string, start func(io.Writer) error, stop func()) error {
+			if path == "" {
+				return nil
+			}
+			f, err := os.Create(path)
+			if err == nil {
+				if err = start(f); err != nil {
+					f.Close()
+				}
+			}
 			if err != nil {
-				return fmt.Errorf("--cpuprofile: %w", err)
+				return fmt.Errorf("--%s: %w", flag, err)
 			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				f.Close()
-				return fmt.Errorf("--cpuprofile: %w", err)
-			}
-			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+			stops = append(stops, func() { stop(); f.Close() })
+			return nil
 		}
-		if d.traceFile != "" {
-			f, err := os.Create(d.traceFile)
-			if err != nil {
-				return fmt.Errorf("--trace: %w", err)
-			}
-			if err := trace.Start(f); err != nil {
-				f.Close()
-				return fmt.Errorf("--trace: %w", err)
-			}
-			stops = append(stops, func() { trace.Stop(); f.Close() })
+		if err := record("cpuprofile", d.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile); err != nil {
+			return err
 		}
-		return nil
+		return record("trace", d.traceFile, trace.Start, trace.Stop)
 	}
 	root.AddCommand(
 		newVersionCmd(d),

@@ -796,15 +796,10 @@ func topViewers(byViewer iter.Seq2[uint64, vstat], name func(code uint64) string
 	return top
 }
 
-// sortEvents puts events in time order, then evidence file and line,
-// victim and kind. They arrive key by key, in no order within a key: a
-// most-significant-digit radix sort on the time distributes them in place
-// into 256 buckets of consecutive time spans (each event moved once, into
-// one of 256 places that stay in cache), then each bucket the same way,
-// until a bucket is small enough for a comparison sort. The buckets of the
-// first level are shared between two goroutines.
-func sortEvents(events []cEvent, nm *names) {
-	cmp := func(a, b cEvent) int {
+// eventOrder compares events by time, then evidence file and line, victim
+// and kind: the order of a run's events.
+func eventOrder(nm *names) func(a, b cEvent) int {
+	return func(a, b cEvent) int {
 		switch {
 		case a.at != b.at:
 			return cmp64(a.at, b.at)
@@ -817,22 +812,37 @@ func sortEvents(events []cEvent, nm *names) {
 		}
 		return strings.Compare(kindNames[a.kind], kindNames[b.kind])
 	}
+}
+
+// sortEvents puts events in eventOrder. They arrive key by key, in no order
+// within a key: a most-significant-digit radix sort on the time distributes
+// them in place into 256 buckets of consecutive time spans (each event moved
+// once, into one of 256 places that stay in cache), then each bucket the
+// same way, until a bucket is small enough for a comparison sort. The
+// buckets of the first level are shared between two goroutines.
+func sortEvents(events []cEvent, nm *names) {
+	cmp := eventOrder(nm)
 	const radix = 256
-	// distribute moves events into buckets of time; ok is false when they
-	// all have one time (nothing to distribute).
-	distribute := func(events []cEvent) (start [radix + 1]int, ok bool) {
+	var sortRange func(events []cEvent, top bool)
+	sortRange = func(events []cEvent, top bool) {
+		if len(events) <= 64 {
+			slices.SortFunc(events, cmp)
+			return
+		}
 		lo, hi := events[0].at, events[0].at
 		for i := range events {
 			lo, hi = min(lo, events[i].at), max(hi, events[i].at)
 		}
-		if lo == hi {
-			return start, false
+		if lo == hi { // one time: nothing to distribute
+			slices.SortFunc(events, cmp)
+			return
 		}
 		shift := 0
 		for uint64(hi-lo)>>shift >= radix {
 			shift++
 		}
 		bucket := func(e *cEvent) int { return int(uint64(e.at-lo) >> shift) }
+		var start [radix + 1]int
 		for i := range events {
 			start[bucket(&events[i])+1]++
 		}
@@ -851,47 +861,26 @@ func sortEvents(events []cEvent, nm *names) {
 				}
 			}
 		}
-		return start, true
-	}
-	var sortRange func(events []cEvent)
-	sortRange = func(events []cEvent) {
-		if len(events) <= 64 {
-			slices.SortFunc(events, cmp)
-			return
+		// At the top, the first buckets holding half the events go to
+		// another goroutine.
+		mid := 0
+		for top && mid < radix && start[mid+1] <= len(events)/2 {
+			mid++
 		}
-		start, ok := distribute(events)
-		if !ok {
-			slices.SortFunc(events, cmp)
-			return
+		var wg sync.WaitGroup
+		if mid > 0 {
+			wg.Go(func() {
+				for b := range mid {
+					sortRange(events[start[b]:start[b+1]], false)
+				}
+			})
 		}
-		for b := range radix {
-			sortRange(events[start[b]:start[b+1]])
+		for b := mid; b < radix; b++ {
+			sortRange(events[start[b]:start[b+1]], false)
 		}
+		wg.Wait()
 	}
-	if len(events) <= 64 {
-		slices.SortFunc(events, cmp)
-		return
-	}
-	start, ok := distribute(events)
-	if !ok {
-		slices.SortFunc(events, cmp)
-		return
-	}
-	// The first buckets holding half the events on another goroutine.
-	mid := 0
-	for mid < radix && start[mid+1] <= len(events)/2 {
-		mid++
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for b := range mid {
-			sortRange(events[start[b]:start[b+1]])
-		}
-	})
-	for b := mid; b < radix; b++ {
-		sortRange(events[start[b]:start[b+1]])
-	}
-	wg.Wait()
+	sortRange(events, true)
 }
 
 func victimName(p int32, nm *names) string {

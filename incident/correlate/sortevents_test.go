@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -19,19 +18,7 @@ func TestSortEvents(t *testing.T) {
 	for i := range 50 {
 		nm.userIDs = append(nm.userIDs, fmt.Sprint(1000-i*7))
 	}
-	cmp := func(a, b cEvent) int {
-		switch {
-		case a.at != b.at:
-			return cmp64(a.at, b.at)
-		case a.file != b.file:
-			return int(a.file - b.file)
-		case a.line != b.line:
-			return cmp64(a.line, b.line)
-		case a.victim != b.victim:
-			return strings.Compare(victimName(a.victim, nm), victimName(b.victim, nm))
-		}
-		return strings.Compare(kindNames[a.kind], kindNames[b.kind])
-	}
+	cmp := eventOrder(nm)
 	gens := map[string]func(r *rand.Rand, i int) int64{
 		"dense":    func(r *rand.Rand, _ int) int64 { return 1_498_096_800e9 + r.Int64N(1e6) },
 		"ms":       func(r *rand.Rand, _ int) int64 { return 1_498_096_800e9 + r.Int64N(21600)*1e6 },
