@@ -161,31 +161,9 @@ func levelCode(level string) uint8 {
 type names struct {
 	keys     []keyInfo
 	userIDs  []string
-	catLists [][]incident.Category
-	catIndex map[catListKey]uint32
+	catLists [][]incident.Category // [0] is the empty list
 	// Viewer names by code: users by person, identities by ident, addresses by ip.
 	users, idents, ips []string
-}
-
-// catListKey identifies a shared category slice (onFile's results and the
-// routes' lists are shared, never modified).
-type catListKey struct {
-	first *incident.Category
-	n     int
-}
-
-func (n *names) catList(cats []incident.Category) uint32 {
-	if len(cats) == 0 {
-		return 0
-	}
-	k := catListKey{&cats[0], len(cats)}
-	if i, ok := n.catIndex[k]; ok {
-		return i
-	}
-	i := uint32(len(n.catLists))
-	n.catLists = append(n.catLists, cats)
-	n.catIndex[k] = i
-	return i
 }
 
 func (n *names) viewerName(code uint64) string {
@@ -310,7 +288,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 
 	t0 = time.Now()
 	nm := &names{keys: make([]keyInfo, m.keys.len()), userIDs: userIDs, catLists: [][]incident.Category{nil},
-		catIndex: map[catListKey]uint32{}, users: make([]string, len(userIDs)+1),
+		users:  make([]string, len(userIDs)+1),
 		idents: make([]string, m.idents.len()), ips: make([]string, m.ips.len())}
 	ev := &evaluator{c: c, m: m, ln: ln, person: person, records: records, userIDs: userIDs,
 		accOf: make([]int32, len(userIDs)+1), names: nm, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
@@ -327,11 +305,9 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	ev.onFileMask = make([]uint32, len(userIDs)+1)
 	for p, rec := range records {
 		ev.onFileMask[p] = allCats
-		if rec != nil {
-			for c, not := range rec.NotOnFile {
-				if not {
-					ev.onFileMask[p] &^= catBit(c)
-				}
+		for _, c := range incident.Categories {
+			if rec != nil && !rec.OnFile(c) {
+				ev.onFileMask[p] &^= catBit(c)
 			}
 		}
 	}
@@ -400,10 +376,8 @@ type evaluator struct {
 	names  *names
 	counts Counts
 
-	viewerPairs   []uint64  // see viewerPair
-	used          [4][]bool // viewers to name, by kind of viewer code
-	personsBuf    []int32
-	unresolvedBuf []uint32
+	viewerPairs []uint64  // see viewerPair
+	used        [4][]bool // viewers to name, by kind of viewer code
 
 	// What of each route's categories a person has on file, as bit masks
 	// (catBit); catIdx[route][mask] is 1 + the names.catLists index of
@@ -449,7 +423,11 @@ func (ev *evaluator) onFile(p int32, route uint16) ([]incident.Category, uint32)
 		}
 		cats = out
 	}
-	i := ev.names.catList(cats)
+	i := uint32(0) // the empty list
+	if len(cats) > 0 {
+		i = uint32(len(ev.names.catLists))
+		ev.names.catLists = append(ev.names.catLists, cats)
+	}
 	t[mask] = i + 1
 	return cats, i
 }
