@@ -320,13 +320,9 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	out := ev.finish()
 	out.Counts.PrivateOrigin, out.Counts.PrivateUnknown = m.origin, m.unknwn
 	out.Counts.PrivateResponses = int64(len(m.events)) + m.origin + m.unknwn
-	owns := make([]bool, m.idents.len())
-	for sk := range ln.eachStored() {
-		owns[sk.ident] = true
-	}
 	for id, n := range need {
 		if n && person[id] == 0 {
-			if owns[id] {
+			if ln.owns(uint32(id)) {
 				out.Counts.UnresolvedOwners++
 			} else {
 				out.Counts.UnresolvedViewers++

@@ -58,6 +58,17 @@ func (l *lineage) eachStored() iter.Seq[storedKey] {
 	}
 }
 
+// owns reports whether a FILL in the window stored a page of ident's, on
+// any route.
+func (l *lineage) owns(ident uint32) bool {
+	for _, set := range l.stored {
+		if set != nil && set[ident/64]&(1<<(ident%64)) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *lineage) store(sk storedKey, idents int) {
 	for int(sk.route) >= len(l.stored) {
 		l.stored = append(l.stored, nil)
