@@ -132,7 +132,7 @@ func (d *deps) openRun(ctx context.Context, file string, n int) (*incident.Case,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	run, err := pickRun(ctx, st, c.ID, n)
+	run, err := st.DoneRun(ctx, c.ID, n)
 	if err != nil {
 		st.Close()
 		return nil, nil, nil, err

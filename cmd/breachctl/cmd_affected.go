@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/incident/triage"
 	"github.com/breachctl/breachctl/internal/safefile"
 )
@@ -76,19 +75,4 @@ func runAffected(ctx context.Context, d *deps, o affectedOptions) error {
 	}
 	fmt.Fprintf(d.io.Err, "wrote %d affected accounts of run %d to %s (mode 0600)\n", len(rows), run.Run, o.out)
 	return nil
-}
-
-// pickRun returns run n of the case, or its latest completed run when n is 0.
-func pickRun(ctx context.Context, st *store.Store, caseID string, n int) (*store.Run, error) {
-	if n > 0 {
-		r, err := st.GetRun(ctx, caseID, n)
-		if err != nil {
-			return nil, err
-		}
-		if r.State != store.RunDone {
-			return nil, fmt.Errorf("run %d of case %s is %s, not done", n, caseID, r.State)
-		}
-		return r, nil
-	}
-	return st.LatestRun(ctx, caseID)
 }

@@ -147,6 +147,47 @@ func (s *Store) GetRun(ctx context.Context, caseID string, run int) (*Run, error
 	return &r, nil
 }
 
+// RunNotDoneError says a run asked for by number has not completed: it is
+// still running, failed or was interrupted, so its tables hold a partial
+// result (or none) that must never be read as the case's answer.
+type RunNotDoneError struct {
+	CaseID string
+	Run    int
+	State  string
+	Reason string // the run's recorded error, if any
+}
+
+func (e *RunNotDoneError) Error() string {
+	msg := fmt.Sprintf("run %d of case %s is %s, not done", e.Run, e.CaseID, e.State)
+	switch e.State {
+	case RunRunning:
+		msg += " (an ingest is still writing it, or died without finishing it)"
+	default:
+		if e.Reason != "" {
+			msg += ": " + e.Reason
+		}
+	}
+	return msg + "; use a completed run (omit --run for the latest) or run 'breachctl ingest' again"
+}
+
+// DoneRun returns run n of a case when it completed, or its latest completed
+// run when n is 0. A run that exists but is not done is a *RunNotDoneError:
+// every command that reads a result goes through here, so none can present
+// a partial run as an answer.
+func (s *Store) DoneRun(ctx context.Context, caseID string, n int) (*Run, error) {
+	if n <= 0 {
+		return s.LatestRun(ctx, caseID)
+	}
+	r, err := s.GetRun(ctx, caseID, n)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != RunDone {
+		return nil, &RunNotDoneError{CaseID: caseID, Run: n, State: r.State, Reason: r.Error.String}
+	}
+	return r, nil
+}
+
 // Runs lists every run of a case, newest first.
 func (s *Store) Runs(ctx context.Context, caseID string) ([]Run, error) {
 	var rs []Run

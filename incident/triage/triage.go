@@ -88,13 +88,7 @@ type Viewer = correlate.Viewer
 
 // Build assembles the summary of the latest completed run (or run, when > 0).
 func Build(ctx context.Context, st *store.Store, c *incident.Case, run int) (*Summary, error) {
-	var r *store.Run
-	var err error
-	if run > 0 {
-		r, err = st.GetRun(ctx, c.ID, run)
-	} else {
-		r, err = st.LatestRun(ctx, c.ID)
-	}
+	r, err := st.DoneRun(ctx, c.ID, run)
 	if err != nil {
 		return nil, err
 	}
