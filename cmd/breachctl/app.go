@@ -18,6 +18,7 @@ import (
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // Exit codes, documented in the root command's help.
@@ -150,6 +151,19 @@ func usageErrorf(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
 }
 
+// errorText is err for the terminal. Errors name files, log values and
+// servers' replies: a case file's list of problems keeps its lines (each
+// escaped but for them), any other error is shown on one line with every
+// control escaped, so a value in it cannot forge a line or drive the
+// terminal.
+func errorText(err error) string {
+	var ve *incident.ValidationError
+	if errors.As(err, &ve) {
+		return textsafe.Block(err.Error())
+	}
+	return textsafe.Term(err.Error())
+}
+
 // exitCode maps an error to the process exit code, in this one place.
 func exitCode(err error) int {
 	var ue *usageError
@@ -179,7 +193,7 @@ func Main(ctx context.Context, args []string, io IO, getenv incident.Getenv) int
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			err = fmt.Errorf("interrupted: %w", err)
 		}
-		fmt.Fprintf(io.Err, "breachctl: %v\n", err)
+		fmt.Fprintf(io.Err, "breachctl: %s\n", errorText(err))
 	}
 	return exitCode(err)
 }

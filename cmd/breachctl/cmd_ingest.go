@@ -16,6 +16,7 @@ import (
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/ingest"
 	"github.com/breachctl/breachctl/internal/progress"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 type ingestOptions struct {
@@ -218,18 +219,18 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result) {
 	for _, f := range res.Files {
 		s := f.Stats
 		if s.Truncated {
-			fmt.Fprintf(w, "  TRUNCATED %s: %s; %d lines counted before the cut\n", f.Name, s.ReadError, s.Lines)
+			fmt.Fprintf(w, "  TRUNCATED %s: %s; %d lines counted before the cut\n", textsafe.Term(f.Name), textsafe.Term(s.ReadError), s.Lines)
 		}
 		if len(s.Rejects) > 0 {
 			if shown == maxRejectLines && !d.verbose {
 				hidden++
 			} else {
 				shown++
-				fmt.Fprintf(w, "  %s: %d rejected, first at line %d: %s\n", f.Name, s.Rejected, s.Rejects[0].Line, s.Rejects[0].Reason)
+				fmt.Fprintf(w, "  %s: %d rejected, first at line %d: %s\n", textsafe.Term(f.Name), s.Rejected, s.Rejects[0].Line, textsafe.Term(s.Rejects[0].Reason))
 			}
 		}
 		for k, v := range s.UnknownCache {
-			fmt.Fprintf(w, "  %s: cache result %q on %d lines is not a known wording: those responses are not used as hits or fills\n", f.Name, k, v)
+			fmt.Fprintf(w, "  %s: cache result %q on %d lines is not a known wording: those responses are not used as hits or fills\n", textsafe.Term(f.Name), k, v)
 		}
 	}
 	if hidden > 0 {

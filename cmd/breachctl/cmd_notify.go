@@ -17,6 +17,7 @@ import (
 	"github.com/breachctl/breachctl/incident/correlate"
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/internal/progress"
+	"github.com/breachctl/breachctl/internal/textsafe"
 	"github.com/breachctl/breachctl/notify"
 	"github.com/breachctl/breachctl/notify/deliver"
 	"github.com/breachctl/breachctl/notify/pipeline"
@@ -168,7 +169,7 @@ func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error 
 	if stats.Rejected > 0 {
 		fmt.Fprintf(w, "  rejected       %d people cannot be written to (see manifest.jsonl):\n", stats.Rejected)
 		for _, kv := range sortedKV(stats.Rejections) {
-			fmt.Fprintf(w, "    %6d  %s\n", kv.n, kv.k)
+			fmt.Fprintf(w, "    %6d  %s\n", kv.n, textsafe.Term(kv.k))
 		}
 	}
 	if len(pruned) > 0 {
@@ -203,7 +204,7 @@ func countList(m map[string]int) string {
 	}
 	var parts []string
 	for _, kv := range sortedKV(m) {
-		parts = append(parts, fmt.Sprintf("%s %d", kv.k, kv.n))
+		parts = append(parts, fmt.Sprintf("%s %d", textsafe.Term(kv.k), kv.n)) // locales come from user records
 	}
 	return strings.Join(parts, ", ")
 }
@@ -437,5 +438,21 @@ func runNotifyStatus(ctx context.Context, d *deps, o notifyStatusOptions) error 
 	if o.format == "json" {
 		return deliver.WriteStatusJSON(d.io.Out, s)
 	}
-	return deliver.WriteStatusText(d.io.Out, s)
+	return deliver.WriteStatusText(d.io.Out, termStatus(s))
+}
+
+// termStatus is a copy of a ledger report for the terminal: the failure
+// reasons are SMTP servers' replies and the ids come from the user
+// database, so they are shown escaped (textsafe.Term) and cannot drive the
+// terminal or forge a line.
+func termStatus(s *deliver.StatusReport) *deliver.StatusReport {
+	t := *s
+	t.Failures = make([]store.NoticeReason, len(s.Failures))
+	for i, f := range s.Failures {
+		f.Reason = textsafe.Term(f.Reason)
+		t.Failures[i] = f
+	}
+	t.Uncertain = textsafe.Terms(s.Uncertain)
+	t.SentInDoubt = textsafe.Terms(s.SentInDoubt)
+	return &t
 }

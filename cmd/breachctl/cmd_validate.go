@@ -10,6 +10,7 @@ import (
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/logs"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 type validateOptions struct {
@@ -60,7 +61,7 @@ func runValidate(ctx context.Context, d *deps, o validateOptions) error {
 		return err
 	}
 	loc := c.Location
-	fmt.Fprintf(d.io.Out, "ok    case file %s: case %s, window %s – %s (%s, %s)\n", o.caseFile, c.ID,
+	fmt.Fprintf(d.io.Out, "ok    case file %s: case %s, window %s – %s (%s, %s)\n", textsafe.Term(o.caseFile), c.ID,
 		c.Start.In(loc).Format("2006-01-02 15:04"), c.End.In(loc).Format("2006-01-02 15:04"), c.Timezone, c.End.Sub(c.Start).Round(time.Minute))
 	if o.fileOnly {
 		return nil
@@ -92,7 +93,9 @@ func runValidate(ctx context.Context, d *deps, o validateOptions) error {
 			mark = "FAIL "
 			failed++
 		}
-		fmt.Fprintf(d.io.Out, "%s %s: %s\n", mark, ch.Name, ch.Detail)
+		// Names and details hold file names and log lines: escaped, so
+		// neither can forge a line.
+		fmt.Fprintf(d.io.Out, "%s %s: %s\n", mark, textsafe.Term(ch.Name), textsafe.Term(ch.Detail))
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d checks failed (see above)", failed, len(checks)+1)

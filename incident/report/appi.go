@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // appiTitles are the nine items of Enforcement Rules Art. 8(1), numbered
@@ -171,7 +172,7 @@ func levelSplit(lang string, total, confirmed, possible int) string {
 func regionListJA(m map[string]int) string {
 	var parts []string
 	for _, kc := range sortedCounts(m) {
-		parts = append(parts, kc.Key+" "+people("ja", kc.Count))
+		parts = append(parts, textsafe.MD(kc.Key)+" "+people("ja", kc.Count)) // from user records
 	}
 	return strings.Join(parts, "、")
 }

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"strings"
+
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // gdprTitles are the items of GDPR Art. 33(3), lettered as in the Article.
@@ -111,5 +113,5 @@ func byCountry(m map[string]int) string {
 	if len(m) == 0 {
 		return ""
 	}
-	return "; by region: " + regionList(m)
+	return "; by region: " + regionListOf(m, textsafe.MD) // a Markdown item: regions come from user records
 }

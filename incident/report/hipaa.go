@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // hipaaItems are the facts 45 CFR 164.408 and the HHS breach portal's form
@@ -133,7 +134,7 @@ func buildHIPAA(r *Report, in Input) {
 	var states []string
 	for _, kc := range sortedCounts(h.ByState) {
 		if kc.Count > hipaaMediaOver {
-			states = append(states, kc.Key+" "+num(kc.Count))
+			states = append(states, textsafe.MD(kc.Key)+" "+num(kc.Count)) // from user records
 		}
 	}
 	if len(states) > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // Obligation statuses.
@@ -263,10 +264,15 @@ func gdprDuties(in Input) []Obligation {
 	return out
 }
 
-func regionList(m map[string]int) string {
+// regionList lists the regions of m with their counts, as they are (for
+// obligations, whose text output escapes them).
+func regionList(m map[string]int) string { return regionListOf(m, func(s string) string { return s }) }
+
+// regionListOf lists the regions of m, each key passed through esc.
+func regionListOf(m map[string]int, esc func(string) string) string {
 	var parts []string
 	for _, kc := range sortedCounts(m) {
-		parts = append(parts, kc.Key+" "+num(kc.Count))
+		parts = append(parts, esc(kc.Key)+" "+num(kc.Count))
 	}
 	if len(parts) > 8 {
 		parts = append(parts[:8], "...")
@@ -482,7 +488,9 @@ func WriteObligationsText(w io.Writer, obs []Obligation, now time.Time) error {
 		if o.Status == StatusDone {
 			when = "sent " + o.DoneAt.Format("01-02 15:04")
 		}
-		rows = append(rows, []string{o.Law, o.Status, num(o.People), o.Deadline.Format("2006-01-02 15:04 MST"), when, o.Duty})
+		// Duties and triggers name regions from the user records: shown
+		// escaped, they cannot forge a line or drive the terminal.
+		rows = append(rows, []string{o.Law, o.Status, num(o.People), o.Deadline.Format("2006-01-02 15:04 MST"), when, textsafe.Term(o.Duty)})
 	}
 	noun := "duties"
 	if len(obs) == 1 {
@@ -516,7 +524,7 @@ func WriteObligationsText(w io.Writer, obs []Obligation, now time.Time) error {
 		if n == 0 {
 			continue
 		}
-		for _, line := range wrap(obs[n-1].Trigger, 100) {
+		for _, line := range wrap(textsafe.Term(obs[n-1].Trigger), 100) {
 			p.f("      %s\n", line)
 		}
 	}

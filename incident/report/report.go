@@ -21,6 +21,7 @@ import (
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // Delivery summarises the notice delivery ledger; the zero value means
@@ -212,7 +213,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if err := r.set.md.ExecuteTemplate(&b, mdTemplates[r.Kind], r); err != nil {
 		return fmt.Errorf("render %s report: %w", r.Kind, err)
 	}
-	_, err := w.Write(b.Bytes())
+	// The template escapes the values that come from outside; what it
+	// cannot tell apart (the case file's own texts) still gets no raw
+	// control byte or bidi override through to a terminal that shows it.
+	_, err := io.WriteString(w, textsafe.Block(b.String()))
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	ttemplate "text/template"
 
+	"github.com/breachctl/breachctl/internal/textsafe"
 	"github.com/breachctl/breachctl/templates"
 )
 
@@ -48,6 +49,11 @@ type templateSet struct {
 var funcs = map[string]any{
 	"num":     num,
 	"heading": heading,
+	// md escapes a value from outside (a region, a file name) for a
+	// Markdown table cell or line; code writes one as a code span in a
+	// table cell (textsafe).
+	"md":   textsafe.MD,
+	"code": textsafe.MDCodeCell,
 }
 
 // heading numbers an item as its law does: "1. 概要", "(a) Nature ...";

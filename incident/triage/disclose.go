@@ -11,6 +11,7 @@ import (
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // Disclosure is one person's exposure, for the support desk ("was I
@@ -115,11 +116,11 @@ func (d *Disclosure) WriteJSON(w io.Writer) error {
 func (d *Disclosure) WriteText(w io.Writer) error {
 	p := &printer{w: w}
 	if !d.Affected {
-		p.f("User %s is NOT affected in case %s (run %d): no page of theirs was stored in or served from the cache.\n", d.UserID, d.Case, d.Run)
+		p.f("User %s is NOT affected in case %s (run %d): no page of theirs was stored in or served from the cache.\n", textsafe.Term(d.UserID), textsafe.Term(d.Case), d.Run)
 		return p.err
 	}
 	loc := d.loc
-	p.f("User %s IS affected in case %s (run %d): %s\n", d.UserID, d.Case, d.Run, d.Level)
+	p.f("User %s IS affected in case %s (run %d): %s\n", textsafe.Term(d.UserID), textsafe.Term(d.Case), d.Run, textsafe.Term(d.Level))
 	var conf, poss []string
 	for _, c := range d.Categories {
 		if d.CategoryLevels[c] == "confirmed" {
@@ -129,10 +130,10 @@ func (d *Disclosure) WriteText(w io.Writer) error {
 		}
 	}
 	if len(conf) > 0 {
-		p.f("  shown to other parties:    %s\n", strings.Join(conf, ", "))
+		p.f("  shown to other parties:    %s\n", strings.Join(textsafe.Terms(conf), ", "))
 	}
 	if len(poss) > 0 {
-		p.f("  possibly exposed:          %s\n", strings.Join(poss, ", "))
+		p.f("  possibly exposed:          %s\n", strings.Join(textsafe.Terms(poss), ", "))
 	}
 	if d.Views > 0 {
 		p.f("  shown %d time(s) to %d other part%s, %s – %s (%s)\n", d.Views, d.Viewers, plural(d.Viewers, "y", "ies"),
@@ -141,7 +142,7 @@ func (d *Disclosure) WriteText(w io.Writer) error {
 		p.f("  no view by another party is proven: their page was stored in the cache, or the attribution is ambiguous\n")
 	}
 	for _, pg := range d.Pages {
-		p.f("  %-24s %s: %d confirmed, %d possible view(s), %s – %s\n", pg.Path, strings.Join(pg.Categories, ", "), pg.Confirmed, pg.Possible,
+		p.f("  %-24s %s: %d confirmed, %d possible view(s), %s – %s\n", textsafe.Term(pg.Path), strings.Join(textsafe.Terms(pg.Categories), ", "), pg.Confirmed, pg.Possible,
 			pg.First.In(loc).Format("15:04:05"), pg.Last.In(loc).Format("15:04:05"))
 	}
 	return p.err

@@ -14,6 +14,7 @@ import (
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/correlate"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // Summary is `breachctl triage --format json`.
@@ -156,7 +157,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		loc = time.UTC
 	}
 	p := &printer{w: w}
-	p.f("%s — %s\n", s.Case, s.Title)
+	p.f("%s — %s\n", textsafe.Term(s.Case), textsafe.Term(s.Title))
 	if s.Ingested != nil {
 		p.f("run %d, ingested %s\n", s.Run, s.Ingested.In(loc).Format("2006-01-02 15:04 MST"))
 	} else {
@@ -193,17 +194,17 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if len(s.ByCategory) > 0 {
 		p.f("\nBy category (people)\n")
 		for _, kv := range sortedCounts(s.ByCategory) {
-			p.f("  %-18s %8s\n", kv.k, group(int64(kv.v)))
+			p.f("  %-18s %8s\n", textsafe.Term(kv.k), group(int64(kv.v)))
 		}
 	}
 	if len(s.ByRegion) > 0 {
 		p.f("\nBy country (people)\n")
 		for _, kv := range sortedCounts(s.ByCountry) {
-			p.f("  %-6s %8s   ", kv.k, group(int64(kv.v)))
+			p.f("  %-6s %8s   ", textsafe.Term(kv.k), group(int64(kv.v)))
 			var regions []string
 			for _, r := range sortedCounts(s.ByRegion) {
 				if strings.HasPrefix(r.k, kv.k+"-") || (r.k == kv.k) {
-					regions = append(regions, fmt.Sprintf("%s %s", r.k, group(int64(r.v))))
+					regions = append(regions, fmt.Sprintf("%s %s", textsafe.Term(r.k), group(int64(r.v))))
 				}
 			}
 			if len(regions) > 6 {
@@ -239,7 +240,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			if i == 10 {
 				break
 			}
-			p.f("  %-28s %5d people, %5d views\n", v.Viewer, v.People, v.Views)
+			p.f("  %-28s %5d people, %5d views\n", textsafe.Term(v.Viewer), v.People, v.Views)
 		}
 	}
 
@@ -248,7 +249,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	var trunc []string
 	for _, e := range s.Evidence {
 		if e.Truncated {
-			trunc = append(trunc, e.Path)
+			trunc = append(trunc, textsafe.Term(e.Path))
 		}
 	}
 	if len(trunc) > 0 {
@@ -267,9 +268,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		_ = json.Unmarshal(e.Rejects, &rj)
 		first := ""
 		if len(rj) > 0 {
-			first = fmt.Sprintf(" — first at line %d: %s", rj[0].Line, rj[0].Reason)
+			first = fmt.Sprintf(" — first at line %d: %s", rj[0].Line, textsafe.Term(rj[0].Reason))
 		}
-		p.f("  %s: %s rejected%s\n", e.Path, group(e.Rejected), first)
+		p.f("  %s: %s rejected%s\n", textsafe.Term(e.Path), group(e.Rejected), first)
 	}
 	p.f("  (every file's SHA-256 is in --format json and the HTML report)\n")
 	return p.err
