@@ -329,3 +329,85 @@ func abandon(o *Outbox) {
 	o.tmp.Close()
 	o.unlock()
 }
+
+// TestOutboxLocked: a second render into the same outbox while one runs is
+// refused (it would remove the first one's temporary files and manifest),
+// with a one-line reason; it may start once the first ends.
+func TestOutboxLocked(t *testing.T) {
+	dir := t.TempDir()
+	a, err := NewOutbox(dir, "case-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Write(&Message{UserID: "1", Raw: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewOutbox(dir, "case-1")
+	if err == nil {
+		b.Abort()
+		t.Fatal("a second NewOutbox on a locked outbox: no error")
+	}
+	if !strings.Contains(err.Error(), "another notify render") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("error = %q, want one line naming another notify render", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := checkOutboxConsistent(t, filepath.Join(dir, "case-1"), "after the refused render", false)
+	if len(lines) != 1 {
+		t.Errorf("manifest has %d lines, want 1", len(lines))
+	}
+	c, err := NewOutbox(dir, "case-1")
+	if err != nil {
+		t.Fatalf("NewOutbox after Close: %v", err)
+	}
+	if err := c.Abort(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOutboxPruneCaseVariant: on a case-sensitive file system the notice
+// of a person no longer affected is removed even when a person now
+// affected has the same id in another case.
+func TestOutboxPruneCaseVariant(t *testing.T) {
+	dir := t.TempDir()
+	write := func(ids ...string) []string {
+		o, err := NewOutbox(dir, "case-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if err := o.Write(&Message{UserID: id, Raw: []byte(id)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		removed, err := o.Prune()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return removed
+	}
+	write("abc", "a/b")
+	removed := write("Abc", "A/b")
+	cdir := filepath.Join(dir, "case-1")
+	same := false
+	if a, err := os.Stat(filepath.Join(cdir, "abc.eml")); err == nil {
+		if b, err := os.Stat(filepath.Join(cdir, "Abc.eml")); err == nil {
+			same = os.SameFile(a, b)
+		}
+	}
+	if same {
+		t.Skip("case-insensitive file system")
+	}
+	if got, want := fmt.Sprint(removed), fmt.Sprint([]string{FileName("a/b"), "abc.eml"}); got != want {
+		t.Errorf("Prune removed %s, want %s", got, want)
+	}
+	lines := checkOutboxConsistent(t, cdir, "after the second render", false)
+	entries, _ := os.ReadDir(cdir)
+	if len(lines) != 2 || len(entries) != 3 {
+		t.Errorf("%d manifest lines and %d entries, want 2 and 3", len(lines), len(entries))
+	}
+}
