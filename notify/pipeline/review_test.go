@@ -90,3 +90,61 @@ func TestSendAcceptsWhatRenderWrites(t *testing.T) {
 		}
 	}
 }
+
+// cancellingContacts cancels the render when asked for its second batch.
+type cancellingContacts struct {
+	fakeContacts
+	calls  atomic.Int32
+	cancel context.CancelFunc
+}
+
+func (c *cancellingContacts) Contacts(ctx context.Context, ids []string) (map[string]correlate.Contact, error) {
+	if c.calls.Add(1) == 2 {
+		c.cancel()
+		return nil, ctx.Err()
+	}
+	return c.fakeContacts.Contacts(ctx, ids)
+}
+
+// TestRenderCancelled (issue 21, item 12): a render cancelled after its
+// first batch, ended as notify render ends it (Abort), leaves no temporary
+// file and no manifest.jsonl; the notices written so far stay.
+func TestRenderCancelled(t *testing.T) {
+	var ids []string
+	for i := 0; i < BatchSize+300; i++ {
+		ids = append(ids, fmt.Sprintf("urn:user:%d", i))
+	}
+	p := composer(t, ids)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.Contacts = &cancellingContacts{fakeContacts: p.Contacts.(fakeContacts), cancel: cancel}
+	out, err := notify.NewOutbox(t.TempDir(), p.Case.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Render(ctx, out, nil)
+	if err == nil {
+		t.Fatal("Render after a cancellation: no error")
+	}
+	if err := out.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(out.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, e := range entries {
+		switch {
+		case strings.Contains(e.Name(), ".tmp-"):
+			t.Errorf("temporary file %s left after a cancelled render", e.Name())
+		case e.Name() == notify.ManifestFile:
+			t.Errorf("manifest.jsonl after a cancelled render; want none until a render completes")
+		default:
+			files++
+		}
+	}
+	if files != st.Rendered || st.Rendered == 0 || st.Rendered == len(ids) {
+		t.Errorf("%d files for %d rendered notices of %d; want the first batch's", files, st.Rendered, len(ids))
+	}
+}
