@@ -159,8 +159,24 @@ func TestOutboxErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Write(&Message{UserID: "../../etc/passwd", Raw: []byte("x")}); err == nil {
-		t.Errorf("Write with a path in the user id: no error")
+	// A path in the user id names no path: the notice stays in the case
+	// directory under an escaped name (issue 21, item 8).
+	if err := o.Write(&Message{UserID: "../../etc/passwd", Raw: []byte("x")}); err != nil {
+		t.Errorf("Write with a path in the user id: %v", err)
+	}
+	if got, want := FileName("../../etc/passwd"), "%%2E%2E%2F%2E%2E%2Fetc%2Fpasswd.eml"; got != want {
+		t.Errorf("FileName(../../etc/passwd) = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "case-1", FileName("../../etc/passwd"))); err != nil {
+		t.Errorf("the notice of ../../etc/passwd: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%s holds %d entries, want only case-1", dir, len(entries))
+	}
+	for _, id := range []string{"", "a\x00b", "bad\xff"} {
+		if err := o.Write(&Message{UserID: id, Raw: []byte("x")}); err == nil {
+			t.Errorf("Write(user %q): no error", id)
+		}
 	}
 	if err := o.Write(&Message{UserID: "1", Raw: []byte("x")}); err != nil {
 		t.Fatal(err)

@@ -116,7 +116,13 @@ func newNotifyRenderCmd(d *deps) *cobra.Command {
 default) to DIR/<case id>/<user id>.eml (mode 0600, directories 0700), with
 DIR/<case id>/manifest.jsonl: one line per person with user_id, locale,
 jurisdictions, message_id, sha256 and path, or "rejected" and the reason when
-the person cannot be written to (no record, an invalid address).
+the person cannot be written to (no record, an invalid address). A user id
+that is not a plain file name ([A-Za-z0-9._-], no dot first, up to 200 bytes)
+gets an escaped name starting with "%": the manifest's path says which.
+
+manifest.jsonl is written last, and only when every notice is: an interrupted
+render leaves none (run it again). A render removes the temporary files a
+killed one left behind.
 
 Messages are multipart/alternative (text and HTML), UTF-8, with a Message-ID
 fixed per (case, person): rendering again gives identical files except the
@@ -150,14 +156,19 @@ func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error 
 	start := time.Now()
 	stats, err := p.Render(ctx, box, &n)
 	bar.Stop()
-	if cerr := box.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		return fmt.Errorf("notify render: %w", err)
+		// No manifest.jsonl until a render completes: the notices written
+		// so far stay, and the next render rewrites them.
+		_ = box.Abort()
+		return fmt.Errorf("notify render: %w (%s has no manifest.jsonl until a render completes: run it again)",
+			err, filepath.Join(o.out, c.ID))
 	}
 	pruned, err := box.Prune()
 	if err != nil {
+		_ = box.Abort()
+		return fmt.Errorf("notify render: %w", err)
+	}
+	if err := box.Close(); err != nil {
 		return fmt.Errorf("notify render: %w", err)
 	}
 	el := time.Since(start)
