@@ -3,6 +3,7 @@ package correlate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -315,7 +316,7 @@ func (r *DBResolver) EachSession(ctx context.Context, ids []string, fn func(sids
 		}, flush
 	})
 	if err != nil {
-		return fmt.Errorf("users.sessions_query: %w", err)
+		return queryErr("users.sessions_query", err)
 	}
 	return nil
 }
@@ -368,7 +369,7 @@ func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserR
 		out[u.ID] = u
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("users.users_query: %w", err)
+		return nil, queryErr("users.users_query", err)
 	}
 	return out, nil
 }
@@ -395,6 +396,15 @@ func invalidColumn(vals []sql.RawBytes, idx map[string]int) string {
 		}
 	}
 	return ""
+}
+
+// queryErr says which query failed, unless it is the role that is refused
+// (no query ran).
+func queryErr(field string, err error) error {
+	if errors.Is(err, users.ErrPrivilegedRole) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", field, err)
 }
 
 // lockedRow is a newRow for eachRow whose every batch calls row under mu.
@@ -457,7 +467,7 @@ func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Con
 		out[c.ID] = c
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("users.users_query: %w", err)
+		return nil, queryErr("users.users_query", err)
 	}
 	return out, nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/breachctl/breachctl/internal/pgtest"
 )
 
@@ -16,7 +18,7 @@ import (
 // two connections and several chunks per batch, ids that match nothing, and
 // a NULL user (unresolved, never an empty user).
 func TestDBResolverSessions(t *testing.T) {
-	_, db := pgtest.NewDB(t)
+	url, db := pgtest.NewDB(t)
 	db.MustExec(`CREATE TABLE sessions (session_id text PRIMARY KEY, user_id bigint)`)
 	awkward := []string{`a"b`, `back\slash`, `comma,brace{}`, `sp ace`, `NULL`, `'single'`, "tab\there", `\"both\"`, "ünïcödé", `{`, `}`}
 	want := map[string]string{}
@@ -34,7 +36,11 @@ func TestDBResolverSessions(t *testing.T) {
 	for sid := range want {
 		ids = append(ids, sid)
 	}
-	r := &DBResolver{DB: db, SessionsQuery: `SELECT session_id, user_id FROM sessions WHERE session_id = ANY($1)`,
+	// Through a role that can only read, as a case file should.
+	_, readerURL := pgtest.NewReader(t, db, url, "sessions")
+	reader := sqlx.MustOpen("postgres", readerURL)
+	defer reader.Close()
+	r := &DBResolver{DB: reader, SessionsQuery: `SELECT session_id, user_id FROM sessions WHERE session_id = ANY($1)`,
 		Batch: 700, Timeout: time.Minute}
 	got := map[string]string{}
 	var mu sync.Mutex
