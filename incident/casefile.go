@@ -95,6 +95,10 @@ type UsersConfig struct {
 	DatabaseURL   string `yaml:"database_url"`
 	SessionsQuery string `yaml:"sessions_query"`
 	UsersQuery    string `yaml:"users_query"`
+	// AllowPrivilegedRole accepts a database_url whose role could write to
+	// the user database (a superuser, a role with write privileges):
+	// validate and ingest refuse one otherwise.
+	AllowPrivilegedRole bool `yaml:"allow_privileged_role"`
 }
 
 // Exposure says which responses carried whose data.

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -55,6 +56,16 @@ func checkUsers(ctx context.Context, c *Case, d CheckDeps) Check {
 		return Check{Name: name, Detail: fmt.Sprintf("users.database_url: %v", err)}
 	}
 	defer db.Close()
+	// The role first: a privileged one is refused before any of the case
+	// file's queries runs (one could write through it).
+	role, err := users.CheckRole(ctx, db)
+	var privileged *users.PrivilegedRoleError
+	switch {
+	case errors.As(err, &privileged) && !c.Users.AllowPrivilegedRole:
+		return Check{Name: name, Detail: err.Error()}
+	case privileged == nil && err != nil:
+		return Check{Name: name, Detail: err.Error()}
+	}
 	var notes []string
 	if c.IdentityKind == "session" {
 		if _, err := users.CheckQuery(ctx, db, c.Users.SessionsQuery, users.RequiredSessionColumns); err != nil {
@@ -80,6 +91,11 @@ func checkUsers(ctx context.Context, c *Case, d CheckDeps) Check {
 	detail := fmt.Sprintf("reachable; %s return the needed columns (read-only)", strings.Join(notes, " and "))
 	if len(has) > 0 {
 		detail += "; on-file flags for " + strings.Join(has, ", ")
+	}
+	if privileged != nil {
+		detail += fmt.Sprintf("; role %q is privileged (it %s), accepted by users.allow_privileged_role", role, strings.Join(privileged.Reasons, ", and "))
+	} else {
+		detail += fmt.Sprintf("; role %q has no write privilege in the user database", role)
 	}
 	return Check{Name: name, OK: true, Detail: detail}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/ingest"
+	"github.com/breachctl/breachctl/incident/triage"
 	"github.com/breachctl/breachctl/internal/progress"
 	"github.com/breachctl/breachctl/internal/textsafe"
 )
@@ -235,5 +236,15 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result) {
 	}
 	if hidden > 0 {
 		fmt.Fprintf(w, "  ... and %d more files with rejected lines (-v lists them; triage --format json has every file's first rejects)\n", hidden)
+	}
+	if res.Correlation != nil && len(res.Correlation.Refused) > 0 {
+		max := 20
+		if d.verbose {
+			max = 0
+		}
+		fmt.Fprintf(w, "  refused %d people: their user record was not used, they get no notice (fix the records and ingest again):\n", len(res.Correlation.Refused))
+		for _, l := range triage.RefusalLines(res.Correlation.Refused, max) {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
 	}
 }

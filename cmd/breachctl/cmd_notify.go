@@ -97,7 +97,8 @@ func (d *deps) composer(ctx context.Context, n noticeFlags) (*incident.Case, *st
 		st.Close()
 		return nil, nil, nil, nil, fmt.Errorf("user database %s: %w", store.Redact(c.Users.DatabaseURL), err)
 	}
-	res := &correlate.DBResolver{DB: udb, SessionsQuery: c.Users.SessionsQuery, UsersQuery: c.Users.UsersQuery}
+	res := &correlate.DBResolver{DB: udb, SessionsQuery: c.Users.SessionsQuery, UsersQuery: c.Users.UsersQuery,
+		AllowPrivilegedRole: c.Users.AllowPrivilegedRole}
 	p := pipeline.New(c, run.Run, accounts, r, res, n.workers)
 	return c, st, p, func() { udb.Close(); st.Close() }, nil
 }

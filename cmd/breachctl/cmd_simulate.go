@@ -40,7 +40,10 @@ Users (Japanese and Latin names; residents of Japan, US states and EU
 countries) and their sessions go into the user database, in the simulator's
 own tables sim_users and sim_sessions (dropped and re-created). The user
 database is --users-db, else $USERS_DATABASE_URL, else the case database.
-The same seed gives the same bytes.`
+The case file connects to it as the role breachctl_reader (created, LOGIN,
+without a password, if missing), which may only SELECT from those two
+tables: validate and ingest refuse a role that could write. The same seed
+gives the same bytes.`
 
 func newSimulateCmd(d *deps) *cobra.Command {
 	var o simulateOptions
@@ -96,7 +99,7 @@ func runSimulate(ctx context.Context, d *deps, o simulateOptions) error {
 	fmt.Fprintf(d.io.Err, "simulating %d users, %d requests (%s) into %s ...\n", o.users, o.requests, o.format, o.out)
 	res, err := sim.Run(ctx, db, sim.Options{
 		Out: o.out, Users: o.users, Requests: o.requests, Format: o.format, Precision: o.precision,
-		Seed: o.seed, CaseID: o.caseID, UsersDBURL: u, TTL: o.ttl,
+		Seed: o.seed, CaseID: o.caseID, UsersDBURL: u, TTL: o.ttl, ReaderRole: simReaderRole,
 	})
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
@@ -104,6 +107,7 @@ func runSimulate(ctx context.Context, d *deps, o simulateOptions) error {
 	w := d.io.Out
 	fmt.Fprintf(w, "simulated incident in %s (%s)\n", o.out, res.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  users        %d users, %d sessions in sim_users / sim_sessions of %s\n", res.Users, res.Sessions, store.Redact(u))
+	fmt.Fprintf(w, "  reader role  %s: SELECT on those two tables only; the case file connects as it\n", simReaderRole)
 	fmt.Fprintf(w, "  logs         %d files, %d lines (%d truncated on purpose)\n", len(res.LogFiles), res.Lines, res.TruncatedLines)
 	fmt.Fprintf(w, "  case file    %s\n", res.CaseFile)
 	fmt.Fprintf(w, "  truth        %s: %d exposure events (%d exposed nothing on file); %d people confirmed, %d possible\n",
@@ -111,6 +115,10 @@ func runSimulate(ctx context.Context, d *deps, o simulateOptions) error {
 	fmt.Fprintf(w, "next: breachctl validate -f %s\n", res.CaseFile)
 	return nil
 }
+
+// simReaderRole is the role simulate creates for the case file: one that
+// can only read the simulated users (ingest refuses a role that could write).
+const simReaderRole = "breachctl_reader"
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -104,6 +104,8 @@ func writeCase(t *testing.T, edit func(string) string) (path string, env map[str
 	udb.MustExec(`CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, locale text, country text, region text,
 		has_postal_address bool, has_phone bool, has_bank_account bool, has_payment_card bool);
 		CREATE TABLE sessions (session_id text PRIMARY KEY, user_id bigint)`)
+	// Connect as a role that can only read: a superuser is refused.
+	_, usersURL = pgtest.NewReader(t, udb, usersURL, "users", "sessions")
 	caseURL, _ := pgtest.NewDB(t)
 	dir := t.TempDir()
 	src, err := os.ReadFile("../../incident/testdata/valid.yaml")

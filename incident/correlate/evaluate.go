@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"iter"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/breachctl/breachctl/incident"
@@ -90,7 +92,12 @@ type Result struct {
 	Summary  Summary
 	// TopViewers: the parties shown the most people's data (at most TopViewers).
 	TopViewers []Viewer
-	Timings    map[string]time.Duration
+	// Refused: people whose user record could not be used (see
+	// UserRecord.Refused) or whose session sessions_query gives to several
+	// users, by user id. They are counted as unresolved owners and get no
+	// notice.
+	Refused []Refusal
+	Timings map[string]time.Duration
 }
 
 // NumEvents is the number of events, in time order.
@@ -224,14 +231,16 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	// numbered in identity order, whatever order the answers came in.
 	person := make([]int32, m.idents.len())
 	var userIDs []string
+	var refused []Refusal
 	if c.IdentityKind == "session" {
 		// The answers of startResolution.
 		if err := early.wait(); err != nil {
 			return nil, err
 		}
+		refused = early.refusals(func(id uint32) bool { return need[id] && ln.owns(id) })
 		personOf := make([]int32, early.users.len()) // by user id of early.users
 		for id, n := range need {
-			if u := early.userOf[id]; n && u != 0 {
+			if u := early.userOf[id]; n && u != 0 && u != ambiguousUser {
 				if personOf[u] == 0 {
 					userIDs = append(userIDs, early.users.str(u))
 					personOf[u] = int32(len(userIDs))
@@ -275,7 +284,11 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	}
 	records := make([]*UserRecord, len(userIDs)+1)
 	for i, uid := range userIDs {
-		records[i+1] = recs[uid]
+		if r := recs[uid]; r != nil && r.Refused != "" {
+			refused = append(refused, Refusal{UserID: uid, Reason: r.Refused})
+		} else {
+			records[i+1] = r
+		}
 	}
 	// A user that users_query does not know is unresolved: there is no one
 	// to notify (whether the id came from a session or from the logs).
@@ -329,6 +342,13 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			}
 		}
 	}
+	sort.Slice(refused, func(i, j int) bool {
+		if refused[i].UserID != refused[j].UserID {
+			return lessID(refused[i].UserID, refused[j].UserID)
+		}
+		return refused[i].Reason < refused[j].Reason
+	})
+	out.Refused = refused
 	out.Summary = summarize(out)
 	timings["evaluate"] = time.Since(t0)
 	out.Timings = timings
@@ -887,8 +907,50 @@ func isDigits(s string) bool {
 // goroutines, so what is left afterwards is one pass over arrays.
 type earlyResolution struct {
 	users  *sharedInterner
-	userOf []uint32
+	userOf []uint32 // ambiguousUser: sessions_query gave it several users
 	done   chan error
+
+	mu        sync.Mutex
+	ambiguous map[uint32][]uint32 // identity: its users (ids of users)
+}
+
+// ambiguousUser marks an identity that sessions_query maps to more than
+// one user: it resolves to nobody (which of them owned its pages cannot be
+// told), and its users are listed as refused.
+const ambiguousUser = ^uint32(0)
+
+// conflict records that identity id was also given user u.
+func (er *earlyResolution) conflict(id, u uint32) {
+	er.mu.Lock()
+	defer er.mu.Unlock()
+	if er.ambiguous == nil {
+		er.ambiguous = map[uint32][]uint32{}
+	}
+	if us := er.ambiguous[id]; !slices.Contains(us, u) {
+		er.ambiguous[id] = append(us, u)
+	}
+}
+
+// refusals lists, by user, the ambiguous identities that owned a page
+// (a viewer that resolves to nobody is counted as an unresolved viewer).
+func (er *earlyResolution) refusals(owned func(id uint32) bool) []Refusal {
+	var out []Refusal
+	for id, us := range er.ambiguous {
+		if !owned(id) {
+			continue
+		}
+		names := make([]string, len(us))
+		for i, u := range us {
+			names[i] = er.users.str(u)
+		}
+		sort.Slice(names, func(i, j int) bool { return lessID(names[i], names[j]) })
+		reason := fmt.Sprintf("sessions_query returned users %s and %s for one session: its pages are counted as unresolved",
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+		for _, n := range names {
+			out = append(out, Refusal{UserID: n, Reason: reason})
+		}
+	}
+	return out
 }
 
 func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) *earlyResolution {
@@ -907,7 +969,24 @@ func startResolution(ctx context.Context, res Resolver, idents *sharedInterner) 
 			// An empty user id is no user: unresolved, as when not found
 			// (users.id gives it 0).
 			if b.ok[i] && id != 0 {
-				er.userOf[id] = er.users.id(uids[i])
+				// A second, different user for the same session makes it
+				// ambiguous (never last-one-wins). The slot is shared only
+				// when the query answers a session twice: compare-and-swap.
+				u := er.users.id(uids[i])
+				if u == 0 {
+					continue
+				}
+				slot := &er.userOf[id]
+				if atomic.CompareAndSwapUint32(slot, 0, u) {
+					continue
+				}
+				if prev := atomic.LoadUint32(slot); prev != u {
+					if prev != ambiguousUser {
+						atomic.StoreUint32(slot, ambiguousUser)
+						er.conflict(id, prev)
+					}
+					er.conflict(id, u)
+				}
 			}
 		}
 		bufs.Put(b)

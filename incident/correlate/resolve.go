@@ -3,10 +3,12 @@ package correlate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -22,6 +24,18 @@ type UserRecord struct {
 	Region  string
 	// NotOnFile lists the categories whose has_<category> column was false.
 	NotOnFile map[incident.Category]bool
+	// Refused, when not empty, says why the record cannot be used (two
+	// rows for the id, a column that is not valid UTF-8): the person is
+	// not resolved, gets no notice, and is listed with this reason.
+	Refused string
+}
+
+// Refusal is a person whose user record was refused, and why. Refusals are
+// listed by user id (never with personal data) in the ingest summary and
+// in triage.
+type Refusal struct {
+	UserID string `json:"user_id"`
+	Reason string `json:"reason"`
 }
 
 // OnFile reports whether category c may be on file for the person: it is,
@@ -45,12 +59,29 @@ const DefaultBatch = 250_000
 
 // DBResolver runs the case file's queries against the user database, in
 // batches, each inside a READ ONLY transaction with a statement timeout.
+//
+// Before its first query it checks the role it connects as (see
+// users.CheckRole) and refuses one that could write to the user database,
+// unless AllowPrivilegedRole (users.allow_privileged_role).
 type DBResolver struct {
-	DB            *sqlx.DB
-	SessionsQuery string
-	UsersQuery    string
-	Batch         int
-	Timeout       time.Duration
+	DB                  *sqlx.DB
+	SessionsQuery       string
+	UsersQuery          string
+	Batch               int
+	Timeout             time.Duration
+	AllowPrivilegedRole bool
+
+	roleOnce sync.Once
+	roleErr  error
+}
+
+// checkRole checks the role once.
+func (r *DBResolver) checkRole(ctx context.Context) error {
+	if r.AllowPrivilegedRole {
+		return nil
+	}
+	r.roleOnce.Do(func() { _, r.roleErr = users.CheckRole(ctx, r.DB) })
+	return r.roleErr
 }
 
 func (r *DBResolver) batch() int {
@@ -99,6 +130,9 @@ const rowChunk = 256
 // database server and the driver use both cores: columns is called under a
 // lock, the rest is the caller's to lock where it needs to.
 func (r *DBResolver) eachRow(ctx context.Context, query string, ids []string, columns func(cols []string) error, newRow func() (row func(vals []sql.RawBytes), flush func())) error {
+	if err := r.checkRole(ctx); err != nil {
+		return err
+	}
 	const parallel = 2
 	size := batchSize(len(ids), r.batch(), parallel)
 	var (
@@ -267,7 +301,9 @@ func (r *DBResolver) EachSession(ctx context.Context, ids []string, fn func(sids
 			buf, ends = buf[:0], ends[:0]
 		}
 		return func(vals []sql.RawBytes) {
-			if vals[si] == nil || vals[ui] == nil {
+			if vals[si] == nil || vals[ui] == nil || !utf8.Valid(vals[ui]) {
+				// No user, or a user id that cannot be stored or shown
+				// (a SQL_ASCII database): unresolved, and counted so.
 				return
 			}
 			buf = append(buf, vals[si]...)
@@ -280,7 +316,7 @@ func (r *DBResolver) EachSession(ctx context.Context, ids []string, fn func(sids
 		}, flush
 	})
 	if err != nil {
-		return fmt.Errorf("users.sessions_query: %w", err)
+		return queryErr("users.sessions_query", err)
 	}
 	return nil
 }
@@ -309,7 +345,16 @@ func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserR
 		}
 		return nil
 	}, lockedRow(&mu, func(vals []sql.RawBytes) {
-		u := &UserRecord{ID: string(vals[idx["id"]]), Locale: string(vals[idx["locale"]]),
+		id := string(vals[idx["id"]])
+		if prev, dup := out[id]; dup {
+			out[id] = duplicate(id, prev)
+			return
+		}
+		if col := invalidColumn(vals, idx); col != "" {
+			out[id] = &UserRecord{ID: id, Refused: fmt.Sprintf("column %s is not valid UTF-8 (is the user database SQL_ASCII? fix the record or convert it in users_query)", col)}
+			return
+		}
+		u := &UserRecord{ID: id, Locale: string(vals[idx["locale"]]),
 			Country: strings.ToUpper(string(vals[idx["country"]])), Region: strings.ToUpper(string(vals[idx["region"]]))}
 		for _, h := range has {
 			// A has_ column that is false (PostgreSQL sends "false" or "f")
@@ -324,9 +369,42 @@ func (r *DBResolver) Users(ctx context.Context, ids []string) (map[string]*UserR
 		out[u.ID] = u
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("users.users_query: %w", err)
+		return nil, queryErr("users.users_query", err)
 	}
 	return out, nil
+}
+
+// duplicate is the record of an id that users_query returned once more
+// than prev counts: refused, since which row is right (which address a
+// notice should go to) cannot be told.
+func duplicate(id string, prev *UserRecord) *UserRecord {
+	n := 2
+	if _, err := fmt.Sscanf(prev.Refused, dupReason, &n); err == nil {
+		n++
+	}
+	return &UserRecord{ID: id, Refused: fmt.Sprintf(dupReason, n)}
+}
+
+const dupReason = "users_query returned %d rows for this id"
+
+// invalidColumn names the first of users.RequiredUserColumns whose value
+// in vals is not valid UTF-8, or returns "".
+func invalidColumn(vals []sql.RawBytes, idx map[string]int) string {
+	for _, c := range users.RequiredUserColumns {
+		if !utf8.Valid(vals[idx[c]]) {
+			return c
+		}
+	}
+	return ""
+}
+
+// queryErr says which query failed, unless it is the role that is refused
+// (no query ran).
+func queryErr(field string, err error) error {
+	if errors.Is(err, users.ErrPrivilegedRole) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", field, err)
 }
 
 // lockedRow is a newRow for eachRow whose every batch calls row under mu.
@@ -364,6 +442,7 @@ type Contact struct {
 // are absent), read with users_query in read-only batches.
 func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Contact, error) {
 	out := make(map[string]Contact, len(ids))
+	refused := map[string]bool{}
 	idx := map[string]int{}
 	var mu sync.Mutex
 	err := r.eachRow(ctx, r.UsersQuery, ids, func(cols []string) error {
@@ -374,13 +453,21 @@ func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Con
 		}
 		return nil
 	}, lockedRow(&mu, func(vals []sql.RawBytes) {
+		// A duplicated id or a record that is not valid UTF-8 gives no
+		// contact (ingest refused the person already): never a guess.
+		id := string(vals[idx["id"]])
+		if _, dup := out[id]; dup || refused[id] || invalidColumn(vals, idx) != "" {
+			delete(out, id)
+			refused[id] = true
+			return
+		}
 		c := Contact{ID: string(vals[idx["id"]]), Email: string(vals[idx["email"]]), Name: string(vals[idx["name"]]),
 			Locale:  strings.ToLower(string(vals[idx["locale"]])),
 			Country: strings.ToUpper(string(vals[idx["country"]])), Region: strings.ToUpper(string(vals[idx["region"]]))}
 		out[c.ID] = c
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("users.users_query: %w", err)
+		return nil, queryErr("users.users_query", err)
 	}
 	return out, nil
 }

@@ -17,6 +17,9 @@ type Summary struct {
 	ByCategory    map[string]int   `json:"by_category"`
 	ByRegion      map[string]int   `json:"by_region"`
 	ByCountry     map[string]int   `json:"by_country"`
+	// Refused lists the people whose user record was refused, by user id
+	// with the reason (Result.Refused).
+	Refused []Refusal `json:"refused"`
 }
 
 // TimelineBucket counts exposure events in one 10-minute bucket.
@@ -74,6 +77,7 @@ func summarize(r *Result) Summary {
 	if r.TopViewers != nil {
 		s.TopViewers = r.TopViewers
 	}
+	s.Refused = append([]Refusal{}, r.Refused...)
 	for _, a := range r.Affected {
 		for _, c := range a.Categories {
 			s.ByCategory[string(c)]++

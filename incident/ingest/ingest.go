@@ -291,7 +291,8 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 			return fmt.Errorf("user database (users.database_url %s): %w", store.Redact(c.Users.DatabaseURL), err)
 		}
 		defer db.Close()
-		resolver = &correlate.DBResolver{DB: db, SessionsQuery: c.Users.SessionsQuery, UsersQuery: c.Users.UsersQuery}
+		resolver = &correlate.DBResolver{DB: db, SessionsQuery: c.Users.SessionsQuery, UsersQuery: c.Users.UsersQuery,
+			AllowPrivilegedRole: c.Users.AllowPrivilegedRole}
 	}
 	cr, err := col.Run(ctx, c, resolver)
 	if err != nil {

@@ -20,9 +20,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/breachctl/breachctl/incident/users"
 )
 
 // Log formats the simulator writes.
@@ -70,6 +73,11 @@ type Options struct {
 	// users.database_url; empty writes the placeholder ${USERS_DATABASE_URL}.
 	UsersDBURL string
 	TTL        time.Duration // cache TTL of private pages in the window; default 30s
+	// ReaderRole, when set, is a role (created, LOGIN, no password, if
+	// missing) given SELECT on the simulator's tables and nothing else;
+	// the case file connects as it (UsersDBURL with its user replaced), as
+	// a real one should: ingest refuses a role that could write.
+	ReaderRole string
 }
 
 // Result summarises a simulation.
@@ -208,6 +216,15 @@ func run(ctx context.Context, db *sqlx.DB, o Options) (*Result, error) {
 	}
 	if dbErr != nil {
 		return nil, dbErr
+	}
+	if o.ReaderRole != "" && !strings.Contains(o.UsersDBURL, "${") {
+		if err := users.GrantReader(ctx, db, o.ReaderRole, "sim_users", "sim_sessions"); err != nil {
+			return nil, fmt.Errorf("simulate: the read-only role for the case file: %w (connect as a role that may create roles and grant on its tables)", err)
+		}
+		var err error
+		if o.UsersDBURL, err = users.WithUser(o.UsersDBURL, o.ReaderRole); err != nil {
+			return nil, fmt.Errorf("simulate: %w", err)
+		}
 	}
 
 	res := &Result{

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/correlate"
@@ -34,7 +36,11 @@ type Summary struct {
 	ByCountry  map[string]int   `json:"by_country"`
 	Timeline   []TimelineBucket `json:"timeline"`
 	Unresolved Unresolved       `json:"unresolved"`
-	Ingested   *time.Time       `json:"ingested_at"`
+	// Refused: people whose user record was refused (two rows for one id,
+	// bytes that are not UTF-8, a session given to several users), by user
+	// id with the reason. They are among the unresolved owners: no notice.
+	Refused  []Refusal  `json:"refused"`
+	Ingested *time.Time `json:"ingested_at"`
 
 	location *time.Location
 }
@@ -47,6 +53,9 @@ type Unresolved struct {
 	Owners  int `json:"owners"`  // their page was stored or shown: they cannot be notified
 	Viewers int `json:"viewers"` // shown someone's page; named by a hash only
 }
+
+// Refusal is a person whose user record was refused, and why.
+type Refusal = correlate.Refusal
 
 // Window is the declared exposure window.
 type Window struct {
@@ -126,6 +135,10 @@ func Build(ctx context.Context, st *store.Store, c *incident.Case, run int) (*Su
 	if sum.TopViewers != nil {
 		s.TopViewers = sum.TopViewers
 	}
+	s.Refused = sum.Refused
+	if s.Refused == nil {
+		s.Refused = []Refusal{}
+	}
 	s.Timeline = sum.Timeline
 	if s.Timeline == nil {
 		s.Timeline = []TimelineBucket{}
@@ -140,6 +153,26 @@ func Build(ctx context.Context, st *store.Store, c *incident.Case, run int) (*Su
 			Compressed: e.Compressed, Truncated: e.Truncated, Rejects: e.RejectsJSON})
 	}
 	return s, nil
+}
+
+// maxRefusedLines is how many refused people the text lists (the JSON has them all).
+const maxRefusedLines = 20
+
+// RefusalLines lists refused people, one a line, at most max of them (0:
+// all), by user id: never a name or an address.
+func RefusalLines(refused []Refusal, max int) []string {
+	var out []string
+	for i, r := range refused {
+		if max > 0 && i == max {
+			return append(out, fmt.Sprintf("... and %d more (triage --format json lists them all)", len(refused)-max))
+		}
+		id := r.UserID
+		if !utf8.ValidString(id) || strings.ContainsAny(id, "\n\r\x1b") {
+			id = strconv.Quote(id)
+		}
+		out = append(out, fmt.Sprintf("user %s: %s", id, r.Reason))
+	}
+	return out
 }
 
 // WriteJSON writes the summary as indented JSON.
@@ -186,6 +219,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if t.UnresolvedEvents > 0 || s.Unresolved.Owners > 0 || s.Unresolved.Viewers > 0 {
 		p.f("           %s with an owner whose identity matches no user record\n", group(t.UnresolvedEvents))
 		p.f("Unresolved %d owner identities (cannot be notified), %d viewer identities\n", s.Unresolved.Owners, s.Unresolved.Viewers)
+	}
+	if len(s.Refused) > 0 {
+		p.f("Refused    %d people: their user record was not used and they get no notice until it is fixed\n", len(s.Refused))
+		for _, l := range RefusalLines(s.Refused, maxRefusedLines) {
+			p.f("           %s\n", l)
+		}
 	}
 	if t.PrivateUnknown > 0 {
 		p.f("           %s private-page responses with an unknown cache result were not used\n", group(t.PrivateUnknown))

@@ -33,7 +33,14 @@ func ReadOnly(ctx context.Context, db *sqlx.DB, timeout time.Duration, fn func(t
 	if timeout <= 0 {
 		timeout = DefaultStatementTimeout
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", timeout.Milliseconds())); err != nil {
+	// A SQL_ASCII database stores any bytes, and the server refuses to
+	// send a row that is not valid UTF-8 to a UTF-8 client, failing the
+	// whole query without naming the row: its bytes are taken as they are
+	// instead, and checked by whoever reads them (correlate), which can name
+	// the person and the column. Any other server encoding converts.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`SELECT set_config('statement_timeout', '%d', true),
+		CASE WHEN current_setting('server_encoding') = 'SQL_ASCII' THEN set_config('client_encoding', 'SQL_ASCII', true) END`,
+		timeout.Milliseconds())); err != nil {
 		return fmt.Errorf("user database: set statement_timeout: %w", err)
 	}
 	return fn(tx)

@@ -32,6 +32,13 @@ func AdminURL() string {
 // answers: `make test` starts one.
 func NewDB(t testing.TB) (string, *sqlx.DB) {
 	t.Helper()
+	return NewDBWith(t, "")
+}
+
+// NewDBWith is NewDB with options for CREATE DATABASE, e.g.
+// "ENCODING 'SQL_ASCII' TEMPLATE template0".
+func NewDBWith(t testing.TB, options string) (string, *sqlx.DB) {
+	t.Helper()
 	admin, err := sqlx.Open("postgres", AdminURL())
 	if err != nil {
 		t.Fatalf("pgtest: open %s: %v", redact(AdminURL()), err)
@@ -45,7 +52,7 @@ func NewDB(t testing.TB) (string, *sqlx.DB) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "bctest_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" "+options); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	u, err := url.Parse(AdminURL())
