@@ -273,6 +273,20 @@ func TestSendBrokenConnections(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}
+	// u4's delivery is unknown: this send never sends it again (issue 21);
+	// the next one resends it with the same Message-ID.
+	if res.Sent != 11 || res.Failed != 0 || res.UncertainNew != 1 || res.UncertainHeld != 1 {
+		t.Errorf("first Result = %+v, want 11 sent and u4 left uncertain", res)
+	}
+	if nt := l.notice(t, userID(4)); nt.State != store.NoticeUncertain || nt.UncertainCount != 1 || nt.Attempts != 1 {
+		t.Errorf("u4 after the first send: state %s, uncertain count %d, attempts %d; want uncertain once after 1 attempt", nt.State, nt.UncertainCount, nt.Attempts)
+	}
+	res2, err := Send(ctx, opts)
+	if err != nil {
+		t.Fatalf("second Send: %v", err)
+	}
+	res.Sent += res2.Sent
+	res.UncertainResent += res2.UncertainResent
 	if res.Sent != 12 || res.Failed != 0 {
 		t.Errorf("Result = %+v, want 12 sent", res)
 	}
