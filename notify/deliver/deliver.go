@@ -356,7 +356,7 @@ type sender struct {
 	mu       sync.Mutex
 	inflight map[string]bool // dispatched and not yet recorded
 	retrying map[string]bool // waiting for a retry
-	doubted  map[string]bool // made uncertain by this send: never claimed again by it
+	doubted  map[string]bool // made uncertain by this send (or without a message): never claimed again by it
 	firstErr error
 	changed  chan struct{} // signalled when inflight shrinks
 
@@ -540,6 +540,13 @@ func (s *sender) failBad(reasons map[string]string) {
 		return
 	}
 	n, err := s.st.FailNotices(s.dbCtx, s.opts.CaseID, s.opts.Run, reasons)
+	// Failed, or (uncertain ones) kept uncertain with the reason: either
+	// way this send does not ask for them again.
+	s.mu.Lock()
+	for u := range reasons {
+		s.doubted[u] = true
+	}
+	s.mu.Unlock()
 	for u, r := range reasons {
 		s.opts.Logger.Warn("notice cannot be made", "user_id", u, "reason", r)
 		s.done(u)

@@ -269,3 +269,38 @@ func TestSendUncertainWaitsItsBackoff(t *testing.T) {
 		t.Errorf("NextDue = %v, %v, %v; want about an hour", wait, ok, err)
 	}
 }
+
+// TestSendUncertainWithoutMessageEnds: an uncertain notice whose message
+// can no longer be made keeps its state (it may have been delivered) and
+// the send ends, rather than asking the source for it again and again.
+func TestSendUncertainWithoutMessageEnds(t *testing.T) {
+	l := newLedger(t, 3)
+	// A sender died with u1 in sending.
+	if _, err := l.st.ClaimNotice(context.Background(), l.caseID, l.run, store.NoticeClaim{UserID: userID(1), State: store.NoticePending}); err != nil {
+		t.Fatal(err)
+	}
+	fs := startFault(t, &faultServer{})
+	opts := baseOpts(l, fs.url())
+	var asked atomic.Int64
+	src := fakeSource(l.caseID, map[string]bool{userID(1): true})
+	opts.Source = func(ctx context.Context, ids []string) (map[string]*Message, map[string]string, error) {
+		for _, id := range ids {
+			if id == userID(1) {
+				asked.Add(1)
+			}
+		}
+		return src(ctx, ids)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := Send(ctx, opts)
+	if ctx.Err() != nil || err != nil {
+		t.Fatalf("Send = %+v, %v after asking the source %d times for u1; want it to end", res, err, asked.Load())
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the source was asked %d times for u1, want 1", n)
+	}
+	if nt := l.notice(t, userID(1)); nt.State != store.NoticeUncertain || fs.total() != 2 || res.Sent != 2 {
+		t.Errorf("u1: state %s; server got %d, result %+v; want u1 uncertain, the 2 others sent", nt.State, fs.total(), res)
+	}
+}
