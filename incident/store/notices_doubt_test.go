@@ -78,3 +78,36 @@ func TestNoticeUncertainBackoffAndFailedInDoubt(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcileRunsFailedInDoubt: a person whose notice in another run
+// failed with its delivery unknown may have it: their notice in this run
+// is uncertain too (the --uncertain policy decides), not plainly pending.
+func TestReconcileRunsFailedInDoubt(t *testing.T) {
+	ctx := context.Background()
+	s, c, run := noticeStore(t)
+	if _, err := s.SeedNotices(ctx, c, run, seeds(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimNotice(ctx, c, run, NoticeClaim{UserID: "u000", State: NoticePending}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishNotice(ctx, c, run, NoticeOutcome{UserID: "u000", State: NoticeFailed, InDoubt: true, LastError: "gave up"}); err != nil {
+		t.Fatal(err)
+	}
+	run2, err := s.NewRun(ctx, c, "y", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SeedNotices(ctx, c, run2, seeds(2)); err != nil {
+		t.Fatal(err)
+	}
+	sent, doubt, err := s.ReconcileRuns(ctx, c, run2)
+	if err != nil || sent != 0 || doubt != 1 {
+		t.Fatalf("ReconcileRuns = %d, %d, %v; want 0 sent elsewhere, 1 in doubt", sent, doubt, err)
+	}
+	for _, tc := range []struct{ user, state string }{{"u000", NoticeUncertain}, {"u001", NoticePending}} {
+		if n, _ := s.GetNotice(ctx, c, run2, tc.user); n.State != tc.state {
+			t.Errorf("run %d, %s: state %s, want %s", run2, tc.user, n.State, tc.state)
+		}
+	}
+}
