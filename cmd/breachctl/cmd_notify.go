@@ -244,6 +244,10 @@ the resume point.
     and retrying that message); --rate limits messages per second across them;
   - 4xx replies are retried with exponential backoff up to --max-attempts,
     then failed; 5xx replies fail at once with the server's reply;
+  - a connection lost after the message was handed over, before the server
+    answered, makes the row "uncertain": that try is an attempt, the row waits
+    its backoff and is not sent again by this send; the next send resends it
+    (same Message-ID), and at --max-attempts it fails with delivery unknown;
   - Ctrl-C stops cleanly: messages in flight finish, none are left "sending";
   - run it again to resume: pending and retryable rows are picked up. A row
     left "sending" by a crash (kill -9) is "uncertain": by default it is resent
@@ -279,8 +283,8 @@ func newNotifySendCmd(d *deps) *cobra.Command {
 	f.Float64Var(&o.rate, "rate", 0, "at most N messages per second across all workers (0: no limit)")
 	f.IntVar(&o.limit, "limit", 0, "send at most N messages in this run (0: all)")
 	f.StringVar(&o.uncertain, "uncertain", "resend", "what to do with messages a crash left uncertain: resend (same Message-ID) or skip")
-	f.IntVar(&o.maxAttempts, "max-attempts", 5, "attempts per message before a temporary failure becomes failed")
-	f.DurationVar(&o.backoff, "backoff", 30*time.Second, "first retry delay after a temporary failure (doubles each attempt)")
+	f.IntVar(&o.maxAttempts, "max-attempts", 5, "attempts per message (across sends) before a temporary failure or an uncertain try becomes failed")
+	f.DurationVar(&o.backoff, "backoff", 30*time.Second, "first retry delay after a temporary failure or an uncertain try (doubles each attempt)")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up on an SMTP step (connect, command, message) after this long")
 	f.BoolVar(&o.retryFailed, "retry-failed", false, "put the failed notices back to pending first (after fixing what made them fail)")
 	return cmd
@@ -387,7 +391,7 @@ func printSendResult(d *deps, r *deliver.Result) {
 	w := d.io.Out
 	fmt.Fprintf(w, "delivery: %d sent, %d failed, %d retried, %d still pending\n", r.Sent, r.Failed, r.Retried, r.Pending)
 	if r.FailedRetried > 0 {
-		fmt.Fprintf(w, "  %d failed notices were put back to pending (--retry-failed)\n", r.FailedRetried)
+		fmt.Fprintf(w, "  %d failed notices were put back (--retry-failed): to pending, or to uncertain when an earlier try may have been delivered\n", r.FailedRetried)
 	}
 	if r.SentInOtherRun > 0 {
 		fmt.Fprintf(w, "  %d people had already been sent their notice from another run of this case: recorded as sent, not written to again\n", r.SentInOtherRun)
@@ -396,14 +400,19 @@ func printSendResult(d *deps, r *deliver.Result) {
 		fmt.Fprintf(w, "  %d people have a notice of another run that may have been delivered: treated as uncertain here\n", r.DoubtFromOtherRun)
 	}
 	if r.UncertainNew > 0 {
-		fmt.Fprintf(w, "  %d connections broke after a message was handed over and before the server answered: those notices were uncertain and resent with the same Message-ID (or held with --uncertain=skip)\n", r.UncertainNew)
+		fmt.Fprintf(w, "  %d connections broke after a message was handed over and before the server answered: each such try counts as an attempt; "+
+			"the notice is uncertain and not sent again by this send (the next notify send resends it with the same Message-ID after its backoff, up to --max-attempts; --uncertain=skip holds it)\n", r.UncertainNew)
+	}
+	if r.FailedUncertain > 0 {
+		fmt.Fprintf(w, "  %d notices failed at --max-attempts with delivery unknown (the connection broke after the message each time): "+
+			"they may or may not have been delivered (notify status lists them by user id; --retry-failed resends them with the same Message-ID)\n", r.FailedUncertain)
 	}
 	if r.UncertainFound > 0 {
 		fmt.Fprintf(w, "  %d notices were left uncertain by an interrupted send: %d resent with their Message-ID\n",
 			r.UncertainFound, r.UncertainResent)
 	}
 	if r.UncertainHeld > 0 {
-		fmt.Fprintf(w, "  %d uncertain notices are held for review (notify status lists them; --uncertain=resend sends them with the same Message-ID)\n", r.UncertainHeld)
+		fmt.Fprintf(w, "  %d notices are uncertain at the end of this send (notify status lists them; the next notify send resends them with the same Message-ID, --uncertain=skip holds them)\n", r.UncertainHeld)
 	}
 }
 

@@ -18,8 +18,15 @@ const (
 	NoticeSending   = "sending"   // claimed by a sender; committed before the SMTP transaction starts
 	NoticeSent      = "sent"      // the server accepted the message
 	NoticeFailed    = "failed"    // permanently refused, out of attempts, or the message could not be made
-	NoticeUncertain = "uncertain" // the sender stopped mid-transaction: delivered or not, nobody knows
+	NoticeUncertain = "uncertain" // the sender stopped, or the connection broke, mid-transaction: delivered or not, nobody knows
 )
+
+// A notice in doubt is one with uncertain_count > 0: at least one of its
+// SMTP transactions ended without the server's answer after the message was
+// handed over. Sent in doubt: the person may have it twice (same
+// Message-ID). Failed in doubt ("failed, delivery unknown"): the sender gave
+// up, typically at --max-attempts after the connection broke each time, and
+// the person may or may not have it.
 
 // NoticeChannel is the only channel the ledger delivers on for now.
 const NoticeChannel = "email"
@@ -197,7 +204,7 @@ func (s *Store) RecoverSending(ctx context.Context, caseID string, run int) (int
 	var n int
 	err := s.DB.GetContext(ctx, &n, `
 		WITH r AS (
-			UPDATE breachctl.notices SET state = 'uncertain', uncertain_count = uncertain_count + 1, updated_at = now(),
+			UPDATE breachctl.notices SET state = 'uncertain', uncertain_count = uncertain_count + 1, updated_at = now(), next_attempt_at = NULL,
 				last_error = 'the sender stopped during the SMTP transaction: the message may or may not have been delivered'
 			WHERE case_id = $1 AND state = 'sending'
 			RETURNING run)
@@ -215,9 +222,9 @@ type DueNotice struct {
 }
 
 // DueNotices lists, in user-id order after `after`, up to limit notices that
-// can be sent now: pending ones whose retry time has come and, when
-// withUncertain is set, uncertain ones. A non-nil only restricts the list to
-// those user ids.
+// can be sent now: pending ones and, when withUncertain is set, uncertain
+// ones, whose retry time (if any) has come. A non-nil only restricts the
+// list to those user ids.
 func (s *Store) DueNotices(ctx context.Context, caseID string, run int, after string, limit int, withUncertain bool, only []string) ([]DueNotice, error) {
 	var onlyArr any
 	if only != nil {
@@ -227,8 +234,8 @@ func (s *Store) DueNotices(ctx context.Context, caseID string, run int, after st
 	err := s.DB.SelectContext(ctx, &ds, `
 		SELECT user_id, state FROM breachctl.notices
 		WHERE case_id = $1 AND run = $2 AND channel = 'email' AND user_id > $3
-		  AND state IN ('pending', 'uncertain')
-		  AND ((state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now())) OR (state = 'uncertain' AND $5::boolean))
+		  AND (state = 'pending' OR (state = 'uncertain' AND $5::boolean))
+		  AND (next_attempt_at IS NULL OR next_attempt_at <= now())
 		  AND ($6::text[] IS NULL OR user_id = ANY($6::text[]))
 		ORDER BY user_id LIMIT $4`, caseID, run, after, limit, withUncertain, onlyArr)
 	if err != nil {
@@ -249,7 +256,7 @@ func (s *Store) NextDue(ctx context.Context, caseID string, run int, withUncerta
 	}
 	var secs sql.NullFloat64
 	err := s.DB.GetContext(ctx, &secs, `
-		SELECT extract(epoch FROM min(CASE WHEN state = 'uncertain' OR next_attempt_at IS NULL THEN now() ELSE next_attempt_at END) - now())::float8
+		SELECT extract(epoch FROM min(coalesce(next_attempt_at, now())) - now())::float8
 		FROM breachctl.notices
 		WHERE case_id = $1 AND run = $2 AND channel = 'email'
 		  AND (state = 'pending' OR (state = 'uncertain' AND $3::boolean))
@@ -283,8 +290,8 @@ type Claimed struct {
 // NoticeOutcome is how a claimed notice's SMTP transaction ended.
 type NoticeOutcome struct {
 	UserID string
-	// State is NoticeSent, NoticeFailed, NoticePending (retry at
-	// NextAttemptAt, or at once when zero) or NoticeUncertain.
+	// State is NoticeSent, NoticeFailed, NoticePending or NoticeUncertain
+	// (retry at NextAttemptAt, or at once when zero).
 	State         string
 	SMTPReply     string // the server's last reply, no personal data; "" keeps the stored one
 	LastError     string // "" keeps the stored one
@@ -292,6 +299,11 @@ type NoticeOutcome struct {
 	// AttemptsDelta corrects the attempt count the claim added: -1 when no
 	// SMTP transaction was tried, +k for k extra tries on new connections.
 	AttemptsDelta int
+	// InDoubt records that this transaction ended in doubt (the message was
+	// handed over, the server's answer never came) although State is not
+	// NoticeUncertain: a notice that failed with its delivery unknown.
+	// NoticeUncertain always counts as in doubt.
+	InDoubt bool
 }
 
 // ClaimNotice moves one notice to `sending`, committed. It returns
@@ -367,6 +379,7 @@ func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, 
 		dUser, dState, dReply, dErr sql.NullString
 		dNext                       sql.NullTime
 		dDelta                      int
+		dDoubt                      bool
 		cUser, cState               sql.NullString
 	)
 	if done != nil {
@@ -376,6 +389,7 @@ func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, 
 		dErr = sql.NullString{String: done.LastError, Valid: done.LastError != ""}
 		dNext = sql.NullTime{Time: done.NextAttemptAt, Valid: !done.NextAttemptAt.IsZero()}
 		dDelta = done.AttemptsDelta
+		dDoubt = done.InDoubt
 	}
 	if claim != nil {
 		cUser = sql.NullString{String: claim.UserID, Valid: true}
@@ -388,7 +402,7 @@ func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, 
 		Attempts       sql.NullInt64  `db:"attempts"`
 		UncertainCount sql.NullInt64  `db:"uncertain_count"`
 	}
-	err := get(&row, caseID, run, dUser, dState, dReply, dErr, dNext, dDelta, cUser, cState)
+	err := get(&row, caseID, run, dUser, dState, dReply, dErr, dNext, dDelta, cUser, cState, dDoubt)
 	if err != nil {
 		what := "claim notice of user " + cUser.String
 		if done != nil {
@@ -421,9 +435,9 @@ WITH done AS (
 		updated_at = now(),
 		smtp_reply = coalesce($5::text, smtp_reply),
 		last_error = coalesce($6::text, last_error),
-		next_attempt_at = CASE WHEN $4::text = 'pending' THEN $7::timestamptz END,
+		next_attempt_at = CASE WHEN $4::text IN ('pending', 'uncertain') THEN $7::timestamptz END,
 		sent_at = CASE WHEN $4::text = 'sent' THEN now() ELSE sent_at END,
-		uncertain_count = uncertain_count + CASE WHEN $4::text = 'uncertain' THEN 1 ELSE 0 END,
+		uncertain_count = uncertain_count + CASE WHEN $4::text = 'uncertain' OR $11::boolean THEN 1 ELSE 0 END,
 		attempts = greatest(0, attempts + $8::integer)
 	WHERE $3::text IS NOT NULL AND case_id = $1 AND run = $2 AND user_id = $3::text AND channel = 'email' AND state = 'sending'
 	RETURNING 1
@@ -431,7 +445,7 @@ WITH done AS (
 	UPDATE breachctl.notices SET state = 'sending', attempts = attempts + 1, sending_at = now(), updated_at = now()
 	WHERE $9::text IS NOT NULL AND case_id = $1 AND run = $2 AND user_id = $9::text AND channel = 'email'
 	  AND state = $10::text AND state IN ('pending', 'uncertain')
-	  AND (state = 'uncertain' OR next_attempt_at IS NULL OR next_attempt_at <= now())
+	  AND (next_attempt_at IS NULL OR next_attempt_at <= now())
 	RETURNING user_id, message_id, attempts, uncertain_count
 )
 SELECT (SELECT count(*) FROM done) AS finished, c.user_id, c.message_id, c.attempts, c.uncertain_count
@@ -483,6 +497,10 @@ type NoticeCounts struct {
 	// SentInDoubt counts the sent notices that were once uncertain: their
 	// recipient may have received the message twice (same Message-ID).
 	SentInDoubt int `db:"sent_in_doubt" json:"sent_in_doubt"`
+	// FailedUncertain counts the failed notices whose delivery is unknown
+	// (in doubt: typically out of attempts after the connection broke each
+	// time after the message was handed over). They are included in Failed.
+	FailedUncertain int `db:"failed_uncertain" json:"failed_uncertain"`
 }
 
 // CountNotices counts a run's notices by state.
@@ -496,7 +514,8 @@ func (s *Store) CountNotices(ctx context.Context, caseID string, run int) (Notic
 			count(*) FILTER (WHERE state = 'failed') AS failed,
 			count(*) FILTER (WHERE state = 'uncertain') AS uncertain,
 			count(*) FILTER (WHERE state = 'pending' AND attempts > 0) AS retrying,
-			count(*) FILTER (WHERE state = 'sent' AND uncertain_count > 0) AS sent_in_doubt
+			count(*) FILTER (WHERE state = 'sent' AND uncertain_count > 0) AS sent_in_doubt,
+			count(*) FILTER (WHERE state = 'failed' AND uncertain_count > 0) AS failed_uncertain
 		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND channel = 'email'`, caseID, run)
 	if err != nil {
 		return c, fmt.Errorf("count notices of run %d: %w", run, err)
@@ -533,6 +552,12 @@ func (s *Store) UncertainNotices(ctx context.Context, caseID string, run int) ([
 // uncertain: they may have received it twice, with the same Message-ID.
 func (s *Store) NoticesSentInDoubt(ctx context.Context, caseID string, run int) ([]string, error) {
 	return s.noticeUsers(ctx, caseID, run, `state = 'sent' AND uncertain_count > 0`)
+}
+
+// NoticesFailedUncertain lists the user ids whose notice failed with its
+// delivery unknown: they may or may not have received it.
+func (s *Store) NoticesFailedUncertain(ctx context.Context, caseID string, run int) ([]string, error) {
+	return s.noticeUsers(ctx, caseID, run, `state = 'failed' AND uncertain_count > 0`)
 }
 
 func (s *Store) noticeUsers(ctx context.Context, caseID string, run int, cond string) ([]string, error) {

@@ -12,8 +12,9 @@ import (
 //   - a pending or uncertain notice whose person another run has already
 //     sent to is recorded as sent (with that run's time and a reply saying so);
 //   - a pending notice whose person has an uncertain notice in another run
-//     becomes uncertain itself: it may already have been delivered, so the
-//     --uncertain policy decides (resend with the same Message-ID, or hold).
+//     (or one that failed with its delivery unknown) becomes uncertain
+//     itself: it may already have been delivered, so the --uncertain policy
+//     decides (resend with the same Message-ID, or hold).
 //
 // Call it while holding LockNoticeSender, after RecoverSending: no other
 // sender can change the other runs' rows meanwhile.
@@ -42,12 +43,13 @@ func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sent
 	err = tx.GetContext(ctx, &doubtElsewhere, `
 		WITH other AS (
 			SELECT user_id, min(run) AS run, max(uncertain_count) AS uncertain_count FROM breachctl.notices
-			WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND state = 'uncertain'
+			WHERE case_id = $1 AND run <> $2 AND channel = 'email'
+			  AND (state = 'uncertain' OR (state = 'failed' AND uncertain_count > 0))
 			GROUP BY user_id
 		), u AS (
 			UPDATE breachctl.notices n SET state = 'uncertain', updated_at = now(),
 				uncertain_count = greatest(n.uncertain_count, other.uncertain_count),
-				last_error = 'the notice of run ' || other.run || ' may have been delivered (its sender stopped mid-transaction)'
+				last_error = 'the notice of run ' || other.run || ' may have been delivered (its SMTP transaction ended without an answer)'
 			FROM other
 			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = other.user_id
 			  AND n.state = 'pending'
@@ -62,12 +64,15 @@ func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sent
 	return sentElsewhere, doubtElsewhere, nil
 }
 
-// RetryFailed puts a run's failed notices back to pending with their
-// attempts reset (after the cause was fixed: a full mailbox, a relay
-// policy), and returns how many.
+// RetryFailed puts a run's failed notices back with their attempts reset
+// (after the cause was fixed: a full mailbox, a relay policy, a server that
+// dropped connections), and returns how many. One whose delivery is unknown
+// (uncertain_count > 0) goes back to uncertain, so the --uncertain policy
+// decides whether it is resent (with its Message-ID); the others to pending.
 func (s *Store) RetryFailed(ctx context.Context, caseID string, run int) (int, error) {
 	res, err := s.DB.ExecContext(ctx, `
-		UPDATE breachctl.notices SET state = 'pending', attempts = 0, next_attempt_at = NULL, updated_at = now()
+		UPDATE breachctl.notices SET state = CASE WHEN uncertain_count > 0 THEN 'uncertain' ELSE 'pending' END,
+			attempts = 0, next_attempt_at = NULL, updated_at = now()
 		WHERE case_id = $1 AND run = $2 AND channel = 'email' AND state = 'failed'`, caseID, run)
 	if err != nil {
 		return 0, fmt.Errorf("retry failed notices of run %d: %w", run, err)

@@ -9,6 +9,12 @@
 // dies therefore leaves at most one notice per worker in `sending`; the next
 // sender (only one runs per case, under a PostgreSQL advisory lock) marks
 // those `uncertain` and, by default, resends them with the same Message-ID.
+//
+// A connection lost after the message was handed over (the server's answer
+// never came) also makes a notice `uncertain`. That is an attempt like any
+// other: the notice waits its backoff, is never sent again by the same Send
+// (a later send resends it, --uncertain permitting), and at MaxAttempts it
+// fails with its delivery unknown (`failed`, in doubt).
 package deliver
 
 import (
@@ -72,8 +78,8 @@ type Options struct {
 	// RetryFailed puts the run's failed notices back to pending first.
 	RetryFailed bool
 
-	MaxAttempts int           // attempts per notice before it fails; default 5
-	Backoff     time.Duration // first retry delay after a 4xx, doubled each time; default 30s
+	MaxAttempts int           // attempts per notice before it fails, across sends; default 5
+	Backoff     time.Duration // first retry delay after a 4xx or an uncertain try, doubled each time; default 30s
 	Timeout     time.Duration // per SMTP connection step and transaction; default 60s
 
 	Source   Source
@@ -96,15 +102,24 @@ type Progress struct {
 
 // Result is what a send did.
 type Result struct {
-	Total           int // notices due when the send started (capped by Limit)
-	Sent            int // accepted by the server in this send
-	Failed          int // failed in this send (refused, out of attempts, no message)
-	Retried         int // temporary failures and broken connections retried
-	Pending         int // still pending at the end
-	UncertainFound  int // found in `sending` at start: a previous sender died mid-transaction
-	UncertainNew    int // connection lost after a message was handed over, before the reply
+	Total          int // notices due when the send started (capped by Limit)
+	Sent           int // accepted by the server in this send
+	Failed         int // failed in this send (refused, out of attempts, no message)
+	Retried        int // temporary failures and broken connections retried
+	Pending        int // still pending at the end
+	UncertainFound int // found in `sending` at start: a previous sender died mid-transaction
+	// UncertainNew: connections lost after a message was handed over,
+	// before the reply. Each such notice was tried once in this send: it is
+	// left uncertain for a later send, or, out of attempts, failed with its
+	// delivery unknown (FailedUncertain).
+	UncertainNew    int
 	UncertainResent int // uncertain notices sent again, with the same Message-ID
-	UncertainHeld   int // uncertain notices left at the end (--uncertain=skip, or interrupted)
+	// UncertainHeld: uncertain notices left at the end (made uncertain in
+	// this send, --uncertain=skip, or interrupted).
+	UncertainHeld int
+	// FailedUncertain: of Failed, the notices that failed with their
+	// delivery unknown (out of attempts, the last one in doubt).
+	FailedUncertain int
 	// SentInOtherRun: notices recorded as sent because another run of the
 	// case already sent that person theirs (a revised count never resends).
 	SentInOtherRun int
@@ -205,6 +220,7 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 		jobs:     make(chan job, opts.Workers),
 		inflight: map[string]bool{},
 		retrying: map[string]bool{},
+		doubted:  map[string]bool{},
 		changed:  make(chan struct{}, 1),
 		limiter:  rate.NewLimiter(rate.Inf, 1),
 		start:    start,
@@ -246,6 +262,7 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 	res.Retried = int(s.retried.Load())
 	res.UncertainNew = int(s.uncertainNew.Load())
 	res.UncertainResent = int(s.uncertainResent.Load())
+	res.FailedUncertain = int(s.failedUncertain.Load())
 	if err := finish(); err != nil {
 		return res, err
 	}
@@ -339,10 +356,11 @@ type sender struct {
 	mu       sync.Mutex
 	inflight map[string]bool // dispatched and not yet recorded
 	retrying map[string]bool // waiting for a retry
+	doubted  map[string]bool // made uncertain by this send (or without a message): never claimed again by it
 	firstErr error
 	changed  chan struct{} // signalled when inflight shrinks
 
-	sent, failed, retried, uncertainNew, uncertainResent atomic.Int64
+	sent, failed, retried, uncertainNew, uncertainResent, failedUncertain atomic.Int64
 }
 
 func (s *sender) fail(err error) {
@@ -397,7 +415,7 @@ func (s *sender) feed(ctx context.Context) error {
 		var todo []store.DueNotice
 		s.mu.Lock()
 		for _, d := range due {
-			if s.inflight[d.UserID] {
+			if s.inflight[d.UserID] || s.doubted[d.UserID] {
 				continue
 			}
 			if o.Limit > 0 && !picked[d.UserID] {
@@ -432,10 +450,15 @@ func (s *sender) feed(ctx context.Context) error {
 			continue
 		}
 		// A whole pass found nothing new: wait for in-flight notices to be
-		// recorded, or for the next retry time.
+		// recorded, or for the next retry time (of a notice this send may
+		// still claim).
 		s.mu.Lock()
-		exclude := make([]string, 0, len(s.inflight))
+		exclude := make([]string, 0, len(s.inflight)+len(s.doubted))
 		for u := range s.inflight {
+			exclude = append(exclude, u)
+		}
+		inflight := len(exclude)
+		for u := range s.doubted {
 			exclude = append(exclude, u)
 		}
 		s.mu.Unlock()
@@ -446,7 +469,7 @@ func (s *sender) feed(ctx context.Context) error {
 			}
 			return err
 		}
-		if !ok && len(exclude) == 0 {
+		if !ok && inflight == 0 {
 			return nil
 		}
 		var timer *time.Timer
@@ -517,6 +540,13 @@ func (s *sender) failBad(reasons map[string]string) {
 		return
 	}
 	n, err := s.st.FailNotices(s.dbCtx, s.opts.CaseID, s.opts.Run, reasons)
+	// Failed, or (uncertain ones) kept uncertain with the reason: either
+	// way this send does not ask for them again.
+	s.mu.Lock()
+	for u := range reasons {
+		s.doubted[u] = true
+	}
+	s.mu.Unlock()
 	for u, r := range reasons {
 		s.opts.Logger.Warn("notice cannot be made", "user_id", u, "reason", r)
 		s.done(u)
@@ -654,6 +684,15 @@ func (s *sender) record(rec *store.NoticeRecorder, out *store.NoticeOutcome, cla
 			s.sent.Add(1)
 		case store.NoticeFailed:
 			s.failed.Add(1)
+			if out.InDoubt {
+				s.failedUncertain.Add(1)
+			}
+		case store.NoticeUncertain:
+			// Recorded before done() below drops it from inflight, so the
+			// feeder never sees it claimable.
+			s.mu.Lock()
+			s.doubted[out.UserID] = true
+			s.mu.Unlock()
 		case store.NoticePending:
 			if !out.NextAttemptAt.IsZero() {
 				s.mu.Lock()
@@ -789,11 +828,24 @@ func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Cla
 			attempts++
 			continue
 		case txLostLate:
-			out.State = store.NoticeUncertain
-			out.LastError = fmt.Sprintf("connection lost after the message was handed over, before the server confirmed it: %v", r.err)
+			// Delivered or not, nobody knows: an attempt all the same. It
+			// waits its backoff and is not claimed again by this send (see
+			// sender.doubted); out of attempts, it fails in doubt.
 			out.AttemptsDelta = attempts - c.Attempts
 			s.uncertainNew.Add(1)
-			log.Warn("delivery uncertain", "error", r.err)
+			if attempts >= o.MaxAttempts {
+				out.State, out.InDoubt = store.NoticeFailed, true
+				// One reason for all (no ports or addresses), so that
+				// notify status groups them.
+				out.LastError = fmt.Sprintf("gave up after %d attempts: the connection broke after the message was handed over, "+
+					"before the server answered: it may or may not have been delivered", attempts)
+				log.Warn("notice failed, delivery unknown", "attempts", attempts, "error", r.err)
+				return out, cn
+			}
+			out.State = store.NoticeUncertain
+			out.LastError = fmt.Sprintf("connection lost after the message was handed over, before the server confirmed it: %v", r.err)
+			out.NextAttemptAt = time.Now().Add(backoff(o.Backoff, attempts))
+			log.Warn("delivery uncertain; a later send may resend it with the same Message-ID", "error", r.err, "attempt", attempts)
 			return out, cn
 		}
 	}

@@ -24,6 +24,11 @@ type StatusReport struct {
 	// SentInDoubt lists the notices sent after being uncertain: the person
 	// may have received the message twice (same Message-ID).
 	SentInDoubt []string `json:"sent_in_doubt"`
+	// FailedUncertain lists the failed notices whose delivery is unknown
+	// (out of attempts, the connection broken after the message was handed
+	// over): the person may or may not have it. --retry-failed puts them
+	// back (as uncertain: resent with the same Message-ID).
+	FailedUncertain []string `json:"failed_uncertain"`
 }
 
 // Status reads a run's ledger.
@@ -40,6 +45,9 @@ func Status(ctx context.Context, st *store.Store, caseID string, run int) (*Stat
 		return nil, err
 	}
 	if r.SentInDoubt, err = st.NoticesSentInDoubt(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	if r.FailedUncertain, err = st.NoticesFailedUncertain(ctx, caseID, run); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -66,7 +74,11 @@ func WriteStatusText(w io.Writer, r *StatusReport) error {
 	} else {
 		fmt.Fprintf(&b, "  %-10s %8d\n", "pending", c.Pending)
 	}
-	fmt.Fprintf(&b, "  %-10s %8d\n", "failed", c.Failed)
+	if c.FailedUncertain > 0 {
+		fmt.Fprintf(&b, "  %-10s %8d  (%d of them delivery unknown: may or may not have been delivered)\n", "failed", c.Failed, c.FailedUncertain)
+	} else {
+		fmt.Fprintf(&b, "  %-10s %8d\n", "failed", c.Failed)
+	}
 	fmt.Fprintf(&b, "  %-10s %8d\n", "uncertain", c.Uncertain)
 	if c.Sending > 0 {
 		fmt.Fprintf(&b, "  %-10s %8d  (a sender is running, or one stopped mid-transaction: the next send marks them uncertain)\n", "sending", c.Sending)
@@ -80,6 +92,11 @@ func WriteStatusText(w io.Writer, r *StatusReport) error {
 	if len(r.Uncertain) > 0 {
 		b.WriteString("\nuncertain (delivery unknown; `notify send` resends them with the same Message-ID, --uncertain=skip holds them):\n")
 		writeIDs(&b, r.Uncertain)
+	}
+	if len(r.FailedUncertain) > 0 {
+		fmt.Fprintf(&b, "\nfailed, delivery unknown (%d; out of attempts, the connection broke after the message was handed over; "+
+			"--retry-failed resends them with the same Message-ID):\n", len(r.FailedUncertain))
+		writeIDs(&b, r.FailedUncertain)
 	}
 	if len(r.SentInDoubt) > 0 {
 		fmt.Fprintf(&b, "\nsent after being uncertain (%d; may have received the notice twice, same Message-ID):\n", len(r.SentInDoubt))
