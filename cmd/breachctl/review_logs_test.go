@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/breachctl/breachctl/internal/pgtest"
 )
@@ -168,5 +172,35 @@ func TestIngestFileNameNotUTF8(t *testing.T) {
 	tj := triageOf(t, env, path)
 	if len(tj.Evidence) != 1 || tj.Evidence[0].Path != "logs/acc%E8s.log" || tj.Evidence[0].Lines != 1 {
 		t.Errorf("evidence %+v, want logs/acc%%E8s.log with 1 line", tj.Evidence)
+	}
+}
+
+// TestIngestGzipTrailingData (issue 21 item 6): plain lines appended to a
+// .gz file used to vanish with igzip (exit 0) while the built-in reader
+// flagged the file. Both now fail the ingest naming the file and why.
+func TestIngestGzipTrailingData(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(zw, "203.0.113.9 - - [22/Jun/2017:10:00:%02d +0900] \"GET /mypage/profile HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\" \"sid=a\"\n", i)
+	}
+	zw.Close()
+	buf.WriteString("203.0.113.9 - - [22/Jun/2017:10:01:00 +0900] \"GET /mypage/profile HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\" \"sid=b\"\n")
+	gunzips := []string{"builtin"}
+	if p, err := exec.LookPath("igzip"); err == nil {
+		gunzips = append(gunzips, p)
+	} else {
+		t.Logf("igzip is not installed (Debian package isal): only the built-in reader is tested")
+	}
+	for _, gz := range gunzips {
+		t.Run(filepath.Base(gz), func(t *testing.T) {
+			path, env, _ := hostileCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n", "a.log.gz", buf.Bytes())
+			env["BREACHCTL_GUNZIP"] = gz
+			r := runCLI(t, env, "ingest", "-f", path)
+			want := "TRUNCATED logs/a.log.gz: data after the end of the gzip stream that is not gzip"
+			if r.code != 1 || !strings.Contains(r.out+r.err, want) {
+				t.Errorf("ingest: exit %d, want 1 and %q\nout:\n%s\nerr:\n%s", r.code, want, r.out, r.err)
+			}
+		})
 	}
 }
