@@ -84,3 +84,16 @@ func FuzzClientAddr(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkClientAddr(b *testing.B) {
+	for _, s := range []string{"198.51.100.7", "2001:db8:85a3::8a2e:370:7334", "[2001:db8::1]:443"} {
+		v := []byte(s)
+		b.Run(s, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := clientAddr("ip", v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
