@@ -4,6 +4,7 @@
 package correlate
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -124,19 +125,20 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 	}
 	b := s.keyBuf[:0]
 	for _, part := range s.col.keyParts {
+		var v []byte
 		switch part {
 		case "pop":
-			b = append(b, rec.Pop...)
+			v = rec.Pop
 		case "host":
-			b = append(b, rec.Host...)
+			v = rec.Host
 		case "path":
-			b = append(b, rec.Path...)
+			v = rec.Path
 		case "query":
-			b = append(b, rec.Query...)
+			v = rec.Query
 		case "method":
-			b = append(b, rec.Method...)
+			v = rec.Method
 		}
-		b = append(b, 0)
+		b = appendKeyPart(b, v)
 	}
 	s.keyBuf = b
 	// The client address only names an anonymous viewer.
@@ -164,7 +166,7 @@ func (s *sink) Record(file int, line int64, rec *logs.Record) {
 // no particular order within a key: the lineage orders a key's FILLs, the
 // only ones whose order matters).
 type merged struct {
-	keys   *interner       // id <-> key ("pop\x00host\x00path\x00query\x00")
+	keys   *interner       // id <-> key (each part length-prefixed: see appendKeyPart)
 	idents *sharedInterner // id <-> identity (0 = anonymous)
 	ips    *interner
 	events []event
@@ -265,6 +267,30 @@ func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 	}
 	col.sinks = nil
 	return m
+}
+
+// appendKeyPart appends one part of a cache key: its length (uvarint), then
+// its bytes exactly as logged. A key is the bytes the CDN keyed on, so two
+// requests whose raw paths differ never share a lineage, whatever bytes
+// they hold: a NUL, a raw 0x93 beside a literal "%93". (Parts joined by a
+// separator byte would let a NUL inside one part move bytes into the next.)
+func appendKeyPart(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// keyParts splits a key made by appendKeyPart into its parts (n of them).
+func keyParts(key []byte, n int) [][]byte {
+	parts := make([][]byte, 0, n)
+	for len(key) > 0 {
+		l, k := binary.Uvarint(key)
+		if k <= 0 || l > uint64(len(key)-k) {
+			break // cannot happen: keys are only made by appendKeyPart
+		}
+		parts = append(parts, key[k:k+int(l)])
+		key = key[k+int(l):]
+	}
+	return parts
 }
 
 func cmp64(a, b int64) int {

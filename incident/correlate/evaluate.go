@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/logs"
 )
 
 // Event kinds.
@@ -474,7 +475,7 @@ func (ev *evaluator) nameViewers() {
 	}
 	for id, u := range ev.used[3] {
 		if u && id != 0 {
-			nm.ips[id] = "ip:" + ev.m.ips.str(uint32(id))
+			nm.ips[id] = "ip:" + logs.Text(ev.m.ips.bytes(uint32(id)))
 		}
 	}
 	ev.used = [4][]bool{}
@@ -488,7 +489,13 @@ type keyInfo struct {
 func (ev *evaluator) base(e *event) cEvent {
 	ki := &ev.names.keys[e.key]
 	if ki.readable == "" {
-		parts := strings.Split(strings.TrimSuffix(ev.m.keys.str(e.key), "\x00"), "\x00")
+		// Shown and stored as logs.Text: valid UTF-8 whatever the
+		// log held; the lineage itself used the raw bytes.
+		raw := keyParts(ev.m.keys.bytes(e.key), len(ev.c.Exposure.CacheKey))
+		parts := make([]string, len(raw))
+		for i, p := range raw {
+			parts[i] = logs.Text(p)
+		}
 		for i, p := range ev.c.Exposure.CacheKey {
 			if p == "pop" && i < len(parts) {
 				ki.pop = parts[i]

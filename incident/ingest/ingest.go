@@ -216,7 +216,7 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 			if st == nil { // Scan
 				return nil
 			}
-			return st.AddEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: fr.Name,
+			return st.AddEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: logs.TextString(fr.Name),
 				Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format})
 		},
 	})
@@ -243,7 +243,7 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		}
 		if st == nil {
 			// Scan: nothing is stored.
-		} else if err := st.FinishEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: fr.Name,
+		} else if err := st.FinishEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: logs.TextString(fr.Name),
 			Compressed: s.Compressed, Truncated: s.Truncated, Lines: s.Lines, Parsed: s.Parsed,
 			Rejected: s.Rejected, OutsideWindow: s.OutsideWindow, RejectsJSON: rj}); err != nil {
 			return res, err

@@ -145,8 +145,14 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	if rec.ClientIP, err = jsonText("ClientIP", &vals[p.ip]); err != nil {
-		return err
+	if v = &vals[p.ip]; v.present() { // absent: not in the Logpush job's fields
+		ip, err := jsonText("ClientIP", v)
+		if err != nil {
+			return err
+		}
+		if rec.ClientIP, err = clientAddr("ClientIP", ip); err != nil {
+			return err
+		}
 	}
 	if rec.Method, err = jsonText("ClientRequestMethod", &vals[p.method]); err != nil {
 		return err

@@ -3,6 +3,7 @@ package logs
 import (
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -207,6 +208,11 @@ func checkParseResult(t *testing.T, line []byte, rec *Record, err error) {
 	if rec.Status < 0 || rec.Status > 999 {
 		t.Fatalf("status %d for %q", rec.Status, line)
 	}
+	if rec.ClientIP != nil {
+		if _, err := netip.ParseAddr(string(rec.ClientIP)); err != nil {
+			t.Fatalf("client address %q of %q is not an IP address: %v", rec.ClientIP, line, err)
+		}
+	}
 }
 
 func FuzzCloudflare(f *testing.F) {
@@ -219,6 +225,10 @@ func FuzzCloudflare(f *testing.F) {
 		`{"ResponseHeaders":{"x":"}{][","y":[{"z":[1,2,{"w":"\"}"}]}]},"EdgeStartTimestamp":"2017-06-22T00:41:00Z","ClientRequestURI":"/{}","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
 		`{"EdgeStartTimestamp":"2017-06-22T00:41:00Z",`,
 		`not json`,
+		// Client addresses that reject the line, or lose their port.
+		`{"EdgeStartTimestamp":1498092060,"ClientIP":"evil.example","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
+		`{"EdgeStartTimestamp":1498092060,"ClientIP":"","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
+		`{"EdgeStartTimestamp":1498092060,"ClientIP":"[2001:db8::1]:443","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -193,7 +193,12 @@ func (p *cloudFront) Parse(line []byte, rec *Record) error {
 		rec.Query = decodeInPlace(q)
 	}
 	rec.Pop = dash(f[cfPop])
-	rec.ClientIP = dash(f[cfIP])
+	if p.has&(1<<cfIP) != 0 {
+		var err error
+		if rec.ClientIP, err = clientAddr("c-ip", f[cfIP]); err != nil {
+			return err
+		}
+	}
 	rec.Method = dash(f[cfMethod])
 	// x-host-header is the site's own name as the viewer sent it (what
 	// people recognise, and what the site's cache rules key on); cs(Host) is

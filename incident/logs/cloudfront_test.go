@@ -276,6 +276,11 @@ func FuzzCloudFront(f *testing.F) {
 	f.Add("#Fields: date time cs-uri-stem sc-status x-edge-result-type cs(Cookie)", []byte("2017-06-22\t00:41:00\t/\t200\tHit\tsid=1"))
 	f.Add("", []byte(cfLine(CloudFrontFields)[:100]))
 	f.Add("", []byte("#Fields: date time"))
+	// Client addresses that reject the line, or lose their port.
+	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "evil.example")))
+	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "-")))
+	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "[::1]:80")))
+	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "203.0.113.256")))
 	hp, err := NewCloudFront(Identity{Kind: "cookie", Name: "sid"})
 	if err != nil {
 		f.Fatal(err)

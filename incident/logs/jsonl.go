@@ -197,8 +197,12 @@ func (p *jsonl) parse(line []byte, rec *Record, vals []jsonValue) error {
 		}
 	}
 
-	if v = p.f[jlIP].get(vals); v != nil {
-		if rec.ClientIP, err = jsonText(p.names[jlIP], v); err != nil {
+	if v = p.f[jlIP].get(vals); v != nil && v.present() { // absent or null: this line has none
+		ip, err := jsonText(p.names[jlIP], v)
+		if err != nil {
+			return err
+		}
+		if rec.ClientIP, err = clientAddr(p.names[jlIP], ip); err != nil {
 			return err
 		}
 	}

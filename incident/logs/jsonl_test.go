@@ -190,6 +190,11 @@ func FuzzJSONL(f *testing.F) {
 		`{"ts":"2017-06-22T00:41:00Z","uri_path":"/","code":200,"cache":"MISS","session":"-"}`,
 		`{"ts":"2017-06-22T00:41:00Z","uri_path":"/","code":`,
 		`{"ts":{"s":1},"uri_path":7,"code":true,"cache":1}`,
+		// Client addresses that reject the line, or lose their port.
+		`{"ts":"2017-06-22T00:41:00Z","client":"localhost","uri_path":"/","code":200,"cache":"MISS"}`,
+		`{"ts":"2017-06-22T00:41:00Z","client":"-","uri_path":"/","code":200,"cache":"MISS"}`,
+		`{"ts":"2017-06-22T00:41:00Z","client":"198.51.100.7:8080","uri_path":"/","code":200,"cache":"MISS"}`,
+		`{"ts":"2017-06-22T00:41:00Z","client":"1:2:3:4:5:6:7:8:9","uri_path":"/","code":200,"cache":"MISS"}`,
 	} {
 		f.Add([]byte(s))
 	}

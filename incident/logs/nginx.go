@@ -19,6 +19,7 @@ type Nginx struct {
 	id     Identity
 	// Which variables carry what (index into toks, -1 when absent).
 	hasIdent bool // a variable holds the identity itself
+	hasAddr  bool // $remote_addr is logged: each line's must be an IP address
 	timeIdx  int
 	timeKind byte // 'l' $time_local, 'i' $time_iso8601, 'm' $msec
 }
@@ -177,6 +178,7 @@ func (n *Nginx) compile(popVar string) error {
 			have[t.role] = i
 		}
 	}
+	_, n.hasAddr = have[roleRemoteAddr]
 	for _, r := range []struct {
 		role role
 		kind byte
@@ -365,6 +367,12 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 		return reject(fmt.Sprintf("status %q is not a number", clip(statusVal)))
 	}
 	rec.Status = st
+	if n.hasAddr {
+		var err error
+		if rec.ClientIP, err = clientAddr("$remote_addr", rec.ClientIP); err != nil {
+			return err
+		}
+	}
 	if uri != nil && (rec.Path == nil || len(uri) > 0) {
 		rec.Path, rec.Query = splitURI(uri)
 	}

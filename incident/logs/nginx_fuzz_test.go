@@ -16,6 +16,12 @@ func FuzzNginx(f *testing.F) {
 		`1.2.3.4 - - [22/Jun/2017:09:41:00 +0900] "\x16\x03" 400 0 "-" "-"`,
 		`::1 - - [29/Feb/2016:23:59:60 -0130] "GET /?a=%ZZ HTTP/1.0" 999 - "-" "-"`,
 		``, `"`, `- - [`,
+		// Client addresses that reject the line, or lose their port.
+		`evil.example - - [22/Jun/2017:09:41:00 +0900] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`- - - [22/Jun/2017:09:41:00 +0900] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`unix: - - [22/Jun/2017:09:41:00 +0900] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`[2001:db8::1]:443 - - [22/Jun/2017:09:41:00 +0900] "GET / HTTP/1.1" 200 1 "-" "-"`,
+		`203.0.113.9:51234 - - [22/Jun/2017:09:41:00 +0900] "GET / HTTP/1.1" 200 1 "-" "-"`,
 	} {
 		f.Add(s)
 	}
@@ -35,6 +41,7 @@ func FuzzNginx(f *testing.F) {
 			if err != nil && !errors.As(err, &pe) {
 				t.Fatalf("Parse returned %T %v, want a *ParseError", err, err)
 			}
+			checkParseResult(t, []byte(line), &rec, err)
 		}
 	})
 }

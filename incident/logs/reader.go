@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -313,6 +315,7 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 	var r io.Reader = br
 	var ext *exec.Cmd
 	var extErr bytes.Buffer
+	var extOut *crcReader // igzip's output, checksummed (see gzipEnd)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b && opts.Gunzip != "" {
 		st.Compressed = true
 		ext = exec.CommandContext(ctx, opts.Gunzip, "-dc")
@@ -327,7 +330,8 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 			st.ReadError = fmt.Sprintf("start %s: %v", opts.Gunzip, err)
 			return st
 		}
-		r = out
+		extOut = &crcReader{r: out}
+		r = extOut
 	} else if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		st.Compressed = true
 		zr, err := gzip.NewReader(br)
@@ -440,6 +444,12 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 				st.ReadError = fmt.Sprintf("gzip (%s): %v %s", opts.Gunzip, err, clip([]byte(msg)))
 			}
 		}
+		if !st.Truncated && ctx.Err() == nil {
+			if err := gzipEnd(ctx, f, extOut); err != nil {
+				st.Truncated = true
+				st.ReadError = describeReadErr(err, true)
+			}
+		}
 	}
 	st.Bytes = cr.n
 	return st
@@ -449,10 +459,68 @@ func describeReadErr(err error, compressed bool) string {
 	if compressed && errors.Is(err, io.ErrUnexpectedEOF) {
 		return "gzip stream ends early (file truncated)"
 	}
+	if compressed && errors.Is(err, gzip.ErrHeader) {
+		// Read only sees this after a complete member: the next bytes
+		// are not a gzip member.
+		return "data after the end of the gzip stream that is not gzip (the file was appended to or damaged); it was not read"
+	}
 	if compressed {
 		return "gzip: " + err.Error()
 	}
 	return err.Error()
+}
+
+// crcReader passes igzip's output through, keeping its CRC-32 and length.
+type crcReader struct {
+	r   io.Reader
+	crc uint32
+	n   int64
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// gzipEnd checks, after igzip decompressed f without complaint, that
+// nothing followed the gzip stream: igzip stops at the end of the last
+// member and ignores whatever comes after it (exit 0), where the built-in
+// reader reports it. A single-member file ends with that member's trailer:
+// the CRC-32 and length of everything igzip wrote. Other files (several
+// members, or data after the stream) are read once more with the built-in
+// reader, which tells the two apart; its error is the built-in reader's own,
+// so both readers report a file alike.
+func gzipEnd(ctx context.Context, f *os.File, out *crcReader) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if size >= 18 { // the smallest gzip member
+		var tr [8]byte
+		if _, err := f.ReadAt(tr[:], size-8); err != nil {
+			return err
+		}
+		if binary.LittleEndian.Uint32(tr[:4]) == out.crc && binary.LittleEndian.Uint32(tr[4:]) == uint32(out.n) {
+			return nil
+		}
+	}
+	zr, err := gzip.NewReader(io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	buf := make([]byte, 256<<10)
+	for ctx.Err() == nil { // cancelled: Read reports the cancellation
+		if _, err := zr.Read(buf); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emitChunks sends data (complete lines) as one chunk, or, for formats with

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/breachctl/breachctl/incident/logs"
 )
 
 // ExposureEvent is a row of breachctl.exposure_events.
@@ -111,8 +113,8 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 			event(lo+i, &row)
 			vals[0], vals[1], vals[2], vals[3] = caseID, runS, row.EventNo, row.Kind
 			vals[4] = row.At.UTC().Format("2006-01-02 15:04:05.999999999Z07:00")
-			vals[5], vals[6], vals[7], vals[8] = row.Pop, row.CacheKey, row.Path, int64(row.Status)
-			vals[9], vals[10], vals[11] = nullable(row.Victim), nullable(row.Level), row.Viewer
+			vals[5], vals[6], vals[7], vals[8] = text(row.Pop), text(row.CacheKey), text(row.Path), int64(row.Status)
+			vals[9], vals[10], vals[11] = nullable(row.Victim), nullable(row.Level), text(row.Viewer)
 			vals[12] = arrayText(row.Categories)
 			vals[13], vals[14] = nullInt(row.EvidenceFile), nullInt(row.EvidenceLine)
 		}, 15)
@@ -123,11 +125,11 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 			err = copyRows(ctx, prep, `COPY breachctl.affected (case_id, run, user_id, level, categories, category_levels,
 				views, viewers, first_exposed, last_exposed, locale, country, region) FROM STDIN`, len(affected), func(i int, vals []driver.Value) {
 				a := &affected[i]
-				vals[0], vals[1], vals[2], vals[3] = caseID, runS, a.UserID, a.Level
+				vals[0], vals[1], vals[2], vals[3] = caseID, runS, text(a.UserID), a.Level
 				vals[4], vals[5] = arrayText(a.Categories), string(a.CategoryLevels)
 				vals[6], vals[7] = int64(a.Views), int64(a.Viewers)
 				vals[8], vals[9] = nullTimeText(a.FirstExposed), nullTimeText(a.LastExposed)
-				vals[10], vals[11], vals[12] = a.Locale, a.Country, a.Region
+				vals[10], vals[11], vals[12] = text(a.Locale), text(a.Country), text(a.Region)
 			}, 13)
 			if err != nil {
 				return fmt.Errorf("store affected accounts: %w", err)
@@ -166,8 +168,15 @@ func nullable(v sql.NullString) driver.Value {
 	if !v.Valid {
 		return nil
 	}
-	return v.String
+	return text(v.String)
 }
+
+// text is the last guard before PostgreSQL, whose text type takes neither
+// invalid UTF-8 nor NUL: a value that reached here with either (the engine
+// shows logged bytes as logs.Text already) is escaped the same way rather
+// than failing the whole run. Text that is already clean is returned as it
+// is, without allocating.
+func text(s string) string { return logs.TextString(s) }
 
 func nullInt(v sql.NullInt64) driver.Value {
 	if !v.Valid {
