@@ -17,10 +17,10 @@ import (
 	"github.com/breachctl/breachctl/internal/pgtest"
 )
 
-// hostileCase writes valid.yaml with one logs[] entry (format and the
+// hostileBytesCase writes valid.yaml with one logs[] entry (format and the
 // given extra keys), the log file logs/<name>, and a user database where
 // sessions a, b and c are users 1, 2 and 3, all with a bank account on file.
-func hostileCase(t *testing.T, format, extra, name string, log []byte) (path string, env map[string]string, caseDB *sqlx.DB) {
+func hostileBytesCase(t *testing.T, format, extra, name string, log []byte) (path string, env map[string]string, caseDB *sqlx.DB) {
 	t.Helper()
 	usersURL, udb := pgtest.NewDB(t)
 	udb.MustExec(`CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, locale text, country text, region text,
@@ -112,7 +112,7 @@ func TestIngestHostileBytes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path, env, cdb := hostileCase(t, tc.format, tc.extra, "access.log", []byte(tc.log))
+			path, env, cdb := hostileBytesCase(t, tc.format, tc.extra, "access.log", []byte(tc.log))
 			r := runCLI(t, env, "ingest", "-f", path)
 			if r.code != 0 {
 				t.Fatalf("ingest: exit %d, want 0\nout:\n%s\nerr:\n%s", r.code, r.out, r.err)
@@ -165,7 +165,7 @@ func TestIngestHostileBytes(t *testing.T) {
 // the name as logs.Text, not a failed ingest.
 func TestIngestFileNameNotUTF8(t *testing.T) {
 	line := `203.0.113.9 - - [22/Jun/2017:10:00:00 +0900] "GET /mypage/profile HTTP/1.1" 200 512 "-" "Mozilla/5.0" "sid=a"` + "\n"
-	path, env, _ := hostileCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n", "acc\xe8s.log", []byte(line))
+	path, env, _ := hostileBytesCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n", "acc\xe8s.log", []byte(line))
 	if r := runCLI(t, env, "ingest", "-f", path); r.code != 0 {
 		t.Fatalf("ingest: exit %d, want 0\n%s", r.code, r.err)
 	}
@@ -194,7 +194,7 @@ func TestIngestGzipTrailingData(t *testing.T) {
 	}
 	for _, gz := range gunzips {
 		t.Run(filepath.Base(gz), func(t *testing.T) {
-			path, env, _ := hostileCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n", "a.log.gz", buf.Bytes())
+			path, env, _ := hostileBytesCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n", "a.log.gz", buf.Bytes())
 			env["BREACHCTL_GUNZIP"] = gz
 			r := runCLI(t, env, "ingest", "-f", path)
 			want := "TRUNCATED logs/a.log.gz: data after the end of the gzip stream that is not gzip"
