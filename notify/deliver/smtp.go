@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // STARTTLS policies (Options.StartTLS).
@@ -420,15 +423,25 @@ func replyCode(err error) int {
 var addrRe = regexp.MustCompile(`[^\s<>@"'(),;:\[\]]+@[^\s<>@"'(),;:\[\]]+`)
 
 // scrub removes email addresses from server replies and errors, so the
-// ledger and the logs hold no personal data.
+// ledger and the logs hold no personal data, and makes them one line of
+// valid UTF-8 (control characters and bytes that are not UTF-8 shown as
+// escapes such as \x93) of at most maxReply bytes, cut between characters:
+// a reply is the server's text, and the ledger's columns take only UTF-8.
 func scrub(s string) string {
 	s = addrRe.ReplaceAllString(s, "(address)")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 500 {
-		s = s[:500]
+	s = textsafe.Term(strings.Join(strings.Fields(s), " "))
+	if len(s) > maxReply {
+		cut := maxReply
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
 	}
 	return s
 }
+
+// maxReply is the most of a server reply or error the ledger keeps.
+const maxReply = 500
 
 type scrubbed struct {
 	msg string
