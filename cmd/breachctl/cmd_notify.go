@@ -380,6 +380,10 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	if res != nil && res.Failed > 0 {
 		return fmt.Errorf("notify send: %d notices failed permanently (notify status groups them by reason; rerun with --retry-failed once the cause is fixed)", res.Failed)
 	}
+	if res != nil && res.UncertainHeld > 0 && o.uncertain != deliver.UncertainSkip {
+		// Not done: a script must not read this send as complete.
+		return fmt.Errorf("notify send: %d notices are uncertain (the connection was lost before the server answered); run notify send again after their backoff to resend them with the same Message-ID, or review them with notify status", res.UncertainHeld)
+	}
 	return nil
 }
 

@@ -31,6 +31,7 @@ func hostileBytesCase(t *testing.T, format, extra, name string, log []byte) (pat
 			(2, 'two@example.jp', 'Two', 'ja', 'JP', 'JP-13', true, true, true, true),
 			(3, 'three@example.jp', 'Three', 'ja', 'JP', 'JP-13', true, true, true, true);
 		INSERT INTO sessions VALUES ('a', 1), ('b', 2), ('c', 3)`)
+	_, usersURL = pgtest.NewReader(t, udb, usersURL, "users", "sessions") // a superuser is refused
 	caseURL, cdb := pgtest.NewDB(t)
 	dir := t.TempDir()
 	src, err := os.ReadFile("../../incident/testdata/valid.yaml")

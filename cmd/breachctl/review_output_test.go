@@ -59,6 +59,7 @@ func hostileCase(t *testing.T, edit func(string) string) (caseFile string, env m
 		(1, 'taro@example.jp', 'Taro', 'ja', 'JP', $1, true, true, true, true),
 		(2, 'hanako@example.jp', 'Hanako', 'ja', 'JP', 'JP-27', true, true, true, true)`, hostileRegion)
 	udb.MustExec(`INSERT INTO sessions VALUES ('abc', 1), ('def', 2)`)
+	_, usersURL = pgtest.NewReader(t, udb, usersURL, "users", "sessions") // a superuser is refused
 	caseURL, _ := pgtest.NewDB(t)
 	dir := t.TempDir()
 	src, err := os.ReadFile("../../incident/testdata/valid.yaml")
@@ -110,7 +111,9 @@ func TestTextOutputsEscapeHostileValues(t *testing.T) {
 		t.Fatalf("triage: exit %d\n%q", r.code, r.err)
 	}
 	assertInert(t, "triage", r.out)
-	if want := "  " + escapedFile + ": 1 rejected"; !strings.Contains(r.out, want) {
+	// The stored evidence name has its control bytes percent-encoded
+	// (logs.Text, as every text field that reaches the case database).
+	if want := "  logs/b%0A  FAKE LINE: 0 rejected%1B[2J.log: 1 rejected"; !strings.Contains(r.out, want) {
 		t.Errorf("triage lacks %q (the file name, escaped):\n%s", want, r.out)
 	}
 	if !strings.Contains(r.out, "1 confirmed") {
@@ -122,7 +125,9 @@ func TestTextOutputsEscapeHostileValues(t *testing.T) {
 		t.Fatalf("disclose: exit %d\n%q", r.code, r.err)
 	}
 	assertInert(t, "disclose", r.out)
-	if want := `/mypage/bank\x1b[2J\x1b]0;pwned\x07\rFAKE\u202e`; !strings.Contains(r.out, want) {
+	// The stored path has its control bytes percent-encoded (logs.Text); the
+	// bidi override, valid UTF-8, is escaped for the terminal.
+	if want := `/mypage/bank%1B[2J%1B]0;pwned%07%0DFAKE\u202e`; !strings.Contains(r.out, want) {
 		t.Errorf("disclose lacks the page %q, escaped:\n%s", want, r.out)
 	}
 
