@@ -42,7 +42,7 @@ func CheckEnvironment(ctx context.Context, c *Case, d CheckDeps) []Check {
 		}
 	}
 	out = append(out, checkUsers(ctx, c, d))
-	out = append(out, checkLogs(c, d)...)
+	out = append(out, checkLogs(ctx, c, d)...)
 	return out
 }
 
@@ -100,7 +100,7 @@ func checkUsers(ctx context.Context, c *Case, d CheckDeps) Check {
 	return Check{Name: name, OK: true, Detail: detail}
 }
 
-func checkLogs(c *Case, d CheckDeps) []Check {
+func checkLogs(ctx context.Context, c *Case, d CheckDeps) []Check {
 	files, err := c.ExpandGlobs()
 	if err != nil {
 		return []Check{{Name: "logs", Detail: err.Error()}}
@@ -122,6 +122,11 @@ func checkLogs(c *Case, d CheckDeps) []Check {
 		if f.Path == "-" {
 			continue // standard input is read by ingest, not sniffed
 		}
+		if err := ctx.Err(); err != nil {
+			ps.bad = true
+			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("not checked: %v", err)})
+			continue
+		}
 		ps.bytes += f.Size
 		res, err := Sniff(f.Path, src.Format, n)
 		if res.Compressed {
@@ -136,7 +141,17 @@ func checkLogs(c *Case, d CheckDeps) []Check {
 			out = append(out, Check{Name: f.Rel, Detail: "has no data lines"})
 		case !res.OK():
 			ps.bad = true
-			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("%d of its first %d lines do not look like %s (e.g. %q); check logs[%d].format", res.Checked-res.Matching, res.Checked, src.Format, res.Example, f.Source)})
+			var eg []string
+			if res.Example != "" {
+				eg = append(eg, fmt.Sprintf("%q", res.Example))
+			}
+			if res.Reject != "" {
+				eg = append(eg, res.Reject)
+			}
+			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("%d of its first %d lines do not look like %s (e.g. %s); check logs[%d].format", res.Checked-res.Matching, res.Checked, src.Format, strings.Join(eg, "; "), f.Source)})
+		case res.Reject != "":
+			// Mostly right: ingest reads the file and rejects (and counts) the long line.
+			out = append(out, Check{Name: f.Rel, OK: true, Detail: fmt.Sprintf("%s (ingest rejects and counts such lines)", res.Reject)})
 		}
 	}
 	for i, ps := range perSource {

@@ -2,9 +2,11 @@ package incident
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // InputFile is one log file named by the case file's globs.
@@ -17,7 +19,10 @@ type InputFile struct {
 
 // ExpandGlobs resolves every logs[].paths glob relative to the case file's
 // directory. A glob that matches nothing is an error naming it. The same file
-// named twice (by two globs, or through a link) is listed once.
+// named twice (by two globs, or through a link) is listed once. Directories
+// are skipped; anything else that is not a regular file (a FIFO, a device, a
+// socket, or a link to one) is an error: only regular files are evidence, and
+// reading a FIFO would wait for a writer forever.
 func (c *Case) ExpandGlobs() ([]InputFile, error) {
 	var out []InputFile
 	seen := map[string]bool{}
@@ -50,6 +55,9 @@ func (c *Case) ExpandGlobs() ([]InputFile, error) {
 				if fi.IsDir() {
 					continue
 				}
+				if !fi.Mode().IsRegular() {
+					return nil, fmt.Errorf("logs[%d].paths[%d]: %w", i, j, &NotRegularError{Path: m, Mode: fi.Mode()})
+				}
 				n++
 				if seen[m] || sameAsAny(fi, infos) {
 					continue
@@ -77,4 +85,50 @@ func sameAsAny(fi os.FileInfo, infos []os.FileInfo) bool {
 		}
 	}
 	return false
+}
+
+// NotRegularError says a log path is not a regular file, and what to do.
+type NotRegularError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s is %s, not a regular file: only regular files are read as evidence; copy the data to a regular file first, or give \"-\" as the path and pipe the data to standard input", e.Path, describeMode(e.Mode))
+}
+
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
+}
+
+// OpenRegular opens path for reading when it is a regular file (or a link to
+// one), and refuses anything else with a *NotRegularError. It never blocks:
+// the file is opened with O_NONBLOCK (which reads of regular files ignore)
+// and checked after the open, so a file swapped for a FIFO after it was
+// listed is refused instead of waiting for a writer.
+func OpenRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &NotRegularError{Path: path, Mode: fi.Mode()}
+	}
+	return f, nil
 }

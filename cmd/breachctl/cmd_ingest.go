@@ -38,7 +38,12 @@ parsed. Every line is accounted for: parsed + rejected == lines, and the first
 20 rejected lines of each file are kept with their line number and reason.
 Lines outside the declared window ± --margin are counted, not kept. Files are
 read in parallel on every core; gzip is detected by its magic bytes, whatever
-the file is called; "-" as a path reads standard input (kept as a 0600 file).
+the file is called; "-" as a path reads standard input (kept as a 0600 file
+in $TMPDIR; a dry run removes it). Only regular files are read: a FIFO, a
+device or a socket is refused (pipe into "-" instead).
+
+An interrupt (Ctrl-C, SIGTERM) stops every stage; the run is marked
+interrupted and ingest exits 1. A second interrupt ends it at once.
 
 A truncated gzip file (or one that cannot be read to the end) is counted up to
 the cut, and makes ingest exit 1 unless --allow-truncated.
@@ -111,6 +116,10 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 		},
 	})
 	bar.Stop()
+	var ie *ingest.InterruptedError
+	if errors.As(err, &ie) {
+		return err // its counts are partial: not shown
+	}
 	if res != nil {
 		printIngest(d, c, res)
 	}
@@ -140,7 +149,8 @@ func runScan(ctx context.Context, d *deps, c *incident.Case, o ingestOptions) er
 		},
 	})
 	bar.Stop()
-	if res != nil {
+	var ie *ingest.InterruptedError
+	if res != nil && !errors.As(err, &ie) {
 		printIngest(d, c, res)
 		fmt.Fprintf(d.io.Out, "dry run: nothing was correlated or stored\n")
 	}

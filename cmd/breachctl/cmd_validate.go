@@ -28,8 +28,10 @@ value is replaced by the environment variable VAR.
 Then the environment: the case database and the user database are reached
 (users_query and sessions_query are run with an empty batch inside a
 read-only transaction to check their columns), every log glob must match at
-least one file, and the first lines of each file are checked against its
-declared format. A failed check exits 1.
+least one file and only regular files (a FIFO, a device or a socket is
+refused), and the first lines of each file are checked against its declared
+format (a line over 1 MiB is rejected as ingest rejects it). A failed check
+exits 1.
 
 Data categories: name, email, phone, postal_address, date_of_birth,
 bank_account, payment_card, purchase_history, account_balance, government_id,

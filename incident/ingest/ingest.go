@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +70,8 @@ type Result struct {
 	Correlation *correlate.Result
 	Elapsed     time.Duration
 	Timings     map[string]time.Duration // read, evidence, group, lineage, resolve, evaluate, store
+
+	spooled []string // standard input's spool files
 }
 
 // TruncatedError says which inputs ended early; ingest exits 1 for it unless
@@ -77,6 +81,35 @@ type TruncatedError struct{ Files []string }
 func (e *TruncatedError) Error() string {
 	return fmt.Sprintf("%d input file(s) are truncated or unreadable: %s; the lines before the cut were counted (run again with --allow-truncated to accept that)",
 		len(e.Files), strings.Join(e.Files, ", "))
+}
+
+// InterruptedError says an ingest was stopped (SIGINT, SIGTERM: its context
+// was cancelled) before it finished; its run, when one was started, is
+// marked interrupted. It wraps the context's error.
+type InterruptedError struct {
+	Run int   // 0 for a dry run
+	Err error // why: context.Canceled, or the signal that cancelled it
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Run == 0 {
+		return "dry run stopped; nothing was kept"
+	}
+	return fmt.Sprintf("run %d is marked interrupted; nothing of it is used (run ingest again)", e.Run)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// interrupted is err as an *InterruptedError when ctx was cancelled.
+func interrupted(ctx context.Context, run int, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		cause = fmt.Errorf("%w (%w)", ctx.Err(), cause)
+	}
+	return &InterruptedError{Run: run, Err: cause}
 }
 
 // prepared is what both Scan and Run need before reading: the files, their
@@ -107,7 +140,9 @@ func prepare(c *incident.Case, opts *Options) (*prepared, error) {
 
 // Scan parses and accounts for every line of the case's logs (hashing each
 // file) without correlating or storing anything: a quick check of new logs,
-// and the parsing half of an ingest, measured alone.
+// and the parsing half of an ingest, measured alone. Standard input is
+// spooled to a temporary file that is removed before Scan returns, whatever
+// happened: a dry run keeps nothing.
 func Scan(ctx context.Context, c *incident.Case, opts Options) (*Result, error) {
 	start := time.Now()
 	p, err := prepare(c, &opts)
@@ -116,9 +151,15 @@ func Scan(ctx context.Context, c *incident.Case, opts Options) (*Result, error) 
 	}
 	res, err := ingestRun(ctx, nil, c, 0, p.files, p.parsers, opts, p.log)
 	if res != nil {
+		for _, sp := range res.spooled {
+			if rerr := os.Remove(sp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+				err = fmt.Errorf("remove the dry run's copy of standard input: %w", rerr)
+			}
+		}
+		res.spooled = nil
 		res.Elapsed = time.Since(start)
 	}
-	return res, err
+	return res, interrupted(ctx, 0, err)
 }
 
 // Run ingests the case's logs into a new run.
@@ -142,6 +183,9 @@ func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (
 	state := store.RunDone
 	var te *TruncatedError
 	switch {
+	case err != nil && ctx.Err() != nil:
+		state = store.RunInterrupted
+		err = interrupted(ctx, run, err)
 	case errors.As(err, &te) && opts.AllowTruncated:
 		err = nil
 	case err != nil:
@@ -155,7 +199,11 @@ func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (
 			summary = res.Correlation.Summary
 		}
 	}
-	if ferr := st.FinishRun(ctx, c.ID, run, state, totals, summary, err); ferr != nil && err == nil {
+	runErr := err
+	if state == store.RunInterrupted {
+		runErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	if ferr := st.FinishRun(ctx, c.ID, run, state, totals, summary, runErr); ferr != nil && err == nil {
 		err = ferr
 	}
 	if res != nil {
@@ -175,13 +223,19 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 			if opts.Stdin == nil {
 				return res, fmt.Errorf("logs[%d]: \"-\" (standard input) given but there is no input", f.Source)
 			}
-			p, sum, n, err := logs.Spool(opts.Stdin, opts.SpoolDir)
+			p, sum, n, err := logs.SpoolContext(ctx, opts.Stdin, opts.SpoolDir)
 			if err != nil {
 				return res, err
 			}
-			log.Info("standard input spooled", "path", p, "bytes", n)
+			res.spooled = append(res.spooled, p)
 			path = p
-			res.Files[i].SHA256, res.Files[i].Bytes, res.Files[i].Name = sum, n, "- (standard input, kept as "+p+")"
+			res.Files[i].SHA256, res.Files[i].Bytes = sum, n
+			if st == nil { // Scan removes it
+				res.Files[i].Name = "- (standard input)"
+			} else {
+				log.Info("standard input spooled", "path", p, "bytes", n)
+				res.Files[i].Name = "- (standard input, kept as " + p + ")"
+			}
 		}
 		inputs[i] = logs.Input{Path: path, Name: res.Files[i].Name, Parser: parsers[f.Source]}
 		total += res.Files[i].Bytes
@@ -207,7 +261,7 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 			// Chain of custody: hash and record the file before parsing it.
 			fr := &res.Files[i]
 			if fr.SHA256 == "" {
-				sum, n, err := logs.HashFile(inputs[i].Path)
+				sum, n, err := logs.HashFileContext(ctx, inputs[i].Path)
 				if err != nil {
 					return fmt.Errorf("hash %s: %w", fr.Name, err)
 				}
@@ -265,6 +319,9 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	if st == nil {
 		return res, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
 	if err := correlateRun(ctx, st, c, run, col, res, opts, log); err != nil {
 		return res, err
 	}
@@ -296,6 +353,9 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 	}
 	cr, err := col.Run(ctx, c, resolver)
 	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil { // grouping and lineage do not look at ctx
 		return err
 	}
 	res.Correlation = cr
@@ -358,6 +418,9 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 		affected[i] = store.AffectedAccount{UserID: a.UserID, Level: a.Level, Categories: cats, CategoryLevels: levels,
 			Views: a.Views, Viewers: a.Viewers, FirstExposed: nullTime(a.First), LastExposed: nullTime(a.Last),
 			Locale: a.Locale, Country: a.Country, Region: a.Region}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := st.SaveExposure(ctx, c.ID, run, cr.NumEvents(), event, affected); err != nil {
 		return err

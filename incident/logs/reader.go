@@ -20,10 +20,13 @@ import (
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/breachctl/breachctl/incident"
 )
 
-// DefaultMaxLine is the longest line accepted; a longer one is rejected and counted.
-const DefaultMaxLine = 1 << 20
+// DefaultMaxLine is the longest line accepted; a longer one is rejected and
+// counted. It is validate's limit too (incident.MaxLine).
+const DefaultMaxLine = incident.MaxLine
 
 // MaxRejectsKept is how many rejected lines are kept per file (the rest are counted).
 const MaxRejectsKept = 20
@@ -237,7 +240,7 @@ func parseChunk(c chunk, opts *Options, sink Sink, st *FileStats) {
 		case len(l) == 0:
 			st.reject(line, "empty line")
 		case len(l) > opts.MaxLine:
-			st.reject(line, fmt.Sprintf("longer than %d bytes", opts.MaxLine))
+			st.reject(line, incident.TooLongReason(opts.MaxLine))
 		default:
 			rec = Record{}
 			if err := c.parser.Parse(l, &rec); err != nil {
@@ -303,7 +306,7 @@ type headerSplitter struct {
 // lines it accounted for itself (over-long lines) and how the file ended.
 func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.Pool, out chan<- chunk) FileStats {
 	var st FileStats
-	f, err := os.Open(in.Path)
+	f, err := incident.OpenRegular(in.Path)
 	if err != nil {
 		st.Truncated = true
 		st.ReadError = err.Error()
@@ -400,7 +403,7 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 			last := bytes.LastIndexByte(data, '\n')
 			if last < 0 {
 				// A full buffer without a newline: longer than MaxLine.
-				st.reject(line, fmt.Sprintf("longer than %d bytes", opts.MaxLine))
+				st.reject(line, incident.TooLongReason(opts.MaxLine))
 				skipping = true
 				carry = 0
 				continue
@@ -603,32 +606,84 @@ func (b badHeader) Parse([]byte, *Record) error { return reject(b.reason) }
 
 // HashFile returns the SHA-256 (hex) and size of the file at path.
 func HashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	return HashFileContext(context.Background(), path)
+}
+
+// HashFileContext is HashFile, stopped by ctx. Only a regular file is read
+// (see incident.OpenRegular).
+func HashFileContext(ctx context.Context, path string) (string, int64, error) {
+	f, err := incident.OpenRegular(path)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	n, err := io.CopyBuffer(h, ctxReader{ctx, f}, make([]byte, 1<<20))
 	if err != nil {
 		return "", n, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // Spool copies r (standard input) to a new 0600 file in dir, hashing it on
 // the way, so it can be kept as evidence and read like any file.
 func Spool(r io.Reader, dir string) (path, sum string, size int64, err error) {
+	return SpoolContext(context.Background(), r, dir)
+}
+
+// SpoolContext is Spool, stopped by ctx even while r blocks (a terminal, or
+// a pipe whose writer never ends): the copy is abandoned and its file
+// removed. On any error no file is left.
+func SpoolContext(ctx context.Context, r io.Reader, dir string) (path, sum string, size int64, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", "", 0, err
+	}
 	f, err := os.CreateTemp(dir, "breachctl-stdin-*.log")
 	if err != nil {
 		return "", "", 0, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	size, err = io.CopyBuffer(io.MultiWriter(f, h), r, make([]byte, 1<<20))
-	if err != nil {
-		os.Remove(f.Name())
-		return "", "", 0, fmt.Errorf("read standard input: %w", err)
+	type copied struct {
+		n   int64
+		sum string
+		err error
 	}
-	return f.Name(), hex.EncodeToString(h.Sum(nil)), size, f.Close()
+	done := make(chan copied, 1)
+	go func() {
+		h := sha256.New()
+		n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, make([]byte, 1<<20))
+		done <- copied{n, hex.EncodeToString(h.Sum(nil)), err}
+	}()
+	var c copied
+	select {
+	case c = <-done:
+	case <-ctx.Done():
+		// The copy may stay blocked in r.Read; its writes fail once f is closed.
+		c.err = ctx.Err()
+	}
+	if c.err == nil {
+		c.err = f.Close()
+	} else {
+		f.Close()
+	}
+	if c.err != nil {
+		os.Remove(f.Name())
+		if ctx.Err() != nil {
+			return "", "", 0, fmt.Errorf("read standard input: %w", ctx.Err())
+		}
+		return "", "", 0, fmt.Errorf("read standard input: %w", c.err)
+	}
+	return f.Name(), c.sum, c.n, nil
 }

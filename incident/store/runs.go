@@ -9,11 +9,13 @@ import (
 	"time"
 )
 
-// Run states.
+// Run states. An interrupted run was stopped by SIGINT/SIGTERM (a cancelled
+// context) before it finished; like a failed run, nothing of it is used.
 const (
-	RunRunning = "running"
-	RunDone    = "done"
-	RunFailed  = "failed"
+	RunRunning     = "running"
+	RunDone        = "done"
+	RunFailed      = "failed"
+	RunInterrupted = "interrupted"
 )
 
 // Totals are a run's line and event counts (DESIGN.md's triage "totals",
