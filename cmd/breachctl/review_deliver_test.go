@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/breachctl/breachctl/notify/deliver"
 )
@@ -54,61 +50,6 @@ func TestPrintSendResultUncertain(t *testing.T) {
 	}
 }
 
-// smtpDroppingAfterData is an SMTP server on 127.0.0.1 that takes each
-// message whole and closes the connection before answering it: whether it
-// was delivered is unknown. It counts the messages it took.
-func smtpDroppingAfterData(t *testing.T) (url string, taken *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	taken = new(atomic.Int64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-				w := bufio.NewWriter(c)
-				say := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
-				say("220 mx.test ESMTP")
-				sc := bufio.NewScanner(c)
-				sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-				inData := false
-				for sc.Scan() {
-					line := sc.Text()
-					if inData {
-						if line == "." {
-							taken.Add(1)
-							return // the message is whole; no reply
-						}
-						continue
-					}
-					cmd := strings.ToUpper(strings.TrimSpace(line))
-					switch {
-					case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-						say("250 mx.test")
-					case cmd == "DATA":
-						say("354 go ahead")
-						inData = true
-					case strings.HasPrefix(cmd, "QUIT"):
-						say("221 bye")
-						return
-					default:
-						say("250 ok")
-					}
-				}
-			}(c)
-		}
-	}()
-	return "smtp://" + ln.Addr().String(), taken
-}
-
 // TestNotifySendUncertainExits1: a send that leaves notices uncertain is
 // not complete, and says so with exit 1 (a script must not read it as
 // done); each notice went out once in that send.
@@ -117,7 +58,8 @@ func TestNotifySendUncertainExits1(t *testing.T) {
 	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
 		t.Fatalf("ingest: exit %d\n%q", r.code, r.err)
 	}
-	url, taken := smtpDroppingAfterData(t)
+	srv := &rawSMTP{dropAfterData: true}
+	url, taken := srv.start(t), &srv.taken
 	r := runCLI(t, env, "notify", "send", "-f", caseFile, "--smtp", url, "--timeout", "10s", "--max-attempts", "3", "--backoff", "1h")
 	if r.code != 1 || !strings.Contains(r.err, "notices are uncertain") {
 		t.Fatalf("notify send: exit %d, want 1 saying notices are uncertain\nout %q\nerr %q", r.code, r.out, r.err)

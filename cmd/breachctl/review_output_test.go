@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -172,9 +173,18 @@ func TestErrorLineEscapesValues(t *testing.T) {
 	}
 }
 
-// smtpRejecting is an SMTP server on 127.0.0.1 that refuses every
-// recipient with a reply carrying terminal escapes over two lines.
-func smtpRejecting(t *testing.T) string {
+// rawSMTP is a scripted SMTP server on 127.0.0.1, written on a raw
+// listener so that its replies can carry any bytes. rcpt, when set, is the
+// (possibly multi-line) reply to every RCPT; with dropAfterData it takes
+// each message whole and closes the connection before answering it,
+// counting the messages in taken.
+type rawSMTP struct {
+	rcpt          []string
+	dropAfterData bool
+	taken         atomic.Int64
+}
+
+func (rs *rawSMTP) start(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -187,32 +197,55 @@ func smtpRejecting(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go func(c net.Conn) {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-				w := bufio.NewWriter(c)
-				say := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
-				say("220 mx.test ESMTP")
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					cmd := strings.ToUpper(strings.TrimSpace(sc.Text()))
-					switch {
-					case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-						say("250 mx.test")
-					case strings.HasPrefix(cmd, "RCPT"):
-						say("550-5.1.1 mailbox unknown\x1b[2J\x1b]0;pwned\x07\rFAKE\u202e")
-						say("550 FAKE LINE: 0 failed")
-					case strings.HasPrefix(cmd, "QUIT"):
-						say("221 bye")
-						return
-					default:
-						say("250 ok")
-					}
-				}
-			}(c)
+			go rs.serve(c)
 		}
 	}()
 	return "smtp://" + ln.Addr().String()
+}
+
+func (rs *rawSMTP) serve(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	w := bufio.NewWriter(c)
+	say := func(s string) { w.WriteString(s + "\r\n"); w.Flush() }
+	say("220 mx.test ESMTP")
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	inData := false
+	for sc.Scan() {
+		line := sc.Text()
+		if inData {
+			if line == "." {
+				rs.taken.Add(1)
+				return // the message is whole; no reply
+			}
+			continue
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+			say("250 mx.test")
+		case strings.HasPrefix(cmd, "RCPT") && rs.rcpt != nil:
+			for _, r := range rs.rcpt {
+				say(r)
+			}
+		case cmd == "DATA" && rs.dropAfterData:
+			say("354 go ahead")
+			inData = true
+		case strings.HasPrefix(cmd, "QUIT"):
+			say("221 bye")
+			return
+		default:
+			say("250 ok")
+		}
+	}
+}
+
+// smtpRejecting is an SMTP server on 127.0.0.1 that refuses every
+// recipient with a reply carrying terminal escapes over two lines.
+func smtpRejecting(t *testing.T) string {
+	rs := &rawSMTP{rcpt: []string{"550-5.1.1 mailbox unknown\x1b[2J\x1b]0;pwned\x07\rFAKE\u202e", "550 FAKE LINE: 0 failed"}}
+	return rs.start(t)
 }
 
 func TestNotifyStatusEscapesSMTPReplies(t *testing.T) {
