@@ -88,6 +88,15 @@ type LogSource struct {
 	LogFormat string            `yaml:"log_format"`
 	Identity  string            `yaml:"identity"`
 	Fields    map[string]string `yaml:"fields"`
+	// CacheValues extends or overrides the format's cache vocabulary:
+	// logged value → FILL, CACHED or ORIGIN.
+	CacheValues map[string]string `yaml:"cache_values"`
+	// Prefix is a regular expression stripped from the start of every
+	// line before it is parsed (a syslog header before JSON, say).
+	Prefix string `yaml:"prefix"`
+	// AcceptMissing says the logs deliberately lack a cache result or an
+	// identity ("cache", "identity"); without it such logs are an error.
+	AcceptMissing []string `yaml:"accept_missing"`
 }
 
 // UsersConfig says how to read the organisation's user records.
@@ -149,13 +158,10 @@ func (c *Case) NarrativeFor(locale string) Narrative {
 
 // Supported values.
 var (
-	LogFormats     = []string{"nginx", "cloudfront", "cloudflare", "jsonl"}
-	CauseKinds     = []string{"misconfiguration", "unauthorized_access", "insider", "loss", "other"}
-	IdentityKinds  = []string{"session", "user"}
-	CacheKeyParts  = []string{"pop", "host", "path", "query", "method"}
-	JSONLFieldKeys = []string{"time", "ip", "method", "host", "path", "query", "status", "cache", "pop", "identity"}
-	NginxFieldKeys = []string{"pop"}
-	Locales        = []string{"ja", "en"}
+	CauseKinds    = []string{"misconfiguration", "unauthorized_access", "insider", "loss", "other"}
+	IdentityKinds = []string{"session", "user"}
+	CacheKeyParts = []string{"pop", "host", "path", "query", "method"}
+	Locales       = []string{"ja", "en"}
 )
 
 // Problem is one thing wrong with a case file, located by its YAML path and line.
@@ -203,12 +209,12 @@ type Getenv func(name string) (value string, ok bool)
 
 // Load reads, expands and validates the case file at path. A bad file gives a
 // *ValidationError listing every problem; an unreadable one a plain error.
-func Load(path string, getenv Getenv) (*Case, error) {
+func Load(path string, getenv Getenv, checks ...CaseCheck) (*Case, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read case file: %w", err)
 	}
-	c, err := Parse(data, getenv)
+	c, err := Parse(data, getenv, checks...)
 	if err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
@@ -225,8 +231,15 @@ func Load(path string, getenv Getenv) (*Case, error) {
 	return c, nil
 }
 
+// A CaseCheck is a further check of a decoded case file, made by a part
+// that knows more than this package: the log parsers check each logs[]
+// entry against its format (logs.CaseProblems). Its problems join the
+// file's own in one report, in line order. It must cope with a case whose
+// other fields are invalid.
+type CaseCheck func(c *Case) []Problem
+
 // Parse decodes and validates case-file bytes (see Load).
-func Parse(data []byte, getenv Getenv) (*Case, error) {
+func Parse(data []byte, getenv Getenv, checks ...CaseCheck) (*Case, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
@@ -258,11 +271,18 @@ func Parse(data []byte, getenv Getenv) (*Case, error) {
 		}
 	}
 	v.check(&c)
+	c.lines = v.lines
+	for _, check := range checks {
+		for _, p := range check(&c) {
+			if !v.bad[p.Path] {
+				v.problems = append(v.problems, p)
+			}
+		}
+	}
 	if len(v.problems) > 0 {
 		return nil, v.err()
 	}
 	c.SHA256 = hex.EncodeToString(sum[:])
-	c.lines = v.lines
 	return &c, nil
 }
 
@@ -564,50 +584,39 @@ func (v *validator) checkLogs(p string, l LogSource) {
 			v.at(fmt.Sprintf("%s.paths[%d]", p, j), "%q is not a valid glob: %v", g, err)
 		}
 	}
-	switch {
-	case l.Format == "":
-		v.at(p+".format", "required: one of %s", strings.Join(LogFormats, ", "))
-	case !contains(LogFormats, l.Format):
-		v.at(p+".format", "%q is not a supported format; use one of %s", l.Format, strings.Join(LogFormats, ", "))
-	}
-	if l.LogFormat != "" && l.Format != "nginx" {
-		v.at(p+".log_format", "only used with format nginx; remove it")
+	// Which formats exist, and what each accepts (log_format, fields,
+	// prefix, its own fields' names), is the log parsers' to say: they
+	// check it when the parsers are built (logs.CheckCase), with the same
+	// paths and lines.
+	if l.Format == "" {
+		v.at(p+".format", "required: the log format (breachctl validate --help lists them)")
 	}
 	switch {
 	case l.Identity == "":
 		v.at(p+".identity", "required: cookie:NAME, field:NAME or remote_user")
 	case l.Identity == "remote_user":
-		if l.Format != "nginx" {
-			v.at(p+".identity", "remote_user only exists in nginx/Apache logs; use cookie:NAME or field:NAME")
-		}
 	case !identityRe.MatchString(l.Identity):
 		v.at(p+".identity", "%q must be cookie:NAME, field:NAME or remote_user", l.Identity)
 	}
-	allowed := map[string][]string{"jsonl": JSONLFieldKeys, "nginx": NginxFieldKeys}[l.Format]
-	if len(l.Fields) > 0 && allowed == nil && l.Format != "" {
-		v.at(p+".fields", "only used with format jsonl (and fields.pop with nginx); remove it")
-	}
-	if allowed != nil {
-		keys := make([]string, 0, len(l.Fields))
-		for k := range l.Fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if !contains(allowed, k) {
-				v.at(p+".fields."+k, "unknown field %q; expected one of: %s", k, strings.Join(allowed, ", "))
-			} else if strings.TrimSpace(l.Fields[k]) == "" {
-				v.at(p+".fields."+k, "empty: name the log's field for %s", k)
-			}
+	for _, m := range l.AcceptMissing {
+		if m != "cache" && m != "identity" {
+			v.at(p+".accept_missing", "%q: only cache and identity can be declared missing", m)
 		}
 	}
-	if l.Format == "jsonl" {
-		for _, req := range []string{"time", "path", "status", "cache"} {
-			if l.Fields[req] == "" {
-				v.at(p+".fields."+req, "required for jsonl: the name of the JSON field holding the %s", req)
-			}
+	for _, k := range sortedKeys(l.Fields) {
+		if strings.TrimSpace(l.Fields[k]) == "" {
+			v.at(p+".fields."+k, "empty: name the log's field for %s", k)
 		}
 	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (v *validator) checkExposure(e *Exposure) {

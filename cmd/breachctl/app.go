@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/logs"
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/internal/textsafe"
 )
@@ -109,7 +110,7 @@ func (d *deps) loadCase(path string) (*incident.Case, error) {
 	if path == "" {
 		return nil, usageErrorf("no case file: pass -f incident.yaml")
 	}
-	return incident.Load(path, d.getenv)
+	return incident.Load(path, d.getenv, logs.CaseProblems)
 }
 
 // openCase loads the case file and opens (migrating) the case database.

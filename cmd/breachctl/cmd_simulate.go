@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/sim"
 	"github.com/breachctl/breachctl/incident/store"
 )
@@ -75,7 +74,7 @@ func runSimulate(ctx context.Context, d *deps, o simulateOptions) error {
 	if o.out == "" {
 		return usageErrorf("simulate needs --out DIR")
 	}
-	if !contains(incident.LogFormats, o.format) {
+	if !contains([]string{sim.FormatNginx, sim.FormatCloudFront, sim.FormatCloudflare, sim.FormatJSONL}, o.format) {
 		return usageErrorf("--format %q: use one of nginx, cloudfront, cloudflare, jsonl", o.format)
 	}
 	if o.users <= 0 || o.requests <= 0 {

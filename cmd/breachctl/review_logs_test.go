@@ -166,7 +166,7 @@ func TestIngestHostileBytes(t *testing.T) {
 // the name as logs.Text, not a failed ingest.
 func TestIngestFileNameNotUTF8(t *testing.T) {
 	line := `203.0.113.9 - - [22/Jun/2017:10:00:00 +0900] "GET /mypage/profile HTTP/1.1" 200 512 "-" "Mozilla/5.0" "sid=a"` + "\n"
-	path, env, _ := hostileBytesCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n", "acc\xe8s.log", []byte(line))
+	path, env, _ := hostileBytesCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n    accept_missing: [cache]\n", "acc\xe8s.log", []byte(line))
 	if r := runCLI(t, env, "ingest", "-f", path); r.code != 0 {
 		t.Fatalf("ingest: exit %d, want 0\n%s", r.code, r.err)
 	}
@@ -195,7 +195,7 @@ func TestIngestGzipTrailingData(t *testing.T) {
 	}
 	for _, gz := range gunzips {
 		t.Run(filepath.Base(gz), func(t *testing.T) {
-			path, env, _ := hostileBytesCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n", "a.log.gz", buf.Bytes())
+			path, env, _ := hostileBytesCase(t, "nginx", "    log_format: '"+combinedWithCookie+"'\n    accept_missing: [cache]\n", "a.log.gz", buf.Bytes())
 			env["BREACHCTL_GUNZIP"] = gz
 			r := runCLI(t, env, "ingest", "-f", path)
 			want := "TRUNCATED logs/a.log.gz: data after the end of the gzip stream that is not gzip"

@@ -1,6 +1,10 @@
 package logs
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/breachctl/breachctl/incident"
+)
 
 // cloudflareSlots bounds the values a Cloudflare line is read for: the
 // keys below and at most three for the identity.
@@ -9,7 +13,8 @@ const cloudflareSlots = 16
 // cloudflare parses Cloudflare Logpush http_requests lines: one JSON object
 // per line, read with the allocation-free scanner of jsonscan.go.
 type cloudflare struct {
-	q jsonQuery
+	vocab *Vocab
+	q     jsonQuery
 	// Slots of the keys read.
 	ts, colo, coloID, ip, method, host, uri, path, query, status, originStatus, cache int
 	// Identity: field:NAME reads ident; cookie:NAME reads Cookies.NAME,
@@ -27,7 +32,7 @@ type cloudflare struct {
 // request header in RequestHeaders) or field:NAME (a top-level key, or a
 // dotted path into nested objects, holding a string or a number).
 func NewCloudflare(id Identity) (Parser, error) {
-	p := &cloudflare{ident: noField, cookieObj: -1, cookieHdrs: [2]int{-1, -1}}
+	p := &cloudflare{vocab: cloudflareVocab, ident: noField, cookieObj: -1, cookieHdrs: [2]int{-1, -1}}
 	q := &p.q
 	for _, k := range []struct {
 		slot *int
@@ -115,14 +120,16 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 	if rec.CacheRaw, err = jsonText("CacheCacheStatus", v); err != nil {
 		return err
 	}
-	rec.Cache = normaliseCache(rec.CacheRaw)
+	rec.Cache = p.vocab.Classify(rec.CacheRaw)
 
 	if v = &vals[p.uri]; v.present() {
 		uri, err := jsonText("ClientRequestURI", v)
 		if err != nil {
 			return err
 		}
-		rec.Path, rec.Query = splitURI(uri)
+		if err := splitTarget(uri, rec); err != nil {
+			return err
+		}
 	} else if v = &vals[p.path]; v.present() {
 		if rec.Path, err = jsonText("ClientRequestPath", v); err != nil {
 			return err
@@ -186,4 +193,25 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 		rec.Identity = id
 	}
 	return nil
+}
+
+func (p *cloudflare) setVocab(v *Vocab) { p.vocab = v }
+
+// cloudflareVocab is CacheCacheStatus's.
+var cloudflareVocab = NewVocab(
+	[]string{"miss", "expired"},
+	[]string{"hit", "stale", "updating", "revalidated"},
+	[]string{"bypass", "dynamic"},
+)
+
+var cloudflareFormat = &Format{
+	Name:      "cloudflare",
+	Title:     "Cloudflare Logpush http_requests (JSON lines)",
+	Vocab:     cloudflareVocab,
+	Config:    "push the fields EdgeStartTimestamp, ClientIP, ClientRequestMethod, ClientRequestHost, ClientRequestURI, EdgeResponseStatus, CacheCacheStatus, EdgeColoCode, and Cookies (or RequestHeaders with cookie) for identity cookie:NAME",
+	Example:   `{"EdgeStartTimestamp":"2017-06-22T00:41:00.123Z","ClientIP":"203.0.113.9","ClientRequestMethod":"GET","ClientRequestHost":"www.example.jp","ClientRequestURI":"/mypage/profile","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeColoCode":"NRT","Cookies":{"sid":"abc"}}`,
+	CacheHint: "add CacheCacheStatus to the Logpush job's fields",
+	New: func(src incident.LogSource, id Identity) (Parser, error) {
+		return NewCloudflare(id)
+	},
 }

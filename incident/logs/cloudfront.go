@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+
+	"github.com/breachctl/breachctl/incident"
 )
 
 // CloudFrontFields is the field order of current CloudFront standard logs,
@@ -41,6 +43,7 @@ var cfRoleField = [cfRoles]string{
 // in the order of the file's #Fields header. It is immutable: a header
 // yields a new cloudFront.
 type cloudFront struct {
+	vocab    *Vocab
 	id       Identity
 	byCookie bool
 	cookie   []byte   // cookie:NAME's name
@@ -78,7 +81,7 @@ func NewCloudFront(id Identity) (HeaderParser, error) {
 // newCloudFront builds the parser for one field order. On a missing field
 // it returns the error and a parser that is otherwise usable.
 func newCloudFront(id Identity, names []string) (*cloudFront, error) {
-	p := &cloudFront{id: id, fields: len(names), last: -1}
+	p := &cloudFront{vocab: cloudFrontVocab, id: id, fields: len(names), last: -1}
 	if id.Kind == "cookie" {
 		p.byCookie, p.cookie = true, []byte(id.Name)
 	}
@@ -130,6 +133,7 @@ func (p *cloudFront) Header(line []byte) (Parser, error) {
 		if err != nil {
 			return nil, err
 		}
+		np.vocab = p.vocab
 		return np, nil
 	}
 	if len(line) > 0 && line[0] == '#' {
@@ -187,7 +191,7 @@ func (p *cloudFront) Parse(line []byte, rec *Record) error {
 	}
 	rec.Status = st // "000": the viewer closed the connection first
 	rec.CacheRaw = f[cfResult]
-	rec.Cache = normaliseCache(rec.CacheRaw)
+	rec.Cache = p.vocab.Classify(rec.CacheRaw)
 	rec.Path = f[cfPath]
 	if q := f[cfQuery]; !anonymous(q) {
 		rec.Query = decodeInPlace(q)
@@ -287,4 +291,27 @@ func decodeInPlace(b []byte) []byte {
 		w += copy(b[w:], b[i:i+j])
 		i += j
 	}
+}
+
+func (p *cloudFront) setVocab(v *Vocab) { p.vocab = v }
+
+// cloudFrontVocab is x-edge-result-type's. Error, LimitExceeded,
+// CapacityExceeded and Redirect are responses CloudFront made itself, never
+// from a stored object.
+var cloudFrontVocab = NewVocab(
+	[]string{"Miss"},
+	[]string{"Hit", "RefreshHit"},
+	[]string{"Error", "LimitExceeded", "CapacityExceeded", "Redirect"},
+)
+
+var cloudFrontFormat = &Format{
+	Name:      "cloudfront",
+	Title:     "Amazon CloudFront standard logs (tab-separated, field order from each file's #Fields header)",
+	Vocab:     cloudFrontVocab,
+	Config:    "nothing to paste: the #Fields header says the order; log the cs(Cookie) field for identity cookie:NAME",
+	Example:   "2017-06-22\t00:41:00\tNRT57-C1\t512\t203.0.113.9\tGET\td111111abcdef8.cloudfront.net\t/mypage/profile\t200\t-\tMozilla/5.0\t-\tsid=abc\tHit\t…",
+	CacheHint: "CloudFront always logs x-edge-result-type: check that the #Fields header is present",
+	New: func(src incident.LogSource, id Identity) (Parser, error) {
+		return NewCloudFront(id)
+	},
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/breachctl/breachctl/incident"
 )
 
 // The record parts a jsonl case file maps to JSON keys (logs[].fields).
@@ -24,6 +26,7 @@ var jsonlParts = [jlParts]string{"time", "ip", "method", "host", "path", "query"
 
 // jsonl parses generic JSON lines whose keys the case file names.
 type jsonl struct {
+	vocab *Vocab
 	q     jsonQuery
 	f     [jlParts]jsonField
 	names [jlParts]string // "KEY (part)", for reject reasons
@@ -52,7 +55,7 @@ type cookieSource struct {
 // else from the first of the top-level keys cookie, Cookie or cookies: a
 // Cookie header string, or an object with the key NAME.
 func NewJSONL(fields map[string]string, id Identity) (Parser, error) {
-	p := &jsonl{ident: noField}
+	p := &jsonl{vocab: jsonlVocab, ident: noField}
 	for i := range p.f {
 		p.f[i] = noField
 	}
@@ -80,10 +83,15 @@ func NewJSONL(fields map[string]string, id Identity) (Parser, error) {
 		p.f[i] = f
 		p.names[i] = name + " (" + k + ")"
 	}
+	var missing fieldErrors
 	for _, req := range []int{jlTime, jlPath, jlStatus, jlCache} {
 		if p.f[req].nested < 0 {
-			return nil, fmt.Errorf("fields.%s is required for jsonl: name the JSON key holding the %s", jsonlParts[req], jsonlParts[req])
+			missing = append(missing, &fieldError{key: "fields." + jsonlParts[req],
+				msg: fmt.Sprintf("required for jsonl: the name of the JSON field holding the %s", jsonlParts[req])})
 		}
+	}
+	if len(missing) > 0 {
+		return nil, missing
 	}
 
 	identKey := strings.TrimSpace(fields["identity"])
@@ -113,10 +121,7 @@ func NewJSONL(fields map[string]string, id Identity) (Parser, error) {
 		identKey = ""
 	case "remote_user":
 		return nil, fmt.Errorf("identity remote_user does not exist in JSON lines; use cookie:NAME or field:NAME")
-	case "":
-		if identKey == "" {
-			return nil, fmt.Errorf("identity: want cookie:NAME or field:NAME (or fields.identity)")
-		}
+	case "": // none: every request is anonymous unless fields.identity names one
 	default:
 		return nil, fmt.Errorf("identity %q: want cookie:NAME or field:NAME", id.Kind)
 	}
@@ -178,7 +183,7 @@ func (p *jsonl) parse(line []byte, rec *Record, vals []jsonValue) error {
 	if rec.CacheRaw, err = jsonText(p.names[jlCache], v); err != nil {
 		return err
 	}
-	rec.Cache = normaliseCache(rec.CacheRaw)
+	rec.Cache = p.vocab.Classify(rec.CacheRaw)
 
 	if v = p.f[jlPath].get(vals); !v.present() {
 		return p.missing(jlPath)
@@ -187,7 +192,9 @@ func (p *jsonl) parse(line []byte, rec *Record, vals []jsonValue) error {
 	if err != nil {
 		return err
 	}
-	rec.Path, rec.Query = splitURI(path)
+	if err := splitTarget(path, rec); err != nil {
+		return err
+	}
 	if v = p.f[jlQuery].get(vals); v != nil && v.present() {
 		if rec.Query, err = jsonText(p.names[jlQuery], v); err != nil {
 			return err
@@ -211,7 +218,7 @@ func (p *jsonl) parse(line []byte, rec *Record, vals []jsonValue) error {
 			return err
 		}
 	}
-	if v = p.f[jlHost].get(vals); v != nil {
+	if v = p.f[jlHost].get(vals); v != nil && v.present() { // absent: the URL's host, if any
 		if rec.Host, err = jsonText(p.names[jlHost], v); err != nil {
 			return err
 		}
@@ -254,4 +261,27 @@ func (p *jsonl) parse(line []byte, rec *Record, vals []jsonValue) error {
 
 func (p *jsonl) missing(part int) error {
 	return reject(p.names[part] + " missing")
+}
+
+func (p *jsonl) setVocab(v *Vocab) { p.vocab = v }
+
+// jsonlVocab is the generic one: the nginx, CloudFront and Cloudflare
+// wordings together. logs[].cache_values adds the log's own.
+var jsonlVocab = NewVocab(
+	[]string{"miss", "expired"},
+	[]string{"hit", "stale", "updating", "revalidated", "refreshhit"},
+	[]string{"bypass", "dynamic", "error", "limitexceeded", "capacityexceeded", "redirect", ""},
+)
+
+var jsonlFormat = &Format{
+	Name:      "jsonl",
+	Title:     "any JSON lines: fields maps each record part to your keys",
+	Vocab:     jsonlVocab,
+	Options:   []string{OptFields},
+	Config:    "fields: {time, ip, method, host, path, query, status, cache, pop, identity} → your JSON keys (dotted paths reach into objects); cache_values: for your cache wordings",
+	Example:   `{"ts":"2017-06-22T00:41:00.123Z","ip":"203.0.113.9","uri":"/mypage/profile","status":200,"cache":"HIT","sid":"abc"}`,
+	CacheHint: "log the cache result and name its key in fields.cache",
+	New: func(src incident.LogSource, id Identity) (Parser, error) {
+		return NewJSONL(src.Fields, id)
+	},
 }

@@ -133,20 +133,35 @@ func TestNewJSONLErrors(t *testing.T) {
 		id     Identity
 		want   string
 	}{
-		{map[string]string{"path": "p", "status": "s", "cache": "c"}, session, "fields.time is required"},
-		{map[string]string{"time": "t", "status": "s", "cache": "c"}, session, "fields.path is required"},
-		{map[string]string{"time": "t", "path": "p", "cache": "c"}, session, "fields.status is required"},
-		{map[string]string{"time": "t", "path": "p", "status": "s"}, session, "fields.cache is required"},
+		{map[string]string{"path": "p", "status": "s", "cache": "c"}, session, "fields.time: required for jsonl"},
+		{map[string]string{"time": "t", "status": "s", "cache": "c"}, session, "fields.path: required for jsonl"},
+		{map[string]string{"time": "t", "path": "p", "cache": "c"}, session, "fields.status: required for jsonl"},
+		{map[string]string{"time": "t", "path": "p", "status": "s"}, session, "fields.cache: required for jsonl"},
 		{map[string]string{"time": "t", "path": "p", "status": "s", "cache": "c", "bytes": "b"}, session, "fields.bytes: unknown record part"},
 		{map[string]string{"time": "t", "path": "a..b", "status": "s", "cache": "c"}, session, "fields.path"},
 		{map[string]string{"time": "t", "path": "p", "status": "s", "cache": "c"}, Identity{Kind: "remote_user"}, "remote_user"},
-		{map[string]string{"time": "t", "path": "p", "status": "s", "cache": "c"}, Identity{}, "identity"},
 		{map[string]string{"time": "t", "path": "p", "status": "s", "cache": "c", "identity": "user"}, session, "name different keys"},
 	}
 	for _, tc := range tests {
 		if _, err := NewJSONL(tc.fields, tc.id); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NewJSONL(%v, %+v) error = %v, want %q", tc.fields, tc.id, err, tc.want)
 		}
+	}
+}
+
+// TestJSONLWithoutIdentity: an entry that names no identity (breachctl logs
+// parse checking a format) reads every request as anonymous.
+func TestJSONLWithoutIdentity(t *testing.T) {
+	p, err := NewJSONL(map[string]string{"time": "t", "path": "p", "status": "s", "cache": "c"}, Identity{})
+	if err != nil {
+		t.Fatalf("NewJSONL without identity: %v", err)
+	}
+	var rec Record
+	if err := p.Parse([]byte(`{"t":"2017-06-22T00:41:00Z","p":"/mypage","s":200,"c":"HIT","sid":"abc"}`), &rec); err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if rec.Identity != nil || rec.Cache != CacheCached || string(rec.Path) != "/mypage" {
+		t.Errorf("record = identity %q cache %v path %q; want anonymous, CACHED, /mypage", rec.Identity, rec.Cache, rec.Path)
 	}
 }
 

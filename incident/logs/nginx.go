@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/breachctl/breachctl/incident"
 )
 
 // CombinedFormat is nginx's predefined "combined" log_format (Apache's too).
@@ -13,6 +15,7 @@ const CombinedFormat = `$remote_addr - $remote_user [$time_local] "$request" $st
 // Apache LogFormat), compiled once into a sequence of literals and variables
 // scanned byte by byte: no regular expression per line.
 type Nginx struct {
+	vocab  *Vocab
 	format string
 	lead   []byte // literal before the first variable
 	toks   []nginxTok
@@ -64,7 +67,7 @@ func NewNginx(format string, id Identity, popVar string) (*Nginx, error) {
 	if strings.TrimSpace(f) == "" {
 		f = CombinedFormat
 	}
-	n := &Nginx{format: f, id: id, timeIdx: -1}
+	n := &Nginx{format: f, id: id, timeIdx: -1, vocab: nginxVocab}
 	if err := n.compile(strings.TrimPrefix(popVar, "$")); err != nil {
 		return nil, err
 	}
@@ -374,7 +377,9 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 		}
 	}
 	if uri != nil && (rec.Path == nil || len(uri) > 0) {
-		rec.Path, rec.Query = splitURI(uri)
+		if err := splitTarget(uri, rec); err != nil {
+			return err
+		}
 	}
 	if haveArgs && !anonymous(args) {
 		rec.Query = args
@@ -384,16 +389,16 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 		rec.Host = host
 	case httpHost != nil:
 		rec.Host = httpHost
-	default:
+	case serverName != nil:
 		rec.Host = serverName
-	}
+	} // else the host of a full URL in the request line, if any
 	if anonymous(rec.Host) {
 		rec.Host = nil
 	}
 	if n.id.Kind == "cookie" && rec.Identity == nil && cookieHeader != nil {
 		rec.Identity = CookieValue(cookieHeader, []byte(n.id.Name))
 	}
-	rec.Cache = normaliseCache(rec.CacheRaw)
+	rec.Cache = n.vocab.Classify(rec.CacheRaw)
 	return nil
 }
 
@@ -403,16 +408,14 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 func splitRequest(v []byte, rec *Record) error {
 	sp := bytes.IndexByte(v, ' ')
 	if sp <= 0 {
-		rec.Path = v
-		return nil
+		return splitTarget(v, rec)
 	}
 	rec.Method = v[:sp]
 	uri := v[sp+1:]
 	if sp2 := bytes.LastIndexByte(uri, ' '); sp2 >= 0 && bytes.HasPrefix(uri[sp2+1:], []byte("HTTP/")) {
 		uri = uri[:sp2]
 	}
-	rec.Path, rec.Query = splitURI(uri)
-	return nil
+	return splitTarget(uri, rec)
 }
 
 // quotedEnd returns the index of the '"' closing a quoted value: the first
@@ -453,4 +456,45 @@ func clip(b []byte) string {
 		return string(b[:40]) + "…"
 	}
 	return string(b)
+}
+
+func (n *Nginx) setVocab(v *Vocab) { n.vocab = v }
+
+// nginxVocab is $upstream_cache_status's: an empty value (or "-") means the
+// cache was not involved in the request.
+var nginxVocab = NewVocab(
+	[]string{"MISS", "EXPIRED"},
+	[]string{"HIT", "STALE", "UPDATING", "REVALIDATED"},
+	[]string{"BYPASS", ""},
+)
+
+var nginxFormat = &Format{
+	Name:    "nginx",
+	Title:   "nginx access log, parsed from your own log_format (Apache's NCSA/combined layouts too)",
+	Vocab:   nginxVocab,
+	Options: []string{OptLogFormat, OptFields},
+	Config: "paste the log_format directive from nginx.conf into log_format (default: combined); " +
+		"log $upstream_cache_status for the cache result and $msec for sub-second order; fields: {pop: VAR} names the edge's variable (default $hostname)",
+	Example:   `203.0.113.9 - - [22/Jun/2017:09:41:00 +0900] "GET /mypage/profile HTTP/1.1" 200 512 "-" "Mozilla/5.0" "sid=abc" HIT`,
+	CacheHint: `add $upstream_cache_status to the log_format in nginx.conf (e.g. log_format cdn '... "$upstream_cache_status"';)`,
+	New: func(src incident.LogSource, id Identity) (Parser, error) {
+		for _, k := range sortedKeys(src.Fields) {
+			if k != "pop" {
+				return nil, &fieldError{key: "fields." + k, msg: fmt.Sprintf("unknown field %q; expected one of: pop", k)}
+			}
+		}
+		return NewNginx(src.LogFormat, id, src.Fields["pop"])
+	},
+}
+
+// Capabilities: the cache result is read only when the log_format logs
+// $upstream_cache_status; the identity when it logs what identity names.
+func (n *Nginx) Capabilities() Capabilities {
+	c := Capabilities{Identity: n.id.Kind != ""}
+	for _, t := range n.toks {
+		if t.role == roleCache {
+			c.Cache = true
+		}
+	}
+	return c
 }

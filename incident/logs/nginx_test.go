@@ -53,9 +53,15 @@ func TestNginxParse(t *testing.T) {
 		{name: "unknown cache wording is kept, not guessed", format: simFormat, id: cookie,
 			line: `1.2.3.4 - - [22/Jun/2017:09:41:00 +0900] "GET / HTTP/1.1" 200 1 "-" "UA" "-" SCARCE h p 1498092060.000`,
 			want: Record{Time: ns("2017-06-22T00:41:00Z"), Pop: b("p"), ClientIP: b("1.2.3.4"), Method: b("GET"), Host: b("h"), Path: b("/"), Status: 200, Cache: CacheUnknown, CacheRaw: b("SCARCE")}},
-		{name: "garbage request line is still a line", format: "", id: Identity{Kind: "remote_user"},
-			line: `1.2.3.4 - - [22/Jun/2017:09:41:00 +0900] "\x16\x03\x01" 400 150 "-" "-"`,
-			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, ClientIP: b("1.2.3.4"), Path: b(`\x16\x03\x01`), Status: 400, Cache: CacheOrigin}},
+		// A request line whose target is not a path (a TLS handshake sent to
+		// the HTTP port) is rejected and counted, never read as a path that
+		// no route can match (issue 14: a path must start with /).
+		{name: "garbage request line is rejected, with the reason", format: "", id: Identity{Kind: "remote_user"},
+			line:   `1.2.3.4 - - [22/Jun/2017:09:41:00 +0900] "\x16\x03\x01" 400 150 "-" "-"`,
+			reject: `request target "\\x16\\x03\\x01" is neither a path beginning with / nor a full URL`},
+		{name: "full URL in the request line is split into host and path", format: "", id: Identity{Kind: "remote_user"},
+			line: `1.2.3.4 - - [22/Jun/2017:09:41:00 +0900] "GET https://shop.example:443/mypage/bank?x=1 HTTP/1.1" 200 1 "-" "-"`,
+			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, ClientIP: b("1.2.3.4"), Method: b("GET"), Host: b("shop.example"), Path: b("/mypage/bank"), Query: b("x=1"), Status: 200, Cache: CacheOrigin}},
 		{name: "truncated mid-field", format: "", id: Identity{Kind: "remote_user"},
 			line:   `46.118.127.106 - - [20/May/2015:12:05:17 +0000] "GET /x HTTP/1.1" 200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1`,
 			reject: `$http_user_agent: quoted value not closed`},
