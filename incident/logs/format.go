@@ -44,6 +44,7 @@ var formats = []*Format{
 	cloudFrontFormat,
 	cloudflareFormat,
 	jsonlFormat,
+	akamaiFormat,
 }
 
 // Formats returns every format, in display order.
