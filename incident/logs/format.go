@@ -45,6 +45,7 @@ var formats = []*Format{
 	cloudflareFormat,
 	jsonlFormat,
 	akamaiFormat,
+	azureFrontDoorFormat,
 }
 
 // Formats returns every format, in display order.
