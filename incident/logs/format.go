@@ -46,6 +46,7 @@ var formats = []*Format{
 	jsonlFormat,
 	akamaiFormat,
 	azureFrontDoorFormat,
+	albFormat,
 }
 
 // Formats returns every format, in display order.
