@@ -47,6 +47,7 @@ var formats = []*Format{
 	akamaiFormat,
 	azureFrontDoorFormat,
 	albFormat,
+	w3cFormat,
 }
 
 // Formats returns every format, in display order.
