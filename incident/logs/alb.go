@@ -71,6 +71,15 @@ func NewALB(id Identity) (Parser, error) {
 	return p, nil
 }
 
+// clipShort is clip for values quoted next to others in one reason: a
+// quoted byte can take four.
+func clipShort(b []byte) string {
+	if len(b) > 20 {
+		return string(b[:20]) + "…"
+	}
+	return string(b)
+}
+
 func joinNames(ns []string) string {
 	var b bytes.Buffer
 	for i, n := range ns {
@@ -135,11 +144,11 @@ func (p *alb) Parse(line []byte, rec *Record) error {
 	switch string(f[albType]) {
 	case "http", "https", "h2", "grpcs", "ws", "wss":
 	default:
-		return reject(fmt.Sprintf("type %q is not an ALB request type (http, https, h2, grpcs, ws, wss)", clip(f[albType])))
+		return reject(fmt.Sprintf("type %q is not an ALB request type (http, https, h2, grpcs, ws, wss)", clipShort(f[albType])))
 	}
 	var ok bool
 	if rec.Time, rec.Coarse, ok = ParseRFC3339(f[albTime]); !ok {
-		return reject(fmt.Sprintf("time %q is not an ISO 8601 time", clip(f[albTime])))
+		return reject(fmt.Sprintf("time %q is not an ISO 8601 time", clipShort(f[albTime])))
 	}
 	st, ok := digits(f[albStatus])
 	if !ok || len(f[albStatus]) != 3 {

@@ -44,7 +44,7 @@ func TestALBParse(t *testing.T) {
 			reject: "request method is -: the load balancer could not parse the request"},
 		{name: "not an ALB line (Classic ELB)", id: none,
 			line:   `2017-06-22T00:41:00.186641Z my-elb 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 0 29 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.38.0" - - a b c d`,
-			reject: `type "2017-06-22T00:41:00.186641Z" is not an ALB request type`},
+			reject: `type "2017-06-22T00:41:00.…" is not an ALB request type (http, https, h2, grpcs, ws, wss)`},
 		{name: "bad time", id: none,
 			line:   `http 22/Jun/2017:00:41:00 app/my-lb/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0"` + tail,
 			reject: `time "22/Jun/2017:00:41:00" is not an ISO 8601 time`},

@@ -206,7 +206,7 @@ func (p *w3c) Parse(line []byte, rec *Record) error {
 
 	var ok bool
 	if rec.Time, rec.Coarse, ok = parseW3CTime(f[w3Date], f[w3Time]); !ok {
-		return reject(fmt.Sprintf("date %q time %q is not a valid date and time", clip(f[w3Date]), clip(f[w3Time])))
+		return reject(fmt.Sprintf("date %q time %q is not a valid date and time", clipShort(f[w3Date]), clipShort(f[w3Time])))
 	}
 	st, ok := digits(f[w3Status])
 	if !ok || len(f[w3Status]) != 3 {
