@@ -218,9 +218,10 @@ var azureFDVocab = NewVocab(
 
 var azureFrontDoorFormat = &Format{
 	Name:  "azure-frontdoor",
-	Title: "Azure Front Door access logs (FrontDoorAccessLog records, one JSON object per line, as a storage account export or flattened AzureDiagnostics)",
+	Title: "Azure Front Door access logs (FrontDoorAccessLog records, one JSON object per line)",
 	Vocab: azureFDVocab,
 	Config: "enable the diagnostic setting for FrontDoorAccessLog and archive it to a storage account (one record per line); " +
+		"flattened AzureDiagnostics rows (TimeGenerated, clientIp_s, requestUri_s, cacheStatus_s, …) are read too; " +
 		"Front Door logs no cookies, so identity is field:NAME or none",
 	Example:   `{"time":"2017-06-22T00:41:00.1234567Z","category":"FrontDoorAccessLog","properties":{"httpMethod":"GET","requestUri":"https://www.example.jp:443/mypage/profile","hostName":"www.example.jp","clientIp":"203.0.113.9","httpStatusCode":"200","pop":"TYO","cacheStatus":"HIT"}}`,
 	CacheHint: "Front Door always logs cacheStatus: check that the records are FrontDoorAccessLog ones",
