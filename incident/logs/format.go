@@ -44,6 +44,10 @@ var formats = []*Format{
 	cloudFrontFormat,
 	cloudflareFormat,
 	jsonlFormat,
+	akamaiFormat,
+	azureFrontDoorFormat,
+	albFormat,
+	w3cFormat,
 }
 
 // Formats returns every format, in display order.
