@@ -593,7 +593,9 @@ func (v *validator) checkLogs(p string, l LogSource) {
 	}
 	switch {
 	case l.Identity == "":
-		v.at(p+".identity", "required: cookie:NAME, field:NAME or remote_user")
+		if !contains(l.AcceptMissing, "identity") {
+			v.at(p+".identity", "required: cookie:NAME, field:NAME or remote_user (or accept_missing: [identity] for logs that name no requester)")
+		}
 	case l.Identity == "remote_user":
 	case !identityRe.MatchString(l.Identity):
 		v.at(p+".identity", "%q must be cookie:NAME, field:NAME or remote_user", l.Identity)
