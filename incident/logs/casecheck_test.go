@@ -84,6 +84,15 @@ func TestCaseProblems(t *testing.T) {
 			}
 		})
 	}
+	// Logs that name no requester need the case to say it is deliberate.
+	noID := strings.Replace(strings.Replace(valid, "format: nginx", "format: alb", 1), "    identity: cookie:sid\n", "", 1)
+	if _, err := incident.Parse([]byte(noID), caseEnv, CaseProblems); err == nil || !strings.Contains(err.Error(), "logs[0].identity") {
+		t.Errorf("no identity, not declared: err = %v, want a logs[0].identity problem", err)
+	}
+	noID = strings.Replace(noID, "    format: alb\n", "    format: alb\n    accept_missing: [cache, identity]\n", 1)
+	if _, err := incident.Parse([]byte(noID), caseEnv, CaseProblems); err != nil {
+		t.Errorf("accept_missing: [cache, identity] on ALB logs: %v", err)
+	}
 	// A deliberate lack of the cache result is accepted when the case says so.
 	s := strings.Replace(valid, "    identity: cookie:sid\n", "    identity: cookie:sid\n    log_format: '$remote_addr [$time_local] \"$request\" $status \"$http_cookie\"'\n    accept_missing: [cache]\n", 1)
 	if _, err := incident.Parse([]byte(s), caseEnv, CaseProblems); err != nil {
