@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -176,4 +178,62 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// A ValueCount is one logged value and the lines that held it (an unknown
+// cache result and its count).
+type ValueCount struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// SortedCounts orders counted values by count, highest first, then by
+// value: the same order on every run.
+func SortedCounts(m map[string]int64) []ValueCount {
+	out := make([]ValueCount, 0, len(m))
+	for k, v := range m {
+		out = append(out, ValueCount{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Value < out[j].Value
+	})
+	return out
+}
+
+// CountList writes counted values for people, sorted (SortedCounts), each
+// value quoted (so it cannot drive a terminal): `"PASS" 12, "x" 1`; at most
+// max of them (0: all), then how many more.
+func CountList(m map[string]int64, max int) string {
+	vs := SortedCounts(m)
+	var parts []string
+	for i, vc := range vs {
+		if max > 0 && i == max {
+			parts = append(parts, fmt.Sprintf("and %d more", len(vs)-max))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", quoteValue(vc.Value), vc.Count))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// quoteValue quotes a logged value; "(other)", the reader's bucket for
+// values beyond the ones it keeps, stays as it is.
+func quoteValue(s string) string {
+	if s == "(other)" {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// AddCounts adds src's counts into *dst (making it when nil).
+func AddCounts(dst *map[string]int64, src map[string]int64) {
+	for k, v := range src {
+		if *dst == nil {
+			*dst = map[string]int64{}
+		}
+		(*dst)[k] += v
+	}
 }
