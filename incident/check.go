@@ -26,8 +26,12 @@ type CheckDeps struct {
 	CaseDB func(ctx context.Context) (string, error)
 	// UsersDB opens the user database.
 	UsersDB func(ctx context.Context, url string) (*sqlx.DB, error)
-	// SniffLines is how many lines of each file to check (default 20).
-	SniffLines int
+	// Sample parses the first lines of a file with its configured parser;
+	// without it the log files are only listed.
+	Sample SampleFunc
+	// SampleLines is how many lines of each file to parse (default
+	// DefaultSampleLines).
+	SampleLines int64
 }
 
 // CheckEnvironment checks everything a case file points at: the case
@@ -107,63 +111,104 @@ func checkLogs(ctx context.Context, c *Case, d CheckDeps) []Check {
 	if err != nil {
 		return []Check{{Name: "logs", Detail: err.Error()}}
 	}
-	n := d.SniffLines
+	n := d.SampleLines
 	if n <= 0 {
-		n = 20
+		n = DefaultSampleLines
 	}
 	var out []Check
 	perSource := make([]struct {
-		files, gz int
-		bytes     int64
-		bad       bool
+		files, gz            int
+		bytes                int64
+		lines, parsed, stdin int64
+		bad                  bool
 	}, len(c.Logs))
 	for _, f := range files {
 		src := c.Logs[f.Source]
 		ps := &perSource[f.Source]
 		ps.files++
 		if f.Path == "-" {
-			continue // standard input is read by ingest, not sniffed
+			ps.stdin++
+			continue // standard input is read by ingest, not sampled
+		}
+		ps.bytes += f.Size
+		if d.Sample == nil {
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			ps.bad = true
 			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("not checked: %v", err)})
 			continue
 		}
-		ps.bytes += f.Size
-		res, err := Sniff(f.Path, src.Format, n)
+		res, err := d.Sample(ctx, f, n)
 		if res.Compressed {
 			ps.gz++
 		}
+		ps.lines += res.Lines
+		ps.parsed += res.Parsed
+		var notes []string
+		if len(res.Rejects) > 0 {
+			notes = append(notes, "e.g. "+rejectExamples(res.Rejects, 3))
+		}
+		if len(res.Unknown) > 0 {
+			notes = append(notes, "unknown cache results (neither hits nor fills; map them with logs[].cache_values): "+CountList(res.Unknown, 5))
+		}
+		if res.ReadError != "" {
+			notes = append(notes, "the file ends early: "+res.ReadError+" (ingest counts its lines up to the cut and fails without --allow-truncated)")
+		}
+		detail := strings.Join(notes, "; ")
 		switch {
 		case err != nil:
 			ps.bad = true
 			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("cannot read: %v", err)})
-		case res.Checked == 0:
+		case res.Lines == 0 && res.ReadError != "":
+			ps.bad = true
+			out = append(out, Check{Name: f.Rel, Detail: "cannot read: " + res.ReadError})
+		case res.Lines == 0:
 			ps.bad = true
 			out = append(out, Check{Name: f.Rel, Detail: "has no data lines"})
-		case !res.OK():
+		case res.mostlyRejected():
 			ps.bad = true
-			var eg []string
-			if res.Example != "" {
-				eg = append(eg, fmt.Sprintf("%q", res.Example))
-			}
-			if res.Reject != "" {
-				eg = append(eg, res.Reject)
-			}
-			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("%d of its first %d lines do not look like %s (e.g. %s); check logs[%d].format", res.Checked-res.Matching, res.Checked, src.Format, strings.Join(eg, "; "), f.Source)})
-		case res.Reject != "":
-			// Mostly right: ingest reads the file and rejects (and counts) the long line.
-			out = append(out, Check{Name: f.Rel, OK: true, Detail: fmt.Sprintf("%s (ingest rejects and counts such lines)", res.Reject)})
+			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("%d of its first %d lines do not parse as %s (%s); check logs[%d].format and its configuration ('breachctl logs parse' shows every line)",
+				res.Rejected, res.Lines, src.Format, detail, f.Source)})
+		case detail != "":
+			out = append(out, Check{Name: f.Rel, OK: true, Detail: fmt.Sprintf("%d of its first %d lines parse as %s (%s); %s", res.Parsed, res.Lines, src.Format, percent(res.Parsed, res.Lines), detail)})
 		}
 	}
 	for i, ps := range perSource {
 		if ps.bad {
 			continue
 		}
-		out = append(out, Check{Name: fmt.Sprintf("logs[%d]", i), OK: true,
-			Detail: fmt.Sprintf("%d files, %s, %d gzip-compressed; first lines look like %s", ps.files, HumanBytes(ps.bytes), ps.gz, c.Logs[i].Format)})
+		detail := fmt.Sprintf("%d files, %s, %d gzip-compressed", ps.files, HumanBytes(ps.bytes), ps.gz)
+		if ps.lines > 0 {
+			detail += fmt.Sprintf("; %d of the first %d lines parse as %s (%s)", ps.parsed, ps.lines, c.Logs[i].Format, percent(ps.parsed, ps.lines))
+		}
+		if ps.stdin > 0 {
+			detail += "; standard input is checked by ingest, not here"
+		}
+		out = append(out, Check{Name: fmt.Sprintf("logs[%d]", i), OK: true, Detail: detail})
 	}
 	return out
+}
+
+func rejectExamples(rs []LogReject, max int) string {
+	var parts []string
+	for i, r := range rs {
+		if i == max {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("line %d: %s", r.Line, r.Reason))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func percent(n, of int64) string {
+	if of == 0 {
+		return "0%"
+	}
+	if n == of {
+		return "100%"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
 }
 
 // HumanBytes formats a byte count for people (binary units).

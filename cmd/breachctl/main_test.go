@@ -164,7 +164,7 @@ func TestValidateEnvironment(t *testing.T) {
 			return strings.Replace(s, "format: nginx", "format: cloudflare", 1)
 		})
 		r := runCLI(t, env, "validate", "-f", path)
-		if r.code != 1 || !strings.Contains(r.out, "FAIL  logs/a.log: 5 of its first 5 lines do not look like cloudflare") {
+		if r.code != 1 || !strings.Contains(r.out, "FAIL  logs/a.log: 5 of its first 5 lines do not parse as cloudflare (e.g. line 1: ") {
 			t.Errorf("exit %d, out:\n%s", r.code, r.out)
 		}
 	})
