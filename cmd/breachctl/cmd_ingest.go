@@ -76,7 +76,7 @@ func newIngestCmd(d *deps) *cobra.Command {
 	f.BoolVar(&o.allowTruncated, "allow-truncated", false, "accept truncated input files (their lines before the cut are used)")
 	f.IntVar(&o.workers, "workers", 0, "parsing goroutines (default: one per core)")
 	f.StringVar(&o.memoryLimit, "memory-limit", "900MiB", "soft memory limit for the Go heap (e.g. 900MiB, 4GiB; 0 = none; GOMEMLIMIT, when set, wins): above it garbage is collected harder, nothing fails")
-	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed; the case file needs only id, timezone, window and logs)")
 	f.IntVar(&o.rejects, "rejects", 3, fmt.Sprintf("list this many rejected lines of each file (a run keeps the first %d of each in the case database; a dry run keeps what it lists)", logs.MaxRejectsKept))
 	return cmd
 }
@@ -96,12 +96,21 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 		prev := debug.SetMemoryLimit(limit)
 		defer debug.SetMemoryLimit(prev)
 	}
+	if o.dryRun {
+		// A dry run reads only the logs: the case file needs only id,
+		// timezone, window and logs[] (validate and a real ingest need all).
+		if o.caseFile == "" {
+			return usageErrorf("no case file: pass -f incident.yaml")
+		}
+		c, err := incident.LoadForScan(o.caseFile, d.getenv, logs.CaseProblems)
+		if err != nil {
+			return err
+		}
+		return runScan(ctx, d, c, o)
+	}
 	c, err := d.loadCase(o.caseFile)
 	if err != nil {
 		return err
-	}
-	if o.dryRun {
-		return runScan(ctx, d, c, o)
 	}
 	st, err := d.store(ctx)
 	if err != nil {

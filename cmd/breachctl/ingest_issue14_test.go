@@ -164,3 +164,42 @@ func TestIngestStoresUnknownCache(t *testing.T) {
 		t.Errorf("triage html lacks the unknown cache values (%v)", err)
 	}
 }
+
+// TestDryRunNeedsOnlyLogs: a dry run reads the logs only, so its case file
+// needs only id, timezone, window and logs[]; validate still wants it all.
+func TestDryRunNeedsOnlyLogs(t *testing.T) {
+	path, _ := writeScanCase(t, []string{nginxLine("09:41:00", "/a", "MISS")}, func(string) string {
+		return "id: quick-look\ntimezone: Asia/Tokyo\nwindow:\n  start: 2017-06-22T09:41:00+09:00\n  end:   2017-06-22T15:38:00+09:00\n" +
+			"logs:\n  - paths: [\"logs/*.log\"]\n    format: nginx\n    identity: cookie:sid\n    log_format: '" + cacheLogFormat + "'\n"
+	})
+	r := runCLI(t, nil, "ingest", "-f", path, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.out, "case quick-look, dry run: 1 files") || !strings.Contains(r.out, "parsed 1, rejected 0") {
+		t.Errorf("dry run: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	// What it reads is still checked.
+	bad := strings.Replace(mustRead(t, path), "format: nginx", "format: nginks", 1)
+	bad = strings.Replace(bad, "end:   2017-06-22T15:38", "end:   2017-06-22T08:00", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, nil, "ingest", "-f", path, "--dry-run")
+	if r.code != 2 || !strings.Contains(r.err, "2 problems") || !strings.Contains(r.err, "window.end") || !strings.Contains(r.err, "logs[0].format") {
+		t.Errorf("dry run of a bad case: exit %d\n%s", r.code, r.err)
+	}
+	// validate and a real ingest do not relax.
+	for _, cmd := range []string{"validate", "ingest"} {
+		r = runCLI(t, nil, cmd, "-f", path)
+		if r.code != 2 || !strings.Contains(r.err, "users.database_url") || !strings.Contains(r.err, "exposure.routes") {
+			t.Errorf("%s: exit %d\n%s", cmd, r.code, r.err)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -250,12 +250,13 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	if opts.OnStart != nil {
 		opts.OnStart(total, len(files))
 	}
-	col, err := correlate.NewCollector(c)
-	if err != nil {
-		return res, err
-	}
+	var col *correlate.Collector
 	var newSink func(int) logs.Sink
-	if st != nil { // a Scan only counts
+	if st != nil { // a Scan only counts (its case file may have no exposure part)
+		var err error
+		if col, err = correlate.NewCollector(c); err != nil {
+			return res, err
+		}
 		newSink = col.Sink
 	}
 	res.Timings = map[string]time.Duration{}
