@@ -41,7 +41,7 @@ func TestValidateParsesSample(t *testing.T) {
 		{"only the first 1,000 lines", append(many(1000, good("MISS")), many(1001, "junk")...), 0,
 			[]string{"ok    logs[0]: 1 files, ", "1000 of the first 1000 lines parse as nginx (100%)", "all 4 checks passed"}, []string{"logs/a.log"}},
 		{"a line over the limit", []string{good("HIT") + strings.Repeat("x", 1<<20), good("HIT"), good("HIT")}, 0,
-			[]string{"ok    logs/a.log: 2 of its first 3 lines parse as nginx (66.7%); e.g. line 1: longer than 1048576 bytes"}, nil},
+			[]string{"ok    logs/a.log: 2 of its first 3 lines parse as nginx (66.6%); e.g. line 1: longer than 1048576 bytes"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
