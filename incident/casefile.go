@@ -210,11 +210,38 @@ type Getenv func(name string) (value string, ok bool)
 // Load reads, expands and validates the case file at path. A bad file gives a
 // *ValidationError listing every problem; an unreadable one a plain error.
 func Load(path string, getenv Getenv, checks ...CaseCheck) (*Case, error) {
+	return load(path, getenv, nil, checks)
+}
+
+// ScanFields are the parts of a case file a dry run (ingest --dry-run)
+// reads: the logs, the window and how its times are shown.
+var ScanFields = []string{"id", "timezone", "window", "logs"}
+
+// LoadForScan is Load for a dry run, which reads the logs and nothing
+// else: only the problems of ScanFields (and of the YAML itself) are
+// reported, so a case file can be checked against its logs before its
+// users, exposure or notify parts are written. Validate and every other
+// command use Load, which requires them all.
+func LoadForScan(path string, getenv Getenv, checks ...CaseCheck) (*Case, error) {
+	return load(path, getenv, func(p string) bool {
+		if p == "" {
+			return true
+		}
+		for _, f := range ScanFields {
+			if p == f || strings.HasPrefix(p, f+".") || strings.HasPrefix(p, f+"[") {
+				return true
+			}
+		}
+		return false
+	}, checks)
+}
+
+func load(path string, getenv Getenv, keep func(string) bool, checks []CaseCheck) (*Case, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read case file: %w", err)
 	}
-	c, err := Parse(data, getenv, checks...)
+	c, err := parse(data, getenv, keep, checks)
 	if err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
@@ -240,6 +267,12 @@ type CaseCheck func(c *Case) []Problem
 
 // Parse decodes and validates case-file bytes (see Load).
 func Parse(data []byte, getenv Getenv, checks ...CaseCheck) (*Case, error) {
+	return parse(data, getenv, nil, checks)
+}
+
+// parse is Parse reporting only the problems whose path keep accepts (nil:
+// all of them).
+func parse(data []byte, getenv Getenv, keep func(string) bool, checks []CaseCheck) (*Case, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
@@ -278,6 +311,15 @@ func Parse(data []byte, getenv Getenv, checks ...CaseCheck) (*Case, error) {
 				v.problems = append(v.problems, p)
 			}
 		}
+	}
+	if keep != nil {
+		kept := v.problems[:0]
+		for _, p := range v.problems {
+			if keep(p.Path) {
+				kept = append(kept, p)
+			}
+		}
+		v.problems = kept
 	}
 	if len(v.problems) > 0 {
 		return nil, v.err()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -24,8 +27,12 @@ type CheckDeps struct {
 	CaseDB func(ctx context.Context) (string, error)
 	// UsersDB opens the user database.
 	UsersDB func(ctx context.Context, url string) (*sqlx.DB, error)
-	// SniffLines is how many lines of each file to check (default 20).
-	SniffLines int
+	// Sample parses the first lines of a file with its configured parser;
+	// without it the log files are only listed.
+	Sample SampleFunc
+	// SampleLines is how many lines of each file to parse (default
+	// DefaultSampleLines).
+	SampleLines int64
 }
 
 // CheckEnvironment checks everything a case file points at: the case
@@ -105,63 +112,105 @@ func checkLogs(ctx context.Context, c *Case, d CheckDeps) []Check {
 	if err != nil {
 		return []Check{{Name: "logs", Detail: err.Error()}}
 	}
-	n := d.SniffLines
+	n := d.SampleLines
 	if n <= 0 {
-		n = 20
+		n = DefaultSampleLines
 	}
 	var out []Check
 	perSource := make([]struct {
-		files, gz int
-		bytes     int64
-		bad       bool
+		files, gz            int
+		bytes                int64
+		lines, parsed, stdin int64
+		bad                  bool
 	}, len(c.Logs))
 	for _, f := range files {
 		src := c.Logs[f.Source]
 		ps := &perSource[f.Source]
 		ps.files++
 		if f.Path == "-" {
-			continue // standard input is read by ingest, not sniffed
+			ps.stdin++
+			continue // standard input is read by ingest, not sampled
+		}
+		ps.bytes += f.Size
+		if d.Sample == nil {
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			ps.bad = true
 			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("not checked: %v", err)})
 			continue
 		}
-		ps.bytes += f.Size
-		res, err := Sniff(f.Path, src.Format, n)
+		res, err := d.Sample(ctx, f, n)
 		if res.Compressed {
 			ps.gz++
 		}
+		ps.lines += res.Lines
+		ps.parsed += res.Parsed
+		var notes []string
+		if len(res.Rejects) > 0 {
+			notes = append(notes, "e.g. "+rejectExamples(res.Rejects, 3))
+		}
+		if len(res.Unknown) > 0 {
+			notes = append(notes, "unknown cache results (neither hits nor fills; map them with logs[].cache_values): "+CountList(res.Unknown, 5))
+		}
+		if res.ReadError != "" {
+			notes = append(notes, "the file ends early: "+res.ReadError+" (ingest counts its lines up to the cut and fails without --allow-truncated)")
+		}
+		detail := strings.Join(notes, "; ")
 		switch {
 		case err != nil:
 			ps.bad = true
 			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("cannot read: %v", err)})
-		case res.Checked == 0:
+		case res.Lines == 0 && res.ReadError != "":
+			ps.bad = true
+			out = append(out, Check{Name: f.Rel, Detail: "cannot read: " + res.ReadError})
+		case res.Lines == 0:
 			ps.bad = true
 			out = append(out, Check{Name: f.Rel, Detail: "has no data lines"})
-		case !res.OK():
+		case res.mostlyRejected():
 			ps.bad = true
-			var eg []string
-			if res.Example != "" {
-				eg = append(eg, fmt.Sprintf("%q", res.Example))
-			}
-			if res.Reject != "" {
-				eg = append(eg, res.Reject)
-			}
-			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("%d of its first %d lines do not look like %s (e.g. %s); check logs[%d].format", res.Checked-res.Matching, res.Checked, src.Format, strings.Join(eg, "; "), f.Source)})
-		case res.Reject != "":
-			// Mostly right: ingest reads the file and rejects (and counts) the long line.
-			out = append(out, Check{Name: f.Rel, OK: true, Detail: fmt.Sprintf("%s (ingest rejects and counts such lines)", res.Reject)})
+			out = append(out, Check{Name: f.Rel, Detail: fmt.Sprintf("%d of its first %d lines do not parse as %s (%s); check logs[%d].format and its configuration ('breachctl logs parse' shows every line)",
+				res.Rejected, res.Lines, src.Format, detail, f.Source)})
+		case detail != "":
+			out = append(out, Check{Name: f.Rel, OK: true, Detail: fmt.Sprintf("%d of its first %d lines parse as %s (%s); %s", res.Parsed, res.Lines, src.Format, percent(res.Parsed, res.Lines), detail)})
 		}
 	}
 	for i, ps := range perSource {
 		if ps.bad {
 			continue
 		}
-		out = append(out, Check{Name: fmt.Sprintf("logs[%d]", i), OK: true,
-			Detail: fmt.Sprintf("%d files, %s, %d gzip-compressed; first lines look like %s", ps.files, HumanBytes(ps.bytes), ps.gz, c.Logs[i].Format)})
+		detail := fmt.Sprintf("%d files, %s, %d gzip-compressed", ps.files, HumanBytes(ps.bytes), ps.gz)
+		if ps.lines > 0 {
+			detail += fmt.Sprintf("; %d of the first %d lines parse as %s (%s)", ps.parsed, ps.lines, c.Logs[i].Format, percent(ps.parsed, ps.lines))
+		}
+		if ps.stdin > 0 {
+			detail += "; standard input is checked by ingest, not here"
+		}
+		out = append(out, Check{Name: fmt.Sprintf("logs[%d]", i), OK: true, Detail: detail})
 	}
 	return out
+}
+
+func rejectExamples(rs []LogReject, max int) string {
+	var parts []string
+	for i, r := range rs {
+		if i == max {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("line %d: %s", r.Line, r.Reason))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func percent(n, of int64) string {
+	if of == 0 {
+		return "0%"
+	}
+	if n == of {
+		return "100%"
+	}
+	// Rounded down: a file with a rejected line never reads as 100%.
+	return fmt.Sprintf("%.1f%%", math.Floor(1000*float64(n)/float64(of))/10)
 }
 
 // HumanBytes formats a byte count for people (binary units).
@@ -176,4 +225,62 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// A ValueCount is one logged value and the lines that held it (an unknown
+// cache result and its count).
+type ValueCount struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// SortedCounts orders counted values by count, highest first, then by
+// value: the same order on every run.
+func SortedCounts(m map[string]int64) []ValueCount {
+	out := make([]ValueCount, 0, len(m))
+	for k, v := range m {
+		out = append(out, ValueCount{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Value < out[j].Value
+	})
+	return out
+}
+
+// CountList writes counted values for people, sorted (SortedCounts), each
+// value quoted (so it cannot drive a terminal): `"PASS" 12, "x" 1`; at most
+// max of them (0: all), then how many more.
+func CountList(m map[string]int64, max int) string {
+	vs := SortedCounts(m)
+	var parts []string
+	for i, vc := range vs {
+		if max > 0 && i == max {
+			parts = append(parts, fmt.Sprintf("and %d more", len(vs)-max))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", quoteValue(vc.Value), vc.Count))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// quoteValue quotes a logged value; "(other)", the reader's bucket for
+// values beyond the ones it keeps, stays as it is.
+func quoteValue(s string) string {
+	if s == "(other)" {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// AddCounts adds src's counts into *dst (making it when nil).
+func AddCounts(dst *map[string]int64, src map[string]int64) {
+	for k, v := range src {
+		if *dst == nil {
+			*dst = map[string]int64{}
+		}
+		(*dst)[k] += v
+	}
 }

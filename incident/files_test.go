@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"path/filepath"
@@ -122,13 +121,6 @@ func TestOpenRegularRefusesFIFO(t *testing.T) {
 	if err := os.WriteFile(regular, []byte("x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Run("Sniff", func(t *testing.T) {
-		var err error
-		bounded(t, "Sniff", []string{fifo}, func() { _, err = Sniff(fifo, "nginx", 20) })
-		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
-			t.Errorf("Sniff(FIFO) error = %v, want one saying it is not a regular file", err)
-		}
-	})
 	t.Run("OpenRegular", func(t *testing.T) {
 		var err error
 		bounded(t, "OpenRegular", []string{fifo}, func() {
@@ -150,61 +142,4 @@ func TestOpenRegularRefusesFIFO(t *testing.T) {
 			t.Errorf("read = %d, %v; want 2, nil", n, err)
 		}
 	})
-}
-
-// nginxLine is a combined-format line of exactly n bytes (n >= 200).
-func nginxLine(n int) []byte {
-	head := `203.0.113.9 - - [22/Jun/2017:09:45:00 +0900] "GET /mypage/profile?pad=`
-	tail := ` HTTP/1.1" 200 512 "-" "Mozilla/5.0"`
-	pad := n - len(head) - len(tail)
-	return []byte(head + strings.Repeat("a", pad) + tail)
-}
-
-// validate's sniffer and ingest's reader share one line limit: a line at the
-// limit is read by both, a longer one is rejected by both, with one reason.
-func TestSniffLineLimit(t *testing.T) {
-	dir := t.TempDir()
-	tests := []struct {
-		name       string
-		n          int
-		wantMatch  int
-		wantReject string
-	}{
-		{"just under the limit", MaxLine - 1, 1, ""},
-		{"at the limit", MaxLine, 1, ""},
-		{"over the limit", MaxLine + 1, 0, TooLongReason(MaxLine)},
-		{"far over the limit", 3 * MaxLine, 0, TooLongReason(MaxLine)},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".log")
-			line := nginxLine(tc.n)
-			if len(line) != tc.n {
-				t.Fatalf("test line is %d bytes, want %d", len(line), tc.n)
-			}
-			data := append(append(line, '\n'), nginxLine(300)...)
-			if err := os.WriteFile(p, append(data, '\n'), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			res, err := Sniff(p, "nginx", 20)
-			if err != nil {
-				t.Fatalf("Sniff error = %v, want none (a long line is a rejected line, not a read error)", err)
-			}
-			if res.Checked != 2 || res.Matching != 1+tc.wantMatch {
-				t.Errorf("Sniff checked %d, matching %d; want 2, %d", res.Checked, res.Matching, 1+tc.wantMatch)
-			}
-			if tc.wantReject == "" {
-				if res.Reject != "" {
-					t.Errorf("Reject = %q, want none", res.Reject)
-				}
-				return
-			}
-			if want := "line 1: " + tc.wantReject; res.Reject != want {
-				t.Errorf("Reject = %q, want %q", res.Reject, want)
-			}
-			if bytes.Contains([]byte(res.Example), []byte("aaaaaaaa")) && len(res.Example) > 200 {
-				t.Errorf("Example is the whole over-long line (%d bytes)", len(res.Example))
-			}
-		})
-	}
 }

@@ -291,6 +291,7 @@ func newRootCmd(d *deps) *cobra.Command {
 		newObligationsCmd(d),
 		newReportCmd(d),
 		newDemoCmd(d),
+		newLogsCmd(d),
 	)
 	return root
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/ingest"
+	"github.com/breachctl/breachctl/incident/logs"
 	"github.com/breachctl/breachctl/incident/triage"
 	"github.com/breachctl/breachctl/internal/progress"
 	"github.com/breachctl/breachctl/internal/textsafe"
@@ -27,6 +28,7 @@ type ingestOptions struct {
 	workers        int
 	dryRun         bool
 	memoryLimit    string
+	rejects        int
 }
 
 const ingestLong = `Parse the case's access logs, correlate and resolve them, and store the
@@ -74,13 +76,17 @@ func newIngestCmd(d *deps) *cobra.Command {
 	f.BoolVar(&o.allowTruncated, "allow-truncated", false, "accept truncated input files (their lines before the cut are used)")
 	f.IntVar(&o.workers, "workers", 0, "parsing goroutines (default: one per core)")
 	f.StringVar(&o.memoryLimit, "memory-limit", "900MiB", "soft memory limit for the Go heap (e.g. 900MiB, 4GiB; 0 = none; GOMEMLIMIT, when set, wins): above it garbage is collected harder, nothing fails")
-	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed; the case file needs only id, timezone, window and logs)")
+	f.IntVar(&o.rejects, "rejects", 3, fmt.Sprintf("list this many rejected lines of each file (a run keeps the first %d of each in the case database; a dry run keeps what it lists)", logs.MaxRejectsKept))
 	return cmd
 }
 
 func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	if o.margin < 0 {
 		return usageErrorf("--margin must not be negative")
+	}
+	if o.rejects < 0 {
+		return usageErrorf("--rejects must not be negative")
 	}
 	limit, err := parseSize(o.memoryLimit)
 	if err != nil {
@@ -90,12 +96,21 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 		prev := debug.SetMemoryLimit(limit)
 		defer debug.SetMemoryLimit(prev)
 	}
+	if o.dryRun {
+		// A dry run reads only the logs: the case file needs only id,
+		// timezone, window and logs[] (validate and a real ingest need all).
+		if o.caseFile == "" {
+			return usageErrorf("no case file: pass -f incident.yaml")
+		}
+		c, err := incident.LoadForScan(o.caseFile, d.getenv, logs.CaseProblems)
+		if err != nil {
+			return err
+		}
+		return runScan(ctx, d, c, o)
+	}
 	c, err := d.loadCase(o.caseFile)
 	if err != nil {
 		return err
-	}
-	if o.dryRun {
-		return runScan(ctx, d, c, o)
 	}
 	st, err := d.store(ctx)
 	if err != nil {
@@ -121,7 +136,7 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 		return err // its counts are partial: not shown
 	}
 	if res != nil {
-		printIngest(d, c, res)
+		printIngest(d, c, res, o.rejects)
 	}
 	var te *ingest.TruncatedError
 	if errors.As(err, &te) {
@@ -143,7 +158,7 @@ func runScan(ctx context.Context, d *deps, c *incident.Case, o ingestOptions) er
 	var read atomic.Int64
 	var bar *progress.Bar
 	res, err := ingest.Scan(ctx, c, ingest.Options{
-		Margin: o.margin, Workers: o.workers, Gunzip: gunzip, Stdin: d.io.In, Logger: d.logger(), Progress: &read,
+		Margin: o.margin, Workers: o.workers, Gunzip: gunzip, Stdin: d.io.In, Logger: d.logger(), Progress: &read, Rejects: o.rejects,
 		OnStart: func(total int64, files int) {
 			bar = progress.Start(d.io.Err, d.io.ErrIsTerminal, total, fmt.Sprintf("scanning %d files", files), true, &read)
 		},
@@ -151,7 +166,7 @@ func runScan(ctx context.Context, d *deps, c *incident.Case, o ingestOptions) er
 	bar.Stop()
 	var ie *ingest.InterruptedError
 	if res != nil && !errors.As(err, &ie) {
-		printIngest(d, c, res)
+		printIngest(d, c, res, o.rejects)
 		fmt.Fprintf(d.io.Out, "dry run: nothing was correlated or stored\n")
 	}
 	return err
@@ -198,7 +213,7 @@ func (d *deps) gunzip() (string, error) {
 	}
 }
 
-func printIngest(d *deps, c *incident.Case, res *ingest.Result) {
+func printIngest(d *deps, c *incident.Case, res *ingest.Result, rejects int) {
 	w := d.io.Out
 	t := res.Totals
 	var bytes int64
@@ -238,11 +253,18 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result) {
 			} else {
 				shown++
 				fmt.Fprintf(w, "  %s: %d rejected, first at line %d: %s\n", textsafe.Term(f.Name), s.Rejected, s.Rejects[0].Line, textsafe.Term(s.Rejects[0].Reason))
+				for i := 1; i < min(rejects, len(s.Rejects)); i++ {
+					fmt.Fprintf(w, "    then line %d: %s\n", s.Rejects[i].Line, textsafe.Term(s.Rejects[i].Reason))
+				}
 			}
 		}
-		for k, v := range s.UnknownCache {
-			fmt.Fprintf(w, "  %s: cache result %q on %d lines is not a known wording: those responses are not used as hits or fills\n", textsafe.Term(f.Name), k, v)
+		if len(f.UnknownCache) > 0 {
+			fmt.Fprintf(w, "  %s: unknown cache results (not used as hits or fills; map them with logs[].cache_values): %s\n",
+				textsafe.Term(f.Name), incident.CountList(f.UnknownCache, 0))
 		}
+	}
+	if len(res.Files) > 1 && len(t.UnknownCache) > 0 {
+		fmt.Fprintf(w, "  unknown cache results in all files: %s\n", incident.CountList(t.UnknownCache, 10))
 	}
 	if hidden > 0 {
 		fmt.Fprintf(w, "  ... and %d more files with rejected lines (-v lists them; triage --format json has every file's first rejects)\n", hidden)

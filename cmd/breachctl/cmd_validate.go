@@ -10,6 +10,7 @@ import (
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/logs"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/incident/triage"
 	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
@@ -29,9 +30,12 @@ Then the environment: the case database and the user database are reached
 (users_query and sessions_query are run with an empty batch inside a
 read-only transaction to check their columns), every log glob must match at
 least one file and only regular files (a FIFO, a device or a socket is
-refused), and the first lines of each file are checked against its declared
-format (a line over 1 MiB is rejected as ingest rejects it). A failed check
-exits 1.
+refused), and the first 1,000 lines of each file are parsed by its logs[]
+entry's parser, exactly as ingest will parse them. Each file's parse rate,
+up to 3 rejected lines (line: reason) and its unknown cache results (values
+not in the format's vocabulary, most frequent first) are shown; a file of
+which half the lines or more are rejected fails. 'breachctl logs parse'
+shows every line of a file. A failed check exits 1.
 
 Data categories: name, email, phone, postal_address, date_of_birth,
 bank_account, payment_card, purchase_history, account_balance, government_id,
@@ -59,12 +63,13 @@ func runValidate(ctx context.Context, d *deps, o validateOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := logs.CheckCase(c); err != nil {
+	parsers, err := logs.CheckCase(c)
+	if err != nil {
 		return err
 	}
 	loc := c.Location
-	fmt.Fprintf(d.io.Out, "ok    case file %s: case %s, window %s – %s (%s, %s)\n", textsafe.Term(o.caseFile), c.ID,
-		c.Start.In(loc).Format("2006-01-02 15:04"), c.End.In(loc).Format("2006-01-02 15:04"), c.Timezone, c.End.Sub(c.Start).Round(time.Minute))
+	fmt.Fprintf(d.io.Out, "ok    case file %s: case %s, window %s (%s)\n", textsafe.Term(o.caseFile), c.ID,
+		triage.Span(c.Start, c.End, loc, "15:04"), c.End.Sub(c.Start).Round(time.Minute))
 	if o.fileOnly {
 		return nil
 	}
@@ -87,6 +92,7 @@ func runValidate(ctx context.Context, d *deps, o validateOptions) error {
 			return fmt.Sprintf("%s reachable, schema version %d", store.Redact(u), v), nil
 		},
 		UsersDB: d.connectUsers,
+		Sample:  sampleWith(parsers),
 	})
 	failed := 0
 	for _, ch := range checks {
@@ -104,4 +110,29 @@ func runValidate(ctx context.Context, d *deps, o validateOptions) error {
 	}
 	fmt.Fprintf(d.io.Out, "all %d checks passed\n", len(checks)+1)
 	return nil
+}
+
+// sampleWith parses the first lines of a file with the parser of its logs[]
+// entry, through ingest's reader (gzip, header lines, the line limit).
+func sampleWith(parsers []logs.Parser) incident.SampleFunc {
+	return func(ctx context.Context, f incident.InputFile, maxLines int64) (incident.LogSample, error) {
+		stats, err := logs.Read(ctx, []logs.Input{{Path: f.Path, Name: f.Rel, Parser: parsers[f.Source]}},
+			logs.Options{Workers: 1, Readers: 1, MaxLines: maxLines, KeepRejects: 3})
+		if err != nil {
+			return incident.LogSample{}, err
+		}
+		s := stats[0]
+		out := incident.LogSample{Compressed: s.Compressed, Lines: s.Lines, Parsed: s.Parsed, Rejected: s.Rejected,
+			ReadError: s.ReadError}
+		for _, r := range s.Rejects {
+			out.Rejects = append(out.Rejects, incident.LogReject{Line: r.Line, Reason: r.Reason})
+		}
+		for k, v := range s.UnknownCache {
+			if out.Unknown == nil {
+				out.Unknown = map[string]int64{}
+			}
+			out.Unknown[logs.TextString(k)] += v
+		}
+		return out, nil
+	}
 }

@@ -164,7 +164,7 @@ func TestValidateEnvironment(t *testing.T) {
 			return strings.Replace(s, "format: nginx", "format: cloudflare", 1)
 		})
 		r := runCLI(t, env, "validate", "-f", path)
-		if r.code != 1 || !strings.Contains(r.out, "FAIL  logs/a.log: 5 of its first 5 lines do not look like cloudflare") {
+		if r.code != 1 || !strings.Contains(r.out, "FAIL  logs/a.log: 5 of its first 5 lines do not parse as cloudflare (e.g. line 1: ") {
 			t.Errorf("exit %d, out:\n%s", r.code, r.out)
 		}
 	})
@@ -231,7 +231,9 @@ func TestSimulateThenValidate(t *testing.T) {
 		}
 	}
 	r = runCLI(t, env, "validate", "-f", filepath.Join(out, "incident.yaml"))
-	if r.code != 0 || !strings.Contains(r.out, "all 4 checks passed") {
+	// The simulated logs hold a damaged line or two: validate shows them
+	// (one check line per such file), and passes.
+	if r.code != 0 || !strings.Contains(r.out, "checks passed") || !strings.Contains(r.out, "ok    logs[0]: ") {
 		t.Fatalf("validate of the simulated case: exit %d\n%s\n%s", r.code, r.out, r.err)
 	}
 	// A second simulate into the same directory refuses to overwrite it.

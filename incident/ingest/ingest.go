@@ -32,11 +32,14 @@ const DefaultMargin = time.Hour
 
 // Options tune an ingest.
 type Options struct {
-	Margin         time.Duration // default DefaultMargin
-	AllowTruncated bool          // a truncated input does not fail the run
-	Workers        int           // default GOMAXPROCS
-	Stdin          io.Reader     // for a "-" path
-	SpoolDir       string        // where standard input is kept (default: the OS temp dir)
+	// Margin: lines this long before window.start and after window.end
+	// are kept. Zero keeps the window only (callers wanting the default
+	// pass DefaultMargin).
+	Margin         time.Duration
+	AllowTruncated bool      // a truncated input does not fail the run
+	Workers        int       // default GOMAXPROCS
+	Stdin          io.Reader // for a "-" path
+	SpoolDir       string    // where standard input is kept (default: the OS temp dir)
 	Logger         *slog.Logger
 	// Progress, when set, is advanced by bytes read; TotalBytes tells its size.
 	Progress *atomic.Int64
@@ -47,7 +50,11 @@ type Options struct {
 	// against users.database_url, opened with ConnectUsers.
 	// Gunzip is an external decompressor (igzip) for gzip files; "" uses the
 	// built-in one.
-	Gunzip       string
+	Gunzip string
+	// Rejects is how many rejected lines of each file a Scan (dry run)
+	// keeps to show (default logs.MaxRejectsKept); Run keeps
+	// logs.MaxRejectsKept in the case database.
+	Rejects      int
 	Resolver     correlate.Resolver
 	ConnectUsers func(ctx context.Context, url string) (*sqlx.DB, error)
 }
@@ -121,8 +128,8 @@ type prepared struct {
 }
 
 func prepare(c *incident.Case, opts *Options) (*prepared, error) {
-	if opts.Margin == 0 {
-		opts.Margin = DefaultMargin
+	if opts.Margin < 0 {
+		return nil, fmt.Errorf("margin %s is negative", opts.Margin)
 	}
 	p := &prepared{log: opts.Logger}
 	if p.log == nil {
@@ -243,20 +250,25 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	if opts.OnStart != nil {
 		opts.OnStart(total, len(files))
 	}
-	col, err := correlate.NewCollector(c)
-	if err != nil {
-		return res, err
-	}
+	var col *correlate.Collector
 	var newSink func(int) logs.Sink
-	if st != nil { // a Scan only counts
+	if st != nil { // a Scan only counts (its case file may have no exposure part)
+		var err error
+		if col, err = correlate.NewCollector(c); err != nil {
+			return res, err
+		}
 		newSink = col.Sink
 	}
 	res.Timings = map[string]time.Duration{}
 	tRead := time.Now()
+	keep := logs.MaxRejectsKept
+	if st == nil && opts.Rejects > 0 { // a Scan shows them, stores none
+		keep = opts.Rejects
+	}
 	from := c.Start.Add(-opts.Margin).UnixNano()
 	to := c.End.Add(opts.Margin).UnixNano()
 	stats, err := logs.Read(ctx, inputs, logs.Options{
-		Workers: opts.Workers, From: from, To: to, Progress: opts.Progress, NewSink: newSink, Gunzip: opts.Gunzip,
+		Workers: opts.Workers, From: from, To: to, Progress: opts.Progress, NewSink: newSink, Gunzip: opts.Gunzip, KeepRejects: keep,
 		BeforeFile: func(i int) error {
 			// Chain of custody: hash and record the file before parsing it.
 			fr := &res.Files[i]
@@ -295,11 +307,26 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		if err != nil {
 			return res, err
 		}
+		// Unknown cache results, as text (valid UTF-8, no NUL: jsonb
+		// takes neither), for the case database and every output.
+		for k, v := range s.UnknownCache {
+			if fr.UnknownCache == nil {
+				fr.UnknownCache = map[string]int64{}
+			}
+			fr.UnknownCache[logs.TextString(k)] += v
+		}
+		incident.AddCounts(&res.Totals.UnknownCache, fr.UnknownCache)
+		uj := []byte("{}")
+		if len(fr.UnknownCache) > 0 {
+			if uj, err = json.Marshal(fr.UnknownCache); err != nil {
+				return res, err
+			}
+		}
 		if st == nil {
 			// Scan: nothing is stored.
 		} else if err := st.FinishEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: logs.TextString(fr.Name),
 			Compressed: s.Compressed, Truncated: s.Truncated, Lines: s.Lines, Parsed: s.Parsed,
-			Rejected: s.Rejected, OutsideWindow: s.OutsideWindow, RejectsJSON: rj}); err != nil {
+			Rejected: s.Rejected, OutsideWindow: s.OutsideWindow, RejectsJSON: rj, UnknownCacheJSON: uj}); err != nil {
 			return res, err
 		}
 		if s.Truncated {

@@ -87,6 +87,15 @@ type Options struct {
 	// reads stdin and writes stdout with "-dc" (Intel ISA-L's igzip is about
 	// 2.5x faster than any Go inflate); empty uses klauspost/compress.
 	Gunzip string
+	// MaxLines, when > 0, reads only the first MaxLines lines of each file
+	// (validate's sample, logs parse --limit).
+	MaxLines int64
+	// KeepRejects is how many rejected lines are kept per file (default
+	// MaxRejectsKept); the rest are counted.
+	KeepRejects int
+	// OnReject, when set, is called for every rejected line, from the
+	// goroutine that rejected it (logs parse prints each one).
+	OnReject func(file int, r Reject)
 }
 
 type chunk struct {
@@ -114,6 +123,9 @@ func Read(ctx context.Context, inputs []Input, opts Options) ([]FileStats, error
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 1 << 20
 	}
+	if opts.KeepRejects <= 0 {
+		opts.KeepRejects = MaxRejectsKept
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -140,7 +152,7 @@ func Read(ctx context.Context, inputs []Input, opts Options) ([]FileStats, error
 				parseChunk(c, &opts, sink, &local)
 				pool.Put(c.buf)
 				locks[c.file].Lock()
-				merge(&stats[c.file], &local)
+				merge(&stats[c.file], &local, opts.KeepRejects)
 				locks[c.file].Unlock()
 			}
 		}()
@@ -158,7 +170,7 @@ func Read(ctx context.Context, inputs []Input, opts Options) ([]FileStats, error
 				}
 				rs := readFile(ctx, i, inputs[i], &opts, &pool, chunks)
 				locks[i].Lock()
-				merge(&stats[i], &rs)
+				merge(&stats[i], &rs, opts.KeepRejects)
 				stats[i].Compressed, stats[i].Truncated, stats[i].ReadError, stats[i].Bytes = rs.Compressed, rs.Truncated, rs.ReadError, rs.Bytes
 				locks[i].Unlock()
 			}
@@ -181,15 +193,15 @@ feed:
 	}
 	for i := range stats {
 		sort.Slice(stats[i].Rejects, func(a, b int) bool { return stats[i].Rejects[a].Line < stats[i].Rejects[b].Line })
-		if len(stats[i].Rejects) > MaxRejectsKept {
-			stats[i].Rejects = stats[i].Rejects[:MaxRejectsKept]
+		if len(stats[i].Rejects) > opts.KeepRejects {
+			stats[i].Rejects = stats[i].Rejects[:opts.KeepRejects]
 		}
 	}
 	return stats, nil
 }
 
 // merge adds src's counts into dst.
-func merge(dst, src *FileStats) {
+func merge(dst, src *FileStats, keep int) {
 	dst.Lines += src.Lines
 	dst.Parsed += src.Parsed
 	dst.Rejected += src.Rejected
@@ -197,9 +209,9 @@ func merge(dst, src *FileStats) {
 	dst.Kept += src.Kept
 	dst.Coarse += src.Coarse
 	dst.Rejects = append(dst.Rejects, src.Rejects...)
-	if len(dst.Rejects) > 4*MaxRejectsKept {
+	if len(dst.Rejects) > 4*keep {
 		sort.Slice(dst.Rejects, func(a, b int) bool { return dst.Rejects[a].Line < dst.Rejects[b].Line })
-		dst.Rejects = dst.Rejects[:MaxRejectsKept]
+		dst.Rejects = dst.Rejects[:keep]
 	}
 	for k, v := range src.UnknownCache {
 		if dst.UnknownCache == nil {
@@ -213,11 +225,14 @@ func merge(dst, src *FileStats) {
 	}
 }
 
-func (s *FileStats) reject(line int64, reason string) {
+func (s *FileStats) reject(opts *Options, file int, line int64, reason string) {
 	s.Lines++
 	s.Rejected++
-	if len(s.Rejects) < MaxRejectsKept {
+	if len(s.Rejects) < opts.KeepRejects {
 		s.Rejects = append(s.Rejects, Reject{Line: line, Reason: reason})
+	}
+	if opts.OnReject != nil {
+		opts.OnReject(file, Reject{Line: line, Reason: reason})
 	}
 }
 
@@ -238,17 +253,17 @@ func parseChunk(c chunk, opts *Options, sink Sink, st *FileStats) {
 		}
 		switch {
 		case len(l) == 0:
-			st.reject(line, "empty line")
+			st.reject(opts, c.file, line, "empty line")
 		case len(l) > opts.MaxLine:
-			st.reject(line, incident.TooLongReason(opts.MaxLine))
+			st.reject(opts, c.file, line, incident.TooLongReason(opts.MaxLine))
 		default:
 			rec = Record{}
 			if err := c.parser.Parse(l, &rec); err != nil {
 				var pe *ParseError
 				if errors.As(err, &pe) {
-					st.reject(line, pe.Reason)
+					st.reject(opts, c.file, line, pe.Reason)
 				} else {
-					st.reject(line, err.Error())
+					st.reject(opts, c.file, line, err.Error())
 				}
 				break
 			}
@@ -403,12 +418,16 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 			last := bytes.LastIndexByte(data, '\n')
 			if last < 0 {
 				// A full buffer without a newline: longer than MaxLine.
-				st.reject(line, incident.TooLongReason(opts.MaxLine))
+				st.reject(opts, idx, line, incident.TooLongReason(opts.MaxLine))
 				skipping = true
 				carry = 0
 				continue
 			}
 			end = last + 1
+		}
+		limited := false
+		if opts.MaxLines > 0 {
+			end, limited = cutLines(data, end, opts.MaxLines-line+1)
 		}
 		next := pool.Get().(*[]byte)
 		carry = copy(*next, data[end:])
@@ -425,6 +444,14 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 			pool.Put(bufp)
 		}
 		bufp = next
+		if limited {
+			if ext != nil { // the rest is not wanted: stop the decompressor
+				_ = ext.Process.Kill()
+				_ = ext.Wait()
+				ext = nil
+			}
+			break
+		}
 		if ctx.Err() != nil {
 			break
 		}
@@ -456,6 +483,23 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 	}
 	st.Bytes = cr.n
 	return st
+}
+
+// cutLines shortens data[:end] to its first n lines (n <= 0: none); cut
+// says it was shortened (the file is read no further).
+func cutLines(data []byte, end int, n int64) (int, bool) {
+	if n <= 0 {
+		return 0, true
+	}
+	pos := 0
+	for ; n > 0; n-- {
+		i := bytes.IndexByte(data[pos:end], '\n')
+		if i < 0 {
+			return end, false
+		}
+		pos += i + 1
+	}
+	return pos, true
 }
 
 func describeReadErr(err error, compressed bool) string {

@@ -42,6 +42,9 @@ type Totals struct {
 	UnresolvedViewers int   `json:"unresolved_viewers"`
 	Confirmed         int   `json:"confirmed"`
 	Possible          int   `json:"possible"`
+	// UnknownCache: cache results no vocabulary knows, over every file
+	// (value -> lines): neither hits nor fills, so never an exposure.
+	UnknownCache map[string]int64 `json:"unknown_cache"`
 }
 
 // Run is a row of breachctl.runs.
@@ -197,6 +200,16 @@ func (s *Store) Runs(ctx context.Context, caseID string) ([]Run, error) {
 	return rs, err
 }
 
+// UnknownCache decodes the file's unknown cache results (value -> lines).
+func (e *Evidence) UnknownCache() (map[string]int64, error) {
+	m := map[string]int64{}
+	if len(e.UnknownCacheJSON) == 0 {
+		return m, nil
+	}
+	err := json.Unmarshal(e.UnknownCacheJSON, &m)
+	return m, err
+}
+
 // Evidence is one input file of a run (chain of custody and accounting).
 type Evidence struct {
 	CaseID        string          `db:"case_id" json:"-"`
@@ -213,7 +226,10 @@ type Evidence struct {
 	Rejected      int64           `db:"rejected" json:"rejected"`
 	OutsideWindow int64           `db:"outside_window" json:"outside_window"`
 	RejectsJSON   json.RawMessage `db:"rejects" json:"rejects"`
-	RecordedAt    time.Time       `db:"recorded_at" json:"-"`
+	// UnknownCache counts the cache results the format does not know
+	// (value -> lines), as JSON.
+	UnknownCacheJSON json.RawMessage `db:"unknown_cache" json:"unknown_cache"`
+	RecordedAt       time.Time       `db:"recorded_at" json:"-"`
 }
 
 // AddEvidence records a file (path, size, hash, format) before it is parsed.
@@ -231,10 +247,13 @@ func (s *Store) FinishEvidence(ctx context.Context, e Evidence) error {
 	if len(e.RejectsJSON) == 0 {
 		e.RejectsJSON = json.RawMessage("[]")
 	}
+	if len(e.UnknownCacheJSON) == 0 {
+		e.UnknownCacheJSON = json.RawMessage("{}")
+	}
 	_, err := s.DB.ExecContext(ctx, `UPDATE breachctl.evidence SET compressed = $4, truncated = $5, lines = $6,
-		parsed = $7, rejected = $8, outside_window = $9, rejects = $10
+		parsed = $7, rejected = $8, outside_window = $9, rejects = $10, unknown_cache = $11
 		WHERE case_id = $1 AND run = $2 AND file_no = $3`,
-		e.CaseID, e.Run, e.FileNo, e.Compressed, e.Truncated, e.Lines, e.Parsed, e.Rejected, e.OutsideWindow, e.RejectsJSON)
+		e.CaseID, e.Run, e.FileNo, e.Compressed, e.Truncated, e.Lines, e.Parsed, e.Rejected, e.OutsideWindow, e.RejectsJSON, e.UnknownCacheJSON)
 	if err != nil {
 		return fmt.Errorf("record accounting of %s: %w", e.Path, err)
 	}
@@ -245,7 +264,7 @@ func (s *Store) FinishEvidence(ctx context.Context, e Evidence) error {
 func (s *Store) ListEvidence(ctx context.Context, caseID string, run int) ([]Evidence, error) {
 	var es []Evidence
 	err := s.DB.SelectContext(ctx, &es, `SELECT case_id, run, file_no, path, bytes, sha256, format, compressed, truncated,
-		lines, parsed, rejected, outside_window, rejects, recorded_at
+		lines, parsed, rejected, outside_window, rejects, unknown_cache, recorded_at
 		FROM breachctl.evidence WHERE case_id = $1 AND run = $2 ORDER BY file_no`, caseID, run)
 	if err != nil {
 		return nil, fmt.Errorf("evidence of run %d: %w", run, err)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/correlate"
 	"github.com/breachctl/breachctl/templates"
 )
@@ -39,6 +40,10 @@ type htmlData struct {
 	ChartW, ChartH      float64
 	BaseY, LabelY       float64
 	Categories, Regions []kvPair
+	// UnknownCache: the run's unknown cache results, most frequent first;
+	// FileUnknown: each file's, as one line.
+	UnknownCache []incident.ValueCount
+	FileUnknown  map[string]string
 }
 
 // WriteHTML writes one self-contained page (inline CSS and SVG, no external
@@ -54,6 +59,13 @@ func (s *Summary) WriteHTML(w io.Writer) error {
 	}
 	d.WindowDeclared = fmt.Sprintf("%s – %s (%s)", s.Window.Start.In(loc).Format("2006-01-02 15:04"), s.Window.End.In(loc).Format("2006-01-02 15:04"),
 		hm(s.Window.End.Sub(s.Window.Start)))
+	d.UnknownCache = incident.SortedCounts(s.Totals.UnknownCache)
+	d.FileUnknown = map[string]string{}
+	for _, e := range s.Evidence {
+		if len(e.UnknownCache) > 0 {
+			d.FileUnknown[e.Path] = incident.CountList(e.UnknownCache, 0)
+		}
+	}
 	if s.Observed.FirstExposure != nil {
 		fe, le := s.Observed.FirstExposure.In(loc), s.Observed.LastExposure.In(loc)
 		d.WindowObserved = fmt.Sprintf("%s – %s", fe.Format("2006-01-02 15:04:05"), le.Format("2006-01-02 15:04:05"))

@@ -82,6 +82,9 @@ type Evidence struct {
 	Compressed    bool            `json:"compressed"`
 	Truncated     bool            `json:"truncated"`
 	Rejects       json.RawMessage `json:"rejects"`
+	// UnknownCache: the file's cache results that no vocabulary knows
+	// (value -> lines); they are neither hits nor fills.
+	UnknownCache map[string]int64 `json:"unknown_cache"`
 }
 
 // Totals over every file; parsed + rejected == lines.
@@ -147,10 +150,21 @@ func Build(ctx context.Context, st *store.Store, c *incident.Case, run int) (*Su
 		f := r.FinishedAt.Time.UTC()
 		s.Ingested = &f
 	}
+	// The run's totals of unknown cache results are the sum of its files'
+	// (a run stored before they were kept has none).
+	s.Totals.UnknownCache = map[string]int64{}
 	for _, e := range ev {
+		uc, err := e.UnknownCache()
+		if err != nil {
+			return nil, fmt.Errorf("evidence %s unknown_cache: %w", e.Path, err)
+		}
+		incident.AddCounts(&s.Totals.UnknownCache, uc)
 		s.Evidence = append(s.Evidence, Evidence{Path: e.Path, SHA256: e.SHA256, Bytes: e.Bytes, Format: e.Format,
 			Lines: e.Lines, Parsed: e.Parsed, Rejected: e.Rejected, OutsideWindow: e.OutsideWindow,
-			Compressed: e.Compressed, Truncated: e.Truncated, Rejects: e.RejectsJSON})
+			Compressed: e.Compressed, Truncated: e.Truncated, Rejects: e.RejectsJSON, UnknownCache: uc})
+	}
+	if s.Evidence == nil {
+		s.Evidence = []Evidence{}
 	}
 	return s, nil
 }
@@ -201,11 +215,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 	p.f("           confirmed: their data was served to another party; possible: their page was\n")
 	p.f("           stored in the cache (or the attribution is ambiguous) but no foreign view is proven\n")
 
-	p.f("\nWindow     declared  %s – %s %s (%s)\n", s.Window.Start.In(loc).Format("2006-01-02 15:04"),
-		s.Window.End.In(loc).Format("15:04"), loc, hm(s.Window.End.Sub(s.Window.Start)))
+	p.f("\nWindow     declared  %s (%s)\n", Span(s.Window.Start, s.Window.End, loc, "15:04"), hm(s.Window.End.Sub(s.Window.Start)))
 	if s.Observed.FirstExposure != nil {
 		fe, le := s.Observed.FirstExposure.In(loc), s.Observed.LastExposure.In(loc)
-		p.f("           observed  %s – %s (first and last exposure in the logs)\n", fe.Format("2006-01-02 15:04:05"), le.Format("15:04:05"))
+		p.f("           observed  %s (first and last exposure in the logs)\n", Span(fe, le, loc, "15:04:05"))
 		if fe.Before(s.Window.Start) || le.After(s.Window.End) {
 			p.f("           NOTE: exposures outside the declared window: check window.start/end\n")
 		}
@@ -216,6 +229,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	p.f("\nEvents     %s exposure events (%s confirmed, %s possible)\n", group(t.ExposureEvents), group(t.ConfirmedEvents), group(t.PossibleEvents))
 	p.f("           %s showed a page whose categories are not on file for its owner (exposed nothing)\n", group(t.EmptyEvents))
 	p.f("           %s unattributed (a cached private page whose owner the logs do not show)\n", group(t.UnattributedEvents))
+	if t.PrivateUnknown > 0 {
+		p.f("           %s private-page responses with an unknown cache result: neither hits nor fills, so not counted (see Unknown cache results)\n", group(t.PrivateUnknown))
+	}
 	if t.UnresolvedEvents > 0 || s.Unresolved.Owners > 0 || s.Unresolved.Viewers > 0 {
 		p.f("           %s with an owner whose identity matches no user record\n", group(t.UnresolvedEvents))
 		p.f("Unresolved %d owner identities (cannot be notified), %d viewer identities\n", s.Unresolved.Owners, s.Unresolved.Viewers)
@@ -225,9 +241,6 @@ func (s *Summary) WriteText(w io.Writer) error {
 		for _, l := range RefusalLines(s.Refused, maxRefusedLines) {
 			p.f("           %s\n", l)
 		}
-	}
-	if t.PrivateUnknown > 0 {
-		p.f("           %s private-page responses with an unknown cache result were not used\n", group(t.PrivateUnknown))
 	}
 
 	if len(s.ByCategory) > 0 {
@@ -312,7 +325,36 @@ func (s *Summary) WriteText(w io.Writer) error {
 		p.f("  %s: %s rejected%s\n", textsafe.Term(e.Path), group(e.Rejected), first)
 	}
 	p.f("  (every file's SHA-256 is in --format json and the HTML report)\n")
+	if len(t.UnknownCache) > 0 {
+		p.f("\nUnknown cache results (lines): %s\n", incident.CountList(t.UnknownCache, 10))
+		p.f("  not in the format's vocabulary, so neither hits nor fills; map them with logs[].cache_values and ingest again\n")
+		n := 0
+		for _, e := range s.Evidence {
+			if len(e.UnknownCache) == 0 {
+				continue
+			}
+			if n == 5 {
+				p.f("  ... and more files (--format json lists every file's)\n")
+				break
+			}
+			n++
+			p.f("  %s: %s\n", textsafe.Term(e.Path), incident.CountList(e.UnknownCache, 5))
+		}
+	}
 	return p.err
+}
+
+// Span writes from – to in loc: the start with its date, the end with its
+// date too when that is another day (a window across midnight), else its
+// time only; clock is the time layout ("15:04", "15:04:05").
+func Span(from, to time.Time, loc *time.Location, clock string) string {
+	from, to = from.In(loc), to.In(loc)
+	end := to.Format(clock)
+	if from.Format("2006-01-02") != to.Format("2006-01-02") {
+		end = to.Format("2006-01-02 " + clock)
+	}
+	zone := loc.String()
+	return fmt.Sprintf("%s – %s %s", from.Format("2006-01-02 "+clock), end, zone)
 }
 
 type kv struct {
