@@ -54,7 +54,7 @@ func TestReadJSONRecords(t *testing.T) {
 				Rejects: []Reject{{1, "longer than 40 bytes"}}},
 			wantLines: []string{"0:2:2"}},
 		{name: "JSON lines stay lines", data: "{\"t\":1,\"p\":\"/a\",\"s\":200,\"c\":\"HIT\"}\n[1]\n",
-			want: FileStats{Lines: 2, Parsed: 1, Rejected: 1, Kept: 1, Coarse: 1, Rejects: []Reject{{2, "not a JSON object (does not start with '{')"}}},
+			want:      FileStats{Lines: 2, Parsed: 1, Rejected: 1, Kept: 1, Coarse: 1, Rejects: []Reject{{2, "not a JSON object (does not start with '{')"}}},
 			wantLines: []string{"0:1:1"}},
 	}
 	for _, tc := range tests {
