@@ -44,6 +44,10 @@ var formats = []*Format{
 	cloudFrontFormat,
 	cloudflareFormat,
 	jsonlFormat,
+	fastlyFormat,
+	gcpFormat,
+	caddyFormat,
+	traefikFormat,
 }
 
 // Formats returns every format, in display order.
