@@ -34,7 +34,7 @@ var fastlyKeys = [jlParts][]string{
 
 // NewFastly returns the parser for Fastly JSON log lines.
 func NewFastly(id Identity) (Parser, error) {
-	p, err := newJSONL(jsonlConfig{keys: fastlyKeys, vocab: fastlyVocab, cookies: []string{"request_cookie", "cookie", "req.http.Cookie"}}, id)
+	p, err := newJSONL(jsonlConfig{keys: fastlyKeys, vocab: fastlyVocab, tf: timeSpec{kind: tfAutoUTC}, cookies: []string{"request_cookie", "cookie", "req.http.Cookie"}}, id)
 	if err != nil {
 		return nil, err
 	}

@@ -414,6 +414,9 @@ const (
 	tfUnixUS
 	tfUnixNS
 	tfLayout // a Go reference-time layout
+	// tfAutoUTC is tfAuto that also reads an RFC 3339 time without a zone
+	// as UTC (Fastly's %{begin:%Y-%m-%dT%H:%M:%S}t is in UTC).
+	tfAutoUTC
 )
 
 var timeFormats = map[string]int{"": tfAuto, "auto": tfAuto, "rfc3339": tfRFC3339, "unix_s": tfUnixS, "unix_ms": tfUnixMS, "unix_us": tfUnixUS, "unix_ns": tfUnixNS}
@@ -462,6 +465,18 @@ func parseTimeSpec(format, zone string, withDate bool) (timeSpec, error) {
 func (ts *timeSpec) parse(name string, v *jsonValue) (int64, bool, error) {
 	switch ts.kind {
 	case tfAuto:
+		return jsonTime(name, v)
+	case tfAutoUTC:
+		if v.kind == jsonString {
+			var buf [40]byte
+			if s := v.text(); len(s) >= 19 && len(s) < len(buf) {
+				n := copy(buf[:], s)
+				buf[n] = 'Z'
+				if ns, coarse, ok := ParseRFC3339(buf[:n+1]); ok {
+					return ns, coarse, nil
+				}
+			}
+		}
 		return jsonTime(name, v)
 	case tfRFC3339:
 		if v.kind != jsonString {
