@@ -97,6 +97,11 @@ type LogSource struct {
 	// AcceptMissing says the logs deliberately lack a cache result or an
 	// identity ("cache", "identity"); without it such logs are an error.
 	AcceptMissing []string `yaml:"accept_missing"`
+	// TimeFormat and TimeZone say how a jsonl log writes its times
+	// (rfc3339, unix_s, unix_ms, unix_us, unix_ns or a Go layout; the zone
+	// of a layout without one); empty: detected.
+	TimeFormat string `yaml:"time_format"`
+	TimeZone   string `yaml:"time_zone"`
 }
 
 // UsersConfig says how to read the organisation's user records.

@@ -48,6 +48,10 @@ var formats = []*Format{
 	azureFrontDoorFormat,
 	albFormat,
 	w3cFormat,
+	fastlyFormat,
+	gcpFormat,
+	caddyFormat,
+	traefikFormat,
 }
 
 // Formats returns every format, in display order.

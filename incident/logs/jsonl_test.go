@@ -97,7 +97,7 @@ func TestJSONLParse(t *testing.T) {
 		{name: "status not a number", fields: simJSONLFields, id: session, line: `{"ts":"2017-06-22T00:41:00Z","uri_path":"/","code":"OK","cache":"MISS"}`, reject: `code (status) "OK" is not a status number`},
 		{name: "status of the wrong type", fields: simJSONLFields, id: session, line: `{"ts":"2017-06-22T00:41:00Z","uri_path":"/","code":true,"cache":"MISS"}`, reject: "code (status) is true/false, want a number"},
 		{name: "path of the wrong type", fields: simJSONLFields, id: session, line: `{"ts":"2017-06-22T00:41:00Z","uri_path":7,"code":200,"cache":"MISS"}`, reject: "uri_path (path) is a number, want a string"},
-		{name: "cache of the wrong type", fields: simJSONLFields, id: session, line: `{"ts":"2017-06-22T00:41:00Z","uri_path":"/","code":200,"cache":1}`, reject: "cache (cache) is a number, want a string"},
+		{name: "cache of the wrong type", fields: simJSONLFields, id: session, line: `{"ts":"2017-06-22T00:41:00Z","uri_path":"/","code":200,"cache":{"s":1}}`, reject: "cache (cache) is an object, want a string"},
 		{name: "identity of the wrong type", fields: simJSONLFields, id: session, line: `{"ts":"2017-06-22T00:41:00Z","uri_path":"/","code":200,"cache":"HIT","session":{"id":1}}`, reject: "session (identity) is an object"},
 		{name: "cookie of the wrong type", fields: minFields, id: cookie, line: `{"t":"2017-06-22T00:41:00Z","p":"/","s":200,"c":"MISS","cookie":7}`, reject: "cookie is a number, want a Cookie header string or an object"},
 	}

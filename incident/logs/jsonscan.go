@@ -862,3 +862,67 @@ func jsonStatus(name string, v *jsonValue) (int, error) {
 	}
 	return st, nil
 }
+
+// jsonFirstString returns the first element of an array of strings (a
+// header as Caddy logs it: "Cookie":["a=1; sid=x"]), unescaped in place,
+// or nil for an empty array. v must be an array; an element that is not a
+// string rejects the line.
+func jsonFirstString(name string, v *jsonValue) ([]byte, error) {
+	b := v.raw
+	i := skipWS(b, 1) // after '['
+	if i >= len(b) || b[i] == ']' {
+		return nil, nil
+	}
+	if b[i] != '"' {
+		return nil, reject(fmt.Sprintf("%s is an array of other than strings, want a string", name))
+	}
+	end, esc, msg := scanString(b, i+1)
+	if msg != "" { // the scanner validated the line: not reached
+		return nil, reject(fmt.Sprintf("%s: %s", name, msg))
+	}
+	s := b[i+1 : end]
+	if esc {
+		s = unescapeInPlace(s)
+	}
+	return s, nil
+}
+
+// jsonHeader is jsonText that also takes an array of strings (its first).
+func jsonHeader(name string, v *jsonValue) ([]byte, error) {
+	if v.kind == jsonArray {
+		return jsonFirstString(name, v)
+	}
+	return jsonText(name, v)
+}
+
+// jsonWord returns a cache result as logged: a string (or the first of an
+// array of strings), or the text of true/false or of a number (Google's
+// cacheHit, Akamai's numeric cacheStatus), which cache_values can name.
+func jsonWord(name string, v *jsonValue) ([]byte, error) {
+	switch v.kind {
+	case jsonBool, jsonNumber:
+		return v.raw, nil
+	case jsonArray:
+		return jsonFirstString(name, v)
+	}
+	return jsonText(name, v)
+}
+
+// jsonBoolValue reads true/false (or the strings "true"/"false", as some
+// exporters write them); absent or null is false.
+func jsonBoolValue(name string, v *jsonValue) (bool, error) {
+	switch v.kind {
+	case jsonAbsent, jsonNull:
+		return false, nil
+	case jsonBool:
+		return v.raw[0] == 't', nil
+	case jsonString:
+		switch string(v.text()) {
+		case "true":
+			return true, nil
+		case "false", "":
+			return false, nil
+		}
+	}
+	return false, wrongType(name, v, "true or false")
+}

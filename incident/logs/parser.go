@@ -61,7 +61,7 @@ func newParser(src incident.LogSource) (Parser, string, error) {
 	for _, o := range []struct {
 		key string
 		set bool
-	}{{OptLogFormat, src.LogFormat != ""}, {OptFields, len(src.Fields) > 0}} {
+	}{{OptLogFormat, src.LogFormat != ""}, {OptFields, len(src.Fields) > 0}, {OptTimeFormat, src.TimeFormat != ""}, {OptTimeZone, src.TimeZone != ""}} {
 		if o.set && !f.accepts(o.key) {
 			return nil, o.key, fmt.Errorf("format %s takes no %s; remove it", f.Name, o.key)
 		}

@@ -61,6 +61,10 @@ type FileStats struct {
 	Truncated     bool             `json:"truncated"`
 	ReadError     string           `json:"read_error,omitempty"` // why the file ended early
 	Bytes         int64            `json:"bytes"`                // bytes read from disk
+	// Records: the file was read as JSON records (an array, or records
+	// over several lines), so Lines counts records and a reject's Line is
+	// the line its record begins on.
+	Records bool `json:"records,omitempty"`
 }
 
 // A Sink receives the kept records of one worker. Records are borrowed: copy
@@ -104,6 +108,7 @@ type chunk struct {
 	data      []byte
 	buf       *[]byte
 	parser    Parser
+	lines     []int64 // JSON records (readJSONRecords): the first line of each
 }
 
 // Read parses every input, in parallel, and returns the accounting of each
@@ -171,7 +176,7 @@ func Read(ctx context.Context, inputs []Input, opts Options) ([]FileStats, error
 				rs := readFile(ctx, i, inputs[i], &opts, &pool, chunks)
 				locks[i].Lock()
 				merge(&stats[i], &rs, opts.KeepRejects)
-				stats[i].Compressed, stats[i].Truncated, stats[i].ReadError, stats[i].Bytes = rs.Compressed, rs.Truncated, rs.ReadError, rs.Bytes
+				stats[i].Compressed, stats[i].Truncated, stats[i].ReadError, stats[i].Bytes, stats[i].Records = rs.Compressed, rs.Truncated, rs.ReadError, rs.Bytes, rs.Records
 				locks[i].Unlock()
 			}
 		}()
@@ -241,7 +246,10 @@ func parseChunk(c chunk, opts *Options, sink Sink, st *FileStats) {
 	data := c.data
 	line := c.firstLine
 	var rec Record
-	for len(data) > 0 {
+	for k := 0; len(data) > 0; k++ {
+		if c.lines != nil {
+			line = c.lines[k]
+		}
 		var l []byte
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			l, data = data[:i], data[i+1:]
@@ -375,11 +383,23 @@ func readFile(ctx context.Context, idx int, in Input, opts *Options, pool *sync.
 			return false
 		}
 	}
+	framed := false
+	if _, ok := in.Parser.(jsonRecordParser); ok {
+		jr := bufio.NewReaderSize(r, 64<<10)
+		r, framed = jr, framedJSON(jr)
+	}
+	if framed && !readJSONRecords(ctx, idx, in.Parser, r, opts, pool, send, &st) {
+		if ext != nil { // cancelled: stop the decompressor and reap it
+			_ = ext.Process.Kill()
+			_ = ext.Wait()
+		}
+		return st
+	}
 	line := int64(1)
 	carry := 0
 	bufp := pool.Get().(*[]byte)
 	skipping := false // inside an over-long line
-	for {
+	for !framed {
 		buf := *bufp
 		n := carry
 		eof := false
