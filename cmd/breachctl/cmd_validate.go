@@ -46,7 +46,7 @@ func newValidateCmd(d *deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "validate -f incident.yaml",
 		Short:   "Check the case file, both databases and the log files",
-		Long:    validateLong,
+		Long:    validateLong + "\n\nLog formats (logs[].format; the README has each one's cache mapping and an example):\n" + logs.FormatHelp(),
 		Example: "  breachctl validate -f incident.yaml\n  breachctl validate -f incident.yaml --file-only   # no database or log access",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
