@@ -41,6 +41,7 @@ const (
 // README show them.
 var formats = []*Format{
 	nginxFormat,
+	apacheFormat,
 	cloudFrontFormat,
 	cloudflareFormat,
 	jsonlFormat,
