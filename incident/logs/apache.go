@@ -77,6 +77,7 @@ type dialect struct {
 	cacheArgs map[string]bool
 	cacheCut  bool
 	vocab     *Vocab
+	expand    func(string) string // rewrites the unwrapped format (varnishncsa's default_format)
 }
 
 type pctDirective struct {
@@ -161,6 +162,9 @@ func newPercent(dl *dialect, format string, id Identity, fields map[string]strin
 	f, err := unwrapPercent(dl, format)
 	if err != nil {
 		return nil, err
+	}
+	if dl.expand != nil {
+		f = dl.expand(f)
 	}
 	n := &Nginx{format: f, id: id, timeIdx: -1, vocab: dl.vocab, cacheCut: dl.cacheCut}
 	if z := fields["zone"]; z != "" {
@@ -316,7 +320,9 @@ func unwrapPercent(dl *dialect, s string) (string, error) {
 	if f, ok := dl.nicknames[t]; ok {
 		return f, nil
 	}
+	directive := false
 	if len(t) >= len(dl.keyword) && strings.EqualFold(t[:len(dl.keyword)], dl.keyword) {
+		directive = true
 		t = strings.TrimSpace(t[len(dl.keyword):])
 		if !strings.HasPrefix(t, `"`) && !strings.HasPrefix(t, `'`) {
 			// LogFormat nickname-only forms are not formats.
@@ -341,11 +347,18 @@ func unwrapPercent(dl *dialect, s string) (string, error) {
 				continue
 			}
 			if c == q {
-				return b.String(), nil
+				// Quoted whole, maybe with a nickname after it; else the
+				// quote was the format's own first character.
+				if rest := strings.TrimSpace(t[i+1:]); rest == "" || !strings.ContainsAny(rest, "% \t\"'") {
+					return b.String(), nil
+				}
+				break
 			}
 			b.WriteByte(c)
 		}
-		return "", fmt.Errorf("%s: the quoted format is not closed", dl.name)
+		if directive {
+			return "", fmt.Errorf("%s: the quoted format is not closed", dl.name)
+		}
 	}
 	return unescapeConf(t), nil
 }

@@ -42,6 +42,7 @@ const (
 var formats = []*Format{
 	nginxFormat,
 	apacheFormat,
+	varnishFormat,
 	cloudFrontFormat,
 	cloudflareFormat,
 	jsonlFormat,
