@@ -43,6 +43,7 @@ var formats = []*Format{
 	nginxFormat,
 	apacheFormat,
 	varnishFormat,
+	haproxyFormat,
 	cloudFrontFormat,
 	cloudflareFormat,
 	jsonlFormat,
