@@ -675,9 +675,23 @@ func indexLiteral(b, lit []byte) int {
 	return bytes.Index(b, lit)
 }
 
+// clip shortens a logged value for a reject reason: at most 40 bytes, and
+// fewer when they are bytes that %q writes as escapes, so that a reason
+// stays short whatever the line holds.
 func clip(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
+	cost := 0
+	for i, c := range b {
+		switch {
+		case c == '"' || c == '\\':
+			cost += 2
+		case c < 0x20 || c >= 0x7f:
+			cost += 4
+		default:
+			cost++
+		}
+		if i == 40 || cost > 60 {
+			return string(b[:i]) + "…"
+		}
 	}
 	return string(b)
 }
