@@ -41,6 +41,9 @@ const (
 // README show them.
 var formats = []*Format{
 	nginxFormat,
+	apacheFormat,
+	varnishFormat,
+	haproxyFormat,
 	cloudFrontFormat,
 	cloudflareFormat,
 	jsonlFormat,

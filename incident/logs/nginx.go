@@ -23,16 +23,59 @@ type Nginx struct {
 	// Which variables carry what (index into toks, -1 when absent).
 	hasIdent bool // a variable holds the identity itself
 	hasAddr  bool // $remote_addr is logged: each line's must be an IP address
+	hasCache bool // a variable (or a captured header) holds the cache result
 	timeIdx  int
-	timeKind byte // 'l' $time_local, 'i' $time_iso8601, 'm' $msec
+	// timeKind: 'l' $time_local, 'i' $time_iso8601, 'm' $msec; from the
+	// other dialects (apache.go, haproxy.go): 's', 'M', 'U' Unix seconds,
+	// milliseconds, microseconds as integers, 'p' a strftime time in parts.
+	timeKind byte
+	frac     bool   // a variable holds the time's fraction (Apache %{msec_frac}t, HAProxy %ms)
+	zone     int    // offset (seconds) for a time logged without one (fields.zone)
+	hasZone  bool   // zone was given
+	cacheCut bool   // classify the cache value by its text before ':' (Apache's cache-status)
+	addrName string // the client address variable, for reject reasons
 }
 
 type nginxTok struct {
 	name   string // variable name without '$'
+	label  string // as written in the format ($remote_addr, %{User-agent}i), for reasons
 	role   role
 	after  []byte // literal that follows the variable (empty = end of line)
+	scan   scan   // how the value's end is found
 	quoted bool   // inside "...": a '"' can be escaped with '\'
 	ident  bool   // holds the identity (field:NAME, or $cookie_NAME for cookie:NAME)
+	skip   int    // occurrences of after inside every value (a strftime time with spaces)
+	layout *timeLayout
+	caps   []capture // roleCaptures: what each |-separated captured header holds
+}
+
+// scan says how a variable's value ends.
+type scan uint8
+
+const (
+	scanLiteral scan = iota // at the first occurrence of after
+	scanQuoted              // at the closing quote followed by after
+	scanRest                // at the end of the line
+	scanSkip                // at the (skip+1)-th occurrence of after
+	scanBraced              // at the first '}' (HAProxy's {captured|headers})
+)
+
+// capture is one header of HAProxy's {a|b|c} capture list.
+type capture struct {
+	role  role // roleHost, roleCookieHeader, roleCache or roleNone
+	ident bool
+}
+
+// tokSpec is one variable of a format in any dialect (nginx $var, Apache
+// %x, HAProxy %var), translated to the engine's roles.
+type tokSpec struct {
+	name   string
+	label  string
+	role   role
+	ident  bool
+	braced bool
+	layout *timeLayout
+	caps   []capture
 }
 
 type role uint8
@@ -56,6 +99,14 @@ const (
 	roleCookieHeader
 	roleCache
 	rolePop
+	roleQueryQ    // a query string with its leading '?' (Apache %q, HAProxy %HQ)
+	roleAddrPort  // address:port (HAProxy %ci:%cp)
+	roleTimeParts // a strftime time (tok.layout)
+	roleTimeFrac  // the fraction of the time's second, as digits
+	roleEpochSec
+	roleEpochMs
+	roleEpochUs
+	roleCaptures // HAProxy {captured|headers} (tok.caps)
 )
 
 // NewNginx compiles an nginx log_format string. The argument may be just the
@@ -67,7 +118,7 @@ func NewNginx(format string, id Identity, popVar string) (*Nginx, error) {
 	if strings.TrimSpace(f) == "" {
 		f = CombinedFormat
 	}
-	n := &Nginx{format: f, id: id, timeIdx: -1, vocab: nginxVocab}
+	n := &Nginx{format: f, id: id, timeIdx: -1, vocab: nginxVocab, addrName: "$remote_addr"}
 	if err := n.compile(strings.TrimPrefix(popVar, "$")); err != nil {
 		return nil, err
 	}
@@ -120,76 +171,18 @@ func isVarChar(c byte) bool {
 }
 
 func (n *Nginx) compile(popVar string) error {
-	f := n.format
-	var lits []string
-	var names []string
-	var cur strings.Builder
-	for i := 0; i < len(f); {
-		if f[i] != '$' {
-			cur.WriteByte(f[i])
-			i++
-			continue
-		}
-		var name string
-		if i+1 < len(f) && f[i+1] == '{' {
-			end := strings.IndexByte(f[i:], '}')
-			if end < 0 {
-				return fmt.Errorf("log_format: unclosed ${ at byte %d", i)
-			}
-			name = f[i+2 : i+end]
-			i += end + 1
-		} else {
-			j := i + 1
-			for j < len(f) && isVarChar(f[j]) {
-				j++
-			}
-			name = f[i+1 : j]
-			i = j
-		}
-		if name == "" {
-			cur.WriteByte('$')
-			continue
-		}
-		lits = append(lits, cur.String())
-		cur.Reset()
-		names = append(names, name)
+	lits, names, err := splitNginxFormat(n.format)
+	if err != nil {
+		return err
 	}
-	lits = append(lits, cur.String())
-	if len(names) == 0 {
-		return fmt.Errorf("log_format %q has no $variables", f)
-	}
-	n.lead = []byte(lits[0])
+	specs := make([]tokSpec, len(names))
 	for i, name := range names {
-		before, after := lits[i], lits[i+1]
-		if after == "" && i+1 < len(names) {
-			return fmt.Errorf("log_format: $%s and $%s are not separated by any text, so a line cannot be split between them", name, names[i+1])
-		}
-		t := nginxTok{name: name, after: []byte(after),
-			quoted: strings.HasSuffix(before, `"`) && strings.HasPrefix(after, `"`)}
-		t.role = n.roleOf(name, popVar)
-		t.ident = (n.id.Kind == "field" && name == n.id.Name) || (n.id.Kind == "cookie" && name == "cookie_"+n.id.Name)
-		if t.ident {
-			n.hasIdent = true
-		}
-		n.toks = append(n.toks, t)
+		specs[i] = tokSpec{name: name, label: "$" + name, role: n.roleOf(name, popVar),
+			ident: (n.id.Kind == "field" && name == n.id.Name) || (n.id.Kind == "cookie" && name == "cookie_"+n.id.Name)}
 	}
-	// Resolve preferences: $msec beats $time_iso8601 beats $time_local;
-	// $host beats $http_host beats $server_name.
-	have := map[role]int{}
-	for i, t := range n.toks {
-		if _, dup := have[t.role]; !dup {
-			have[t.role] = i
-		}
-	}
-	_, n.hasAddr = have[roleRemoteAddr]
-	for _, r := range []struct {
-		role role
-		kind byte
-	}{{roleMsec, 'm'}, {roleTimeISO, 'i'}, {roleTimeLocal, 'l'}} {
-		if i, ok := have[r.role]; ok {
-			n.timeIdx, n.timeKind = i, r.kind
-			break
-		}
+	have, err := n.build(lits, specs)
+	if err != nil {
+		return fmt.Errorf("log_format: %w", err)
 	}
 	if n.timeIdx < 0 {
 		return fmt.Errorf("log_format has no time: it needs $time_local, $time_iso8601 or $msec")
@@ -223,6 +216,126 @@ func (n *Nginx) compile(popVar string) error {
 		}
 	}
 	return nil
+}
+
+// splitNginxFormat splits an nginx log_format into its literals and
+// variable names: len(lits) == len(names)+1.
+func splitNginxFormat(f string) (lits, names []string, err error) {
+	var cur strings.Builder
+	for i := 0; i < len(f); {
+		if f[i] != '$' {
+			cur.WriteByte(f[i])
+			i++
+			continue
+		}
+		var name string
+		if i+1 < len(f) && f[i+1] == '{' {
+			end := strings.IndexByte(f[i:], '}')
+			if end < 0 {
+				return nil, nil, fmt.Errorf("log_format: unclosed ${ at byte %d", i)
+			}
+			name = f[i+2 : i+end]
+			i += end + 1
+		} else {
+			j := i + 1
+			for j < len(f) && isVarChar(f[j]) {
+				j++
+			}
+			name = f[i+1 : j]
+			i = j
+		}
+		if name == "" {
+			cur.WriteByte('$')
+			continue
+		}
+		lits = append(lits, cur.String())
+		cur.Reset()
+		names = append(names, name)
+	}
+	lits = append(lits, cur.String())
+	if len(names) == 0 {
+		return nil, nil, fmt.Errorf("log_format %q has no $variables", f)
+	}
+	return lits, names, nil
+}
+
+// build compiles a translated format (literals around variables; len(lits)
+// == len(specs)+1) into n's tokens, chooses the time variable and returns
+// where each role is first held. The dialect then says what is missing in
+// its own words.
+func (n *Nginx) build(lits []string, specs []tokSpec) (map[role]int, error) {
+	n.lead = []byte(lits[0])
+	n.toks = n.toks[:0]
+	for i, s := range specs {
+		before, after := lits[i], lits[i+1]
+		if after == "" && i+1 < len(specs) {
+			return nil, fmt.Errorf("%s and %s are not separated by any text, so a line cannot be split between them", s.label, specs[i+1].label)
+		}
+		t := nginxTok{name: s.name, label: s.label, role: s.role, ident: s.ident, after: []byte(after), layout: s.layout, caps: s.caps,
+			quoted: strings.HasSuffix(before, `"`) && strings.HasPrefix(after, `"`)}
+		switch {
+		case s.braced:
+			t.scan = scanBraced
+		case after == "":
+			t.scan = scanRest
+		case t.quoted:
+			t.scan = scanQuoted
+		case s.layout != nil && s.layout.count(after) > 0:
+			t.scan, t.skip = scanSkip, s.layout.count(after)
+		}
+		if t.ident {
+			n.hasIdent = true
+		}
+		for _, c := range t.caps {
+			n.hasIdent = n.hasIdent || c.ident
+			n.hasCache = n.hasCache || c.role == roleCache
+		}
+		n.hasCache = n.hasCache || t.role == roleCache
+		n.frac = n.frac || t.role == roleTimeFrac
+		n.toks = append(n.toks, t)
+	}
+	have := map[role]int{}
+	for i, t := range n.toks {
+		if _, dup := have[t.role]; !dup {
+			have[t.role] = i
+		}
+		for _, c := range t.caps {
+			if _, dup := have[c.role]; !dup {
+				have[c.role] = i
+			}
+		}
+	}
+	_, addr := have[roleRemoteAddr]
+	_, addrPort := have[roleAddrPort]
+	n.hasAddr = addr || addrPort
+	// Resolve preferences: $msec beats $time_iso8601 beats $time_local;
+	// exact Unix times and complete strftime parts come before a CLF time.
+	parts := n.partsComplete()
+	for _, r := range []struct {
+		role role
+		kind byte
+	}{{roleMsec, 'm'}, {roleEpochUs, 'U'}, {roleEpochMs, 'M'}, {roleTimeISO, 'i'}, {roleTimeParts, 'p'}, {roleTimeLocal, 'l'}, {roleEpochSec, 's'}} {
+		if i, ok := have[r.role]; ok && (r.kind != 'p' || parts) {
+			n.timeIdx, n.timeKind = i, r.kind
+			break
+		}
+	}
+	return have, nil
+}
+
+// partsComplete reports whether the strftime variables together give a
+// date, a clock time and a zone (or fields.zone), or a Unix time.
+func (n *Nginx) partsComplete() bool {
+	var have timeFields
+	for _, t := range n.toks {
+		if t.role == roleTimeParts {
+			have |= t.layout.fields
+		}
+	}
+	if have&tfEpoch != 0 {
+		return true
+	}
+	return have&(tfDate|tfClock) == tfDate|tfClock && (have&tfZone != 0 || n.hasZone)
 }
 
 func (n *Nginx) roleOf(name, popVar string) role {
@@ -283,24 +396,31 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 		haveArgs                   bool
 		timeVal                    []byte
 		statusVal                  []byte
+		tp                         timeParts
+		fracVal                    []byte
 	)
 	for i := range n.toks {
 		t := &n.toks[i]
 		var val []byte
 		var end int
-		switch {
-		case len(t.after) == 0:
+		switch t.scan {
+		case scanRest:
 			val, end = rest, len(rest)
-		case t.quoted:
+		case scanQuoted:
 			end = quotedEnd(rest, t.after, i == len(n.toks)-1)
 			if end < 0 {
-				return reject(fmt.Sprintf("$%s: quoted value not closed (truncated line?)", t.name))
+				return reject(fmt.Sprintf("%s: quoted value not closed (truncated line?)", t.label))
+			}
+			val = rest[:end]
+		case scanLiteral:
+			end = indexLiteral(rest, t.after)
+			if end < 0 {
+				return reject(fmt.Sprintf("%s: expected %q after it, not found (truncated line?)", t.label, t.after))
 			}
 			val = rest[:end]
 		default:
-			end = indexLiteral(rest, t.after)
-			if end < 0 {
-				return reject(fmt.Sprintf("$%s: expected %q after it, not found (truncated line?)", t.name, t.after))
+			if end = n.scanOther(t, rest); end < 0 {
+				return reject(fmt.Sprintf("%s: value not found before %q (truncated line?)", t.label, t.after))
 			}
 			val = rest[:end]
 		}
@@ -346,6 +466,43 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 			rec.CacheRaw = val
 		case rolePop:
 			rec.Pop = val
+		case roleQueryQ:
+			if len(val) > 0 && val[0] == '?' {
+				val = val[1:]
+			}
+			args, haveArgs = val, true
+		case roleAddrPort:
+			rec.ClientIP = cutAddrPort(val)
+		case roleTimeParts:
+			if n.timeKind == 'p' && !t.layout.parse(val, &tp) {
+				return reject(fmt.Sprintf("%s: time %q is not valid", t.label, clip(val)))
+			}
+		case roleTimeFrac:
+			fracVal = val
+		case roleCaptures:
+			inner := val[1 : len(val)-1] // scanBraced: {...}
+			parts := bytes.Count(inner, []byte{'|'}) + 1
+			if parts != len(t.caps) {
+				return reject(fmt.Sprintf("%s: %d captured headers, the case file names %d", t.label, parts, len(t.caps)))
+			}
+			for k := range t.caps {
+				part := inner
+				if j := bytes.IndexByte(inner, '|'); j >= 0 {
+					part, inner = inner[:j], inner[j+1:]
+				}
+				c := &t.caps[k]
+				if c.ident && !anonymous(part) {
+					rec.Identity = part
+				}
+				switch c.role {
+				case roleHost:
+					host = part
+				case roleCookieHeader:
+					cookieHeader = part
+				case roleCache:
+					rec.CacheRaw = part
+				}
+			}
 		}
 	}
 	if len(rest) > 0 {
@@ -358,12 +515,26 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 		rec.Time, rec.Coarse, ok = ParseUnixDecimal(timeVal)
 	case 'i':
 		rec.Time, rec.Coarse, ok = ParseRFC3339(timeVal)
+	case 's', 'M', 'U':
+		rec.Time, rec.Coarse, ok = parseEpochInt(timeVal, n.timeKind)
+	case 'p':
+		if rec.Time, rec.Coarse, ok = tp.unix(n.zone); !ok {
+			return reject("time: the logged date does not exist")
+		}
 	default:
 		rec.Time, ok = ParseCLFTime(timeVal)
 		rec.Coarse = true
 	}
 	if !ok {
 		return reject(fmt.Sprintf("time %q is not valid", clip(timeVal)))
+	}
+	if n.frac {
+		f, ok := fraction(fracVal)
+		if !ok {
+			return reject(fmt.Sprintf("fraction of a second %q is not valid", clip(fracVal)))
+		}
+		rec.Time += f
+		rec.Coarse = false
 	}
 	st, ok := digits(statusVal)
 	if !ok || st > 999 {
@@ -372,7 +543,7 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 	rec.Status = st
 	if n.hasAddr {
 		var err error
-		if rec.ClientIP, err = clientAddr("$remote_addr", rec.ClientIP); err != nil {
+		if rec.ClientIP, err = clientAddr(n.addrName, rec.ClientIP); err != nil {
 			return err
 		}
 	}
@@ -398,8 +569,61 @@ func (n *Nginx) Parse(line []byte, rec *Record) error {
 	if n.id.Kind == "cookie" && rec.Identity == nil && cookieHeader != nil {
 		rec.Identity = CookieValue(cookieHeader, []byte(n.id.Name))
 	}
-	rec.Cache = n.vocab.Classify(rec.CacheRaw)
+	if n.cacheCut {
+		rec.Cache = n.vocab.Classify(cutColon(rec.CacheRaw))
+	} else {
+		rec.Cache = n.vocab.Classify(rec.CacheRaw)
+	}
 	return nil
+}
+
+// scanOther finds the end of a value scanned with scanSkip or scanBraced;
+// -1 when it is not there.
+func (n *Nginx) scanOther(t *nginxTok, rest []byte) int {
+	if t.scan == scanBraced {
+		if len(rest) == 0 || rest[0] != '{' {
+			return -1
+		}
+		end := bytes.IndexByte(rest, '}')
+		if end < 0 || !bytes.HasPrefix(rest[end+1:], t.after) {
+			return -1
+		}
+		return end + 1
+	}
+	off := 0
+	for k := 0; k <= t.skip; k++ {
+		j := indexLiteral(rest[off:], t.after)
+		if j < 0 {
+			return -1
+		}
+		if k == t.skip {
+			return off + j
+		}
+		off += j + len(t.after)
+	}
+	return -1
+}
+
+// cutColon is v up to its first ':' (Apache's cache-status "cache miss:
+// attempting entity save" is classified as "cache miss").
+func cutColon(v []byte) []byte {
+	if i := bytes.IndexByte(v, ':'); i >= 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// cutAddrPort drops the ":port" of HAProxy's %ci:%cp, which does not
+// bracket an IPv6 address ("2001:db8::1:443").
+func cutAddrPort(v []byte) []byte {
+	i := bytes.LastIndexByte(v, ':')
+	if i < 0 || v[0] == '[' {
+		return v
+	}
+	if _, ok := digits(v[i+1:]); !ok {
+		return v
+	}
+	return v[:i]
 }
 
 // splitRequest splits "GET /path?q HTTP/1.1". A request line that is not of
@@ -451,9 +675,23 @@ func indexLiteral(b, lit []byte) int {
 	return bytes.Index(b, lit)
 }
 
+// clip shortens a logged value for a reject reason: at most 40 bytes, and
+// fewer when they are bytes that %q writes as escapes, so that a reason
+// stays short whatever the line holds.
 func clip(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
+	cost := 0
+	for i, c := range b {
+		switch {
+		case c == '"' || c == '\\':
+			cost += 2
+		case c < 0x20 || c >= 0x7f:
+			cost += 4
+		default:
+			cost++
+		}
+		if i == 40 || cost > 60 {
+			return string(b[:i]) + "…"
+		}
 	}
 	return string(b)
 }
@@ -490,11 +728,5 @@ var nginxFormat = &Format{
 // Capabilities: the cache result is read only when the log_format logs
 // $upstream_cache_status; the identity when it logs what identity names.
 func (n *Nginx) Capabilities() Capabilities {
-	c := Capabilities{Identity: n.id.Kind != ""}
-	for _, t := range n.toks {
-		if t.role == roleCache {
-			c.Cache = true
-		}
-	}
-	return c
+	return Capabilities{Identity: n.id.Kind != "", Cache: n.hasCache}
 }
