@@ -235,12 +235,20 @@ func runLogsParse(ctx context.Context, d *deps, o logsParseOptions) error {
 // summariseParse writes logs parse's closing summary and returns the totals.
 func summariseParse(w io.Writer, names []string, stats []logs.FileStats, classes map[logs.Cache]int64, limit int64) logs.FileStats {
 	var t logs.FileStats
+	records := 0 // files read as JSON records (an array, or pretty-printed records): each record counts as one line
 	for i, s := range stats {
+		if s.Records {
+			records++
+		}
 		if s.Truncated {
 			fmt.Fprintf(w, "%s: TRUNCATED: %s; %d lines read before the cut\n", textsafe.Term(names[i]), textsafe.Term(s.ReadError), s.Lines)
 		}
 		if len(stats) > 1 {
-			fmt.Fprintf(w, "%s: %d lines, %d parsed, %d rejected\n", textsafe.Term(names[i]), s.Lines, s.Parsed, s.Rejected)
+			unit := "lines"
+			if s.Records {
+				unit = "JSON records" // an array or pretty-printed records: each counts as one
+			}
+			fmt.Fprintf(w, "%s: %d %s, %d parsed, %d rejected\n", textsafe.Term(names[i]), s.Lines, unit, s.Parsed, s.Rejected)
 		}
 		t.Lines += s.Lines
 		t.Parsed += s.Parsed
@@ -251,7 +259,14 @@ func summariseParse(w io.Writer, names []string, stats []logs.FileStats, classes
 	if limit > 0 {
 		scope = fmt.Sprintf(" (the first %d of each file)", limit)
 	}
-	fmt.Fprintf(w, "%d files, %d lines%s: %d parsed, %d rejected\n", len(stats), t.Lines, scope, t.Parsed, t.Rejected)
+	unit := "lines"
+	switch {
+	case records == len(stats):
+		unit = "JSON records"
+	case records > 0:
+		unit = "lines and JSON records"
+	}
+	fmt.Fprintf(w, "%d files, %d %s%s: %d parsed, %d rejected\n", len(stats), t.Lines, unit, scope, t.Parsed, t.Rejected)
 	fmt.Fprintf(w, "cache: FILL %d, CACHED %d, ORIGIN %d, UNKNOWN %d\n", classes[logs.CacheFill], classes[logs.CacheCached], classes[logs.CacheOrigin], classes[logs.CacheUnknown])
 	if len(t.UnknownCache) > 0 {
 		fmt.Fprintf(w, "unknown cache values (neither hits nor fills until mapped with --cache-values or cache_values:): %s\n", incident.CountList(t.UnknownCache, 0))

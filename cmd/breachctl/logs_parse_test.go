@@ -165,3 +165,38 @@ func TestLogsParseNoIdentity(t *testing.T) {
 		t.Errorf("exit %d out %s err %s", r.code, r.out, r.err)
 	}
 }
+
+// TestLogsParseJSONArray: a Cloud Logging export (a pretty-printed JSON
+// array) is read record by record, each record's first line named, and the
+// summary says it counted JSON records, not lines.
+func TestLogsParseJSONArray(t *testing.T) {
+	p := writeLog(t, "gcp.json", []string{
+		`[`,
+		`  {`,
+		`    "timestamp": "2017-06-22T00:41:00.123456Z",`,
+		`    "httpRequest": {"requestMethod": "GET", "requestUrl": "https://www.example.jp/mypage/profile?tab=1",`,
+		`      "status": 200, "remoteIp": "203.0.113.9", "cacheLookup": true, "cacheHit": true},`,
+		`    "jsonPayload": {"cacheId": "NRT-1"}`,
+		`  },`,
+		`  {"timestamp": "2017-06-22T00:41:01Z", "httpRequest": {"requestMethod": "GET", "requestUrl": "mypage", "status": 200, "remoteIp": "203.0.113.9"}}`,
+		`]`,
+	})
+	r := runCLI(t, nil, "logs", "parse", "--format", "gcp", p)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(strings.SplitN(r.out, "\n", 2)[0]), &rec); err != nil {
+		t.Fatalf("output: %v\n%s", err, r.out)
+	}
+	for k, v := range map[string]any{"host": "www.example.jp", "path": "/mypage/profile", "query": "tab=1", "cache": "CACHED", "pop": "NRT-1", "line": 2.0} {
+		if rec[k] != v {
+			t.Errorf("record %s = %v, want %v", k, rec[k], v)
+		}
+	}
+	for _, want := range []string{":8: ", "1 files, 2 JSON records: 1 parsed, 1 rejected"} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.err)
+		}
+	}
+}
