@@ -157,7 +157,10 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 		if err != nil {
 			return err
 		}
-		if err := splitTarget(path, rec); err != nil {
+		// A path as logged ("//x" too); a full URL is split; else a reject.
+		if len(path) > 0 && path[0] == '/' {
+			rec.Path = path
+		} else if err := splitTarget(path, rec); err != nil {
 			return err
 		}
 		q, err := jsonText("ClientRequestQuery", &vals[p.query])
