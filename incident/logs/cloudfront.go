@@ -71,6 +71,7 @@ type cloudFront struct {
 	cookie   []byte   // cookie:NAME's name
 	fields   int      // fields the header names
 	last     int      // the highest field index Parse reads
+	core     int      // the highest but for x-edge-detailed/response-result-type
 	roles    []uint16 // per field index up to last: bit r for each role r
 	has      uint16   // roles present in the header
 	noIdent  string   // when set, every line is rejected with it
@@ -113,7 +114,7 @@ func NewCloudFront(id Identity) (HeaderParser, error) {
 // newCloudFront builds the parser for one field order. On a missing field
 // it returns the error and a parser that is otherwise usable.
 func newCloudFront(id Identity, names []string) (*cloudFront, error) {
-	p := &cloudFront{vocab: cloudFrontVocab, id: id, fields: len(names), last: -1}
+	p := &cloudFront{vocab: cloudFrontVocab, id: id, fields: len(names), last: -1, core: -1}
 	if id.Kind == "cookie" {
 		p.byCookie, p.cookie = true, []byte(id.Name)
 	}
@@ -136,6 +137,9 @@ func newCloudFront(id Identity, names []string) (*cloudFront, error) {
 		}
 		p.roles = append(p.roles, r)
 		p.last = i
+		if r&^(1<<cfDetailed|1<<cfResponse) != 0 {
+			p.core = i
+		}
 	}
 	if p.has&(1<<cfEpoch) == 0 {
 		for _, role := range []int{cfDate, cfTime} {
@@ -202,28 +206,33 @@ func (p *cloudFront) Parse(line []byte, rec *Record) error {
 	if p.noIdent != "" {
 		return reject(p.noIdent)
 	}
+	// The fields up to the last one read but the refinements of the cache
+	// result; those (further along in the standard order) only when
+	// x-edge-result-type is not already a hit: the reference documents
+	// x-edge-detailed-result-type as the same value then, and a hit is
+	// CACHED whatever x-edge-response-result-type says. Most lines of a
+	// CDN's logs are hits.
 	var f [cfRoles][]byte
-	rest := line
-	n := 0 // fields seen
-	for k := 0; k <= p.last; k++ {
-		var v []byte
-		if i := indexTab(rest); i >= 0 {
-			v, rest = rest[:i], rest[i+1:]
-		} else {
-			v, rest = rest, nil
-			if k < p.last {
-				return p.short(k + 1)
-			}
-			n = -1 // no field after this one
-		}
-		for r := p.roles[k]; r != 0; r &= r - 1 {
-			f[bits.TrailingZeros16(r)] = v
-		}
+	rest, ended, err := p.split(line, 0, p.core, &f)
+	if err != nil {
+		return err
 	}
-	if n == 0 {
-		n = p.last + 2 + bytes.Count(rest, []byte{'\t'})
-	} else {
-		n = p.last + 1
+	last, hit := p.core, false
+	if p.has&(1<<cfResult) != 0 {
+		hit = p.vocab.Classify(f[cfResult]) == CacheCached
+	}
+	if p.last > p.core && !hit {
+		if ended {
+			return p.short(p.core + 1)
+		}
+		if rest, ended, err = p.split(rest, p.core+1, p.last, &f); err != nil {
+			return err
+		}
+		last = p.last
+	}
+	n := last + 1 // fields seen
+	if !ended {
+		n += 1 + bytes.Count(rest, []byte{'\t'})
 	}
 	if n < p.fields {
 		return p.short(n)
@@ -237,7 +246,11 @@ func (p *cloudFront) Parse(line []byte, rec *Record) error {
 		return reject(fmt.Sprintf("sc-status %q is not a number", clip(f[cfStatus])))
 	}
 	rec.Status = st // "000": the viewer closed the connection first
-	rec.CacheRaw, rec.Cache = cfCache(p.vocab, f[cfResult], f[cfDetailed], f[cfResponse])
+	if hit {
+		rec.CacheRaw, rec.Cache = f[cfResult], CacheCached
+	} else {
+		rec.CacheRaw, rec.Cache = cfCache(p.vocab, f[cfResult], f[cfDetailed], f[cfResponse])
+	}
 	rec.Pop = dash(f[cfPop])
 	if p.has&(1<<cfIP) != 0 {
 		var err error
@@ -335,6 +348,28 @@ func cfTarget(stem []byte, rec *Record) error {
 		return splitTarget(stem, rec)
 	}
 	return reject(fmt.Sprintf("cs-uri-stem %q is neither a path beginning with / nor a full URL", clip(stem)))
+}
+
+// split reads fields from to to of the line (rest starts at field from)
+// into f by their roles, and returns the rest of the line after field to
+// and whether the line ended with it.
+func (p *cloudFront) split(rest []byte, from, to int, f *[cfRoles][]byte) ([]byte, bool, error) {
+	ended := false
+	for k := from; k <= to; k++ {
+		var v []byte
+		if i := indexTab(rest); i >= 0 {
+			v, rest = rest[:i], rest[i+1:]
+		} else {
+			if k < to {
+				return nil, true, p.short(k + 1)
+			}
+			v, rest, ended = rest, nil, true
+		}
+		for r := p.roles[k]; r != 0; r &= r - 1 {
+			f[bits.TrailingZeros16(r)] = v
+		}
+	}
+	return rest, ended, nil
 }
 
 func (p *cloudFront) short(n int) error {

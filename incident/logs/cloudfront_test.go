@@ -60,6 +60,9 @@ const cfShuffled = "c-ip time date x-edge-result-type cs-uri-query cs-uri-stem s
 
 var benchCloudFrontLine = []byte(cfLine(CloudFrontFields))
 
+// benchCloudFrontMissLine is a miss: the detailed result type is read too.
+var benchCloudFrontMissLine = []byte(cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-response-result-type", "Miss", "x-edge-detailed-result-type", "Miss"))
+
 func TestCloudFrontParse(t *testing.T) {
 	cookie := Identity{Kind: "cookie", Name: "sid"}
 	std := Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Pop: b("NRT51-C1"), ClientIP: b("198.51.100.7"), Method: b("GET"),
@@ -120,6 +123,11 @@ func TestCloudFrontParse(t *testing.T) {
 		{name: "a dash in the detailed type falls back to the result type", id: cookie,
 			line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-detailed-result-type", "-"),
 			want: with(func(r *Record) { r.Cache = CacheFill; r.CacheRaw = b("Miss") })},
+		{name: "a hit is not refined (the reference: the detailed type is the same)", id: cookie,
+			line: cfLine(CloudFrontFields, "x-edge-result-type", "Hit", "x-edge-detailed-result-type", "OriginShieldHit"),
+			want: with(func(r *Record) { r.CacheRaw = b("Hit") })},
+		{name: "truncated after the core fields of a miss", id: cookie,
+			line: strings.Join(strings.Split(cfLine(CloudFrontFields, "x-edge-result-type", "Miss"), "\t")[:16], "\t"), reject: "has 16 fields, the #Fields header names 33"},
 		{name: "unknown detailed type stays unknown, raw kept", id: cookie,
 			line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-response-result-type", "Miss", "x-edge-detailed-result-type", "RegionalEdgeHit"),
 			want: with(func(r *Record) { r.Cache = CacheUnknown; r.CacheRaw = b("RegionalEdgeHit") })},
@@ -303,22 +311,28 @@ func TestCloudFrontZeroAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := make([]byte, len(benchCloudFrontLine))
-	var rec Record
-	allocs := testing.AllocsPerRun(100, func() {
-		copy(line, benchCloudFrontLine)
-		rec = Record{}
-		if err := hp.Parse(line, &rec); err != nil {
-			t.Fatal(err)
+	for _, l := range [][]byte{benchCloudFrontLine, benchCloudFrontMissLine} {
+		line := make([]byte, len(l))
+		var rec Record
+		allocs := testing.AllocsPerRun(100, func() {
+			copy(line, l)
+			rec = Record{}
+			if err := hp.Parse(line, &rec); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("Parse allocates %.1f times per line, want 0", allocs)
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("Parse allocates %.1f times per line, want 0", allocs)
 	}
 }
 
 func BenchmarkCloudFront(b *testing.B) {
 	benchParser(b, func() (Parser, error) { return NewCloudFront(Identity{Kind: "cookie", Name: "sid"}) }, benchCloudFrontLine, true)
+}
+
+func BenchmarkCloudFrontMiss(b *testing.B) {
+	benchParser(b, func() (Parser, error) { return NewCloudFront(Identity{Kind: "cookie", Name: "sid"}) }, benchCloudFrontMissLine, true)
 }
 
 func FuzzCloudFront(f *testing.F) {
@@ -329,6 +343,10 @@ func FuzzCloudFront(f *testing.F) {
 	f.Add("#Fields: date time cs-uri-stem sc-status x-edge-result-type cs(Cookie)", []byte("2017-06-22\t00:41:00\t/\t200\tHit\tsid=1"))
 	f.Add("", []byte(cfLine(CloudFrontFields)[:100]))
 	f.Add("", []byte("#Fields: date time"))
+	f.Add("", benchCloudFrontMissLine)
+	f.Add("", []byte(cfLine(CloudFrontFields, "x-edge-result-type", "Error", "x-edge-response-result-type", "Hit", "x-edge-detailed-result-type", "ClientCommError")))
+	f.Add("#Fields: "+cfV2, []byte(cfLine(cfV2, "cs-uri-stem", "https://a.example/p")))
+	f.Add("", []byte(cfJSONLine))
 	// Client addresses that reject the line, or lose their port.
 	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "evil.example")))
 	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "-")))

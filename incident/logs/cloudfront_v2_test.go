@@ -133,7 +133,7 @@ func TestCloudFrontCacheValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, line := range []string{
-		cfLine(CloudFrontFields, "x-edge-detailed-result-type", "RegionalEdgeHit"),
+		cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-detailed-result-type", "RegionalEdgeHit"),
 		cfJSON("x-edge-detailed-result-type", "RegionalEdgeHit"),
 	} {
 		var rec Record
