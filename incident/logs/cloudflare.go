@@ -268,7 +268,8 @@ var cloudflareFormat = &Format{
 	Vocab: cloudflareVocab,
 	Config: "push (or pull with fields=) EdgeStartTimestamp, ClientIP, ClientRequestMethod, ClientRequestHost, ClientRequestURI, EdgeResponseStatus, CacheCacheStatus and EdgeColoCode; " +
 		"for identity cookie:NAME add the cookie to the job's custom fields (Cookies) or log RequestHeaders with cookie; field:NAME reads any key (dotted for nested). " +
-		"Any timestamp format (unixnano, unix, rfc3339). Takes cache_values, prefix, accept_missing",
+		"Any timestamp format (unixnano, unix, rfc3339). unknown, none and deferred stay UNKNOWN (counted and shown: a Worker's main request is logged unknown), " +
+		"map them with cache_values (e.g. unknown: ORIGIN when the zone runs no Worker). Takes cache_values, prefix, accept_missing",
 	Example:   `{"EdgeStartTimestamp":1498092060123456789,"ClientIP":"203.0.113.9","ClientRequestMethod":"GET","ClientRequestHost":"www.example.jp","ClientRequestURI":"/mypage/profile?tab=1","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeColoCode":"NRT","RayID":"3723d2a4bb5a1c2e","Cookies":{"sid":"abc123"}}`,
 	CacheHint: "add CacheCacheStatus to the Logpush job's fields (or Logpull's fields=)",
 	New: func(src incident.LogSource, id Identity) (Parser, error) {

@@ -326,3 +326,25 @@ func FuzzCloudflare(f *testing.F) {
 		}
 	})
 }
+
+// TestCDNFormatExamples: the README's example line of each format parses,
+// with the identity its Config describes.
+func TestCDNFormatExamples(t *testing.T) {
+	for _, name := range []string{"cloudfront", "cloudflare"} {
+		f, ok := LookupFormat(name)
+		if !ok {
+			t.Fatalf("no format %s", name)
+		}
+		p, err := NewParser(incident.LogSource{Format: name, Identity: "cookie:sid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := p.Parse([]byte(f.Example), &rec); err != nil {
+			t.Fatalf("%s: Example does not parse: %v", name, err)
+		}
+		if string(rec.Identity) != "abc123" || string(rec.Path) != "/mypage/profile" || rec.Cache != CacheCached || string(rec.ClientIP) != "203.0.113.9" {
+			t.Errorf("%s: Example read as %+v", name, rec)
+		}
+	}
+}
