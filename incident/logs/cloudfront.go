@@ -68,13 +68,16 @@ type cloudFront struct {
 	vocab    *Vocab
 	id       Identity
 	byCookie bool
-	cookie   []byte   // cookie:NAME's name
-	fields   int      // fields the header names
-	last     int      // the highest field index Parse reads
-	core     int      // the highest but for x-edge-detailed/response-result-type
-	roles    []uint16 // per field index up to last: bit r for each role r
-	has      uint16   // roles present in the header
-	noIdent  string   // when set, every line is rejected with it
+	cookie   []byte // cookie:NAME's name
+	fields   int    // fields the header names
+	last     int    // the highest field index Parse reads from the start of a line
+	// Where x-edge-detailed-result-type and x-edge-response-result-type
+	// are when they come after every other field read (-1: not there, or
+	// read with those): read from the end of the line, and only when needed.
+	tailD, tailR int
+	roles        []uint16 // per field index up to last: bit r for each role r
+	has          uint16   // roles present in the header
+	noIdent      string   // when set, every line is rejected with it
 	// json reads standard logging v2's JSON output (a line starting with
 	// '{'); only the parser used before any #Fields header has one.
 	json *cloudFrontJSON
@@ -114,7 +117,7 @@ func NewCloudFront(id Identity) (HeaderParser, error) {
 // newCloudFront builds the parser for one field order. On a missing field
 // it returns the error and a parser that is otherwise usable.
 func newCloudFront(id Identity, names []string) (*cloudFront, error) {
-	p := &cloudFront{vocab: cloudFrontVocab, id: id, fields: len(names), last: -1, core: -1}
+	p := &cloudFront{vocab: cloudFrontVocab, id: id, fields: len(names), last: -1, tailD: -1, tailR: -1}
 	if id.Kind == "cookie" {
 		p.byCookie, p.cookie = true, []byte(id.Name)
 	}
@@ -136,9 +139,8 @@ func newCloudFront(id Identity, names []string) (*cloudFront, error) {
 			p.roles = append(p.roles, 0)
 		}
 		p.roles = append(p.roles, r)
-		p.last = i
 		if r&^(1<<cfDetailed|1<<cfResponse) != 0 {
-			p.core = i
+			p.last = i
 		}
 	}
 	if p.has&(1<<cfEpoch) == 0 {
@@ -155,6 +157,14 @@ func newCloudFront(id Identity, names []string) (*cloudFront, error) {
 	}
 	if p.has&(1<<cfResult|1<<cfDetailed|1<<cfResponse) == 0 {
 		return nil, fmt.Errorf("the #Fields header has no x-edge-result-type field (nor x-edge-detailed-result-type): add it to the logged fields")
+	}
+	for i := p.last + 1; i < len(p.roles); i++ {
+		if p.roles[i]&(1<<cfDetailed) != 0 {
+			p.tailD = i
+		}
+		if p.roles[i]&(1<<cfResponse) != 0 {
+			p.tailR = i
+		}
 	}
 	switch {
 	case id.Kind == "cookie" && p.has&(1<<cfCookie) == 0:
@@ -207,19 +217,20 @@ func (p *cloudFront) Parse(line []byte, rec *Record) error {
 		return reject(p.noIdent)
 	}
 	// The fields up to the last one read but the refinements of the cache
-	// result; those (further along in the standard order) only when
-	// x-edge-result-type is not already a hit: the reference documents
-	// x-edge-detailed-result-type as the same value then, and a hit is
-	// CACHED whatever x-edge-response-result-type says. Most lines of a
-	// CDN's logs are hits.
+	// result, which come later in the standard order: those are found from
+	// the end of the line, and only when x-edge-result-type is not already
+	// a hit (the reference documents x-edge-detailed-result-type as the
+	// same value then, and a hit is CACHED whatever
+	// x-edge-response-result-type says). Most lines of a CDN's logs are
+	// hits; a miss costs a few more steps back from the end.
 	var f [cfRoles][]byte
 	rest, ended := line, false
-	for k := 0; k <= p.core; k++ { // p.split, inlined: the hot loop
+	for k := 0; k <= p.last; k++ {
 		var v []byte
 		if i := indexTab(rest); i >= 0 {
 			v, rest = rest[:i], rest[i+1:]
 		} else {
-			if k < p.core {
+			if k < p.last {
 				return p.short(k + 1)
 			}
 			v, rest, ended = rest, nil, true
@@ -228,26 +239,40 @@ func (p *cloudFront) Parse(line []byte, rec *Record) error {
 			f[bits.TrailingZeros16(r)] = v
 		}
 	}
-	var err error
-	last, hit := p.core, false
-	if p.has&(1<<cfResult) != 0 {
-		hit = p.vocab.Classify(f[cfResult]) == CacheCached
-	}
-	if p.last > p.core && !hit {
-		if ended {
-			return p.short(p.core + 1)
-		}
-		if rest, ended, err = p.split(rest, p.core+1, p.last, &f); err != nil {
-			return err
-		}
-		last = p.last
-	}
-	n := last + 1 // fields seen
+	n := p.last + 1 // fields seen
 	if !ended {
 		n += 1 + bytes.Count(rest, []byte{'\t'})
 	}
 	if n < p.fields {
 		return p.short(n)
+	}
+	// rest holds fields p.last+1 to n-1 (n > every tail index).
+	rc := CacheUnknown
+	if p.has&(1<<cfResult) != 0 {
+		rc = p.vocab.Classify(f[cfResult])
+	}
+	if rc == CacheCached {
+		rec.CacheRaw, rec.Cache = f[cfResult], CacheCached
+	} else {
+		if p.tailD >= 0 {
+			f[cfDetailed] = fieldFromEnd(rest, p.last+1, n, p.tailD)
+		}
+		raw, c := f[cfResult], rc
+		if d := f[cfDetailed]; !anonymous(d) && !bytes.Equal(d, raw) {
+			raw, c = d, p.vocab.Classify(d)
+		}
+		if c == CacheOrigin {
+			// A disconnect after a cached (or fetched) response: see cfCache.
+			if p.tailR >= 0 {
+				f[cfResponse] = fieldFromEnd(rest, p.last+1, n, p.tailR)
+			}
+			if r := f[cfResponse]; !anonymous(r) {
+				if c2 := p.vocab.Classify(r); c2 == CacheCached || c2 == CacheFill {
+					raw, c = r, c2
+				}
+			}
+		}
+		rec.CacheRaw, rec.Cache = raw, c
 	}
 
 	if ep := f[cfEpoch]; !anonymous(ep) {
@@ -266,11 +291,6 @@ func (p *cloudFront) Parse(line []byte, rec *Record) error {
 		return reject(fmt.Sprintf("sc-status %q is not a number", clip(f[cfStatus])))
 	}
 	rec.Status = st // "000": the viewer closed the connection first
-	if hit {
-		rec.CacheRaw, rec.Cache = f[cfResult], CacheCached
-	} else {
-		rec.CacheRaw, rec.Cache = cfCache(p.vocab, f[cfResult], f[cfDetailed], f[cfResponse])
-	}
 	rec.Pop = dash(f[cfPop])
 	if p.has&(1<<cfIP) != 0 {
 		var err error
@@ -372,26 +392,19 @@ func cfTarget(stem []byte, rec *Record) error {
 	return reject(fmt.Sprintf("cs-uri-stem %q is neither a path beginning with / nor a full URL", clip(stem)))
 }
 
-// split reads fields from to to of the line (rest starts at field from)
-// into f by their roles, and returns the rest of the line after field to
-// and whether the line ended with it.
-func (p *cloudFront) split(rest []byte, from, to int, f *[cfRoles][]byte) ([]byte, bool, error) {
-	ended := false
-	for k := from; k <= to; k++ {
-		var v []byte
-		if i := indexTab(rest); i >= 0 {
-			v, rest = rest[:i], rest[i+1:]
-		} else {
-			if k < to {
-				return nil, true, p.short(k + 1)
-			}
-			v, rest, ended = rest, nil, true
-		}
-		for r := p.roles[k]; r != 0; r &= r - 1 {
-			f[bits.TrailingZeros16(r)] = v
-		}
+// fieldFromEnd returns field t of a line whose fields first to n-1 are
+// rest (tab-separated), stepping back from its end: the fields after the
+// last one Parse needs are few and short.
+func fieldFromEnd(rest []byte, first, n, t int) []byte {
+	end := len(rest)
+	for i := n - 1; i > t; i-- {
+		end = bytes.LastIndexByte(rest[:end], '\t')
 	}
-	return rest, ended, nil
+	start := 0
+	if t > first {
+		start = bytes.LastIndexByte(rest[:end], '\t') + 1
+	}
+	return rest[start:end]
 }
 
 func (p *cloudFront) short(n int) error {
