@@ -6,17 +6,32 @@ import (
 	"github.com/breachctl/breachctl/incident"
 )
 
+// Cloudflare http_requests logs, as documented by Cloudflare: the Logpush
+// dataset's field list (Logs > Reference > Log fields > Zone-scoped >
+// HTTP requests: EdgeStartTimestamp, ClientIP, ClientRequestHost,
+// ClientRequestURI, ClientRequestPath, ClientRequestQuery,
+// EdgeResponseStatus, CacheResponseStatus, OriginResponseStatus,
+// CacheCacheStatus with its values "unknown | miss | expired | updating |
+// stale | hit | ignored | bypass | revalidated | dynamic | stream_hit |
+// deferred", EdgeColoCode, EdgeColoID, Cookies, RequestHeaders), "Cloudflare
+// cache responses" (cache/concepts/cache-responses: what each
+// CF-Cache-Status value means) and Logpull (the older API: the same field
+// names, one JSON object per line, EdgeStartTimestamp in Unix nanoseconds
+// by default, or Unix seconds or RFC 3339 with timestamps=unix|rfc3339;
+// Logpush's timestamp_format gives the same three).
+
 // cloudflareSlots bounds the values a Cloudflare line is read for: the
 // keys below and at most three for the identity.
 const cloudflareSlots = 16
 
-// cloudflare parses Cloudflare Logpush http_requests lines: one JSON object
-// per line, read with the allocation-free scanner of jsonscan.go.
+// cloudflare parses Cloudflare Logpush and Logpull http_requests lines: one
+// JSON object per line, read with the allocation-free scanner of
+// jsonscan.go.
 type cloudflare struct {
 	vocab *Vocab
 	q     jsonQuery
 	// Slots of the keys read.
-	ts, colo, coloID, ip, method, host, uri, path, query, status, originStatus, cache int
+	ts, colo, coloID, ip, method, host, uri, path, query, status, cacheStatus, originStatus, cache int
 	// Identity: field:NAME reads ident; cookie:NAME reads Cookies.NAME,
 	// else the Cookie request header.
 	ident      jsonField
@@ -27,10 +42,11 @@ type cloudflare struct {
 	idKey      string // "Cookies.NAME" or NAME, for reject reasons
 }
 
-// NewCloudflare returns the parser for Cloudflare Logpush JSON lines.
-// Identity is cookie:NAME (the Cookies object's NAME, else the cookie
-// request header in RequestHeaders) or field:NAME (a top-level key, or a
-// dotted path into nested objects, holding a string or a number).
+// NewCloudflare returns the parser for Cloudflare Logpush and Logpull JSON
+// lines. Identity is cookie:NAME (the Cookies object's NAME, else the cookie
+// request header in RequestHeaders), field:NAME (a top-level key, or a
+// dotted path into nested objects, holding a string or a number) or none
+// (Kind "": every request anonymous).
 func NewCloudflare(id Identity) (Parser, error) {
 	p := &cloudflare{vocab: cloudflareVocab, ident: noField, cookieObj: -1, cookieHdrs: [2]int{-1, -1}}
 	q := &p.q
@@ -48,6 +64,7 @@ func NewCloudflare(id Identity) (Parser, error) {
 		{&p.path, "ClientRequestPath"},
 		{&p.query, "ClientRequestQuery"},
 		{&p.status, "EdgeResponseStatus"},
+		{&p.cacheStatus, "CacheResponseStatus"},
 		{&p.originStatus, "OriginResponseStatus"},
 		{&p.cache, "CacheCacheStatus"},
 	} {
@@ -74,6 +91,7 @@ func NewCloudflare(id Identity) (Parser, error) {
 		p.cookieHdrs[1], err = q.add("RequestHeaders", "Cookie")
 	case "remote_user":
 		return nil, fmt.Errorf("identity remote_user does not exist in Cloudflare logs; use cookie:NAME or field:NAME")
+	case "": // none: every request is anonymous
 	default:
 		return nil, fmt.Errorf("identity %q: want cookie:NAME or field:NAME", id.Kind)
 	}
@@ -102,13 +120,17 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 		return err
 	}
 
-	if v = &vals[p.status]; !v.present() {
-		if v = &vals[p.originStatus]; !v.present() {
-			return reject("EdgeResponseStatus missing")
-		}
-		rec.Status, err = jsonStatus("OriginResponseStatus", v)
-	} else {
-		rec.Status, err = jsonStatus("EdgeResponseStatus", v)
+	// The status the viewer got: EdgeResponseStatus; without it (not in
+	// the job's fields), what the cache gave the edge, else the origin's.
+	switch {
+	case vals[p.status].present():
+		rec.Status, err = jsonStatus("EdgeResponseStatus", &vals[p.status])
+	case vals[p.cacheStatus].present():
+		rec.Status, err = jsonStatus("CacheResponseStatus", &vals[p.cacheStatus])
+	case vals[p.originStatus].present():
+		rec.Status, err = jsonStatus("OriginResponseStatus", &vals[p.originStatus])
+	default:
+		return reject("EdgeResponseStatus missing")
 	}
 	if err != nil {
 		return err
@@ -131,14 +153,25 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 			return err
 		}
 	} else if v = &vals[p.path]; v.present() {
-		if rec.Path, err = jsonText("ClientRequestPath", v); err != nil {
+		path, err := jsonText("ClientRequestPath", v)
+		if err != nil {
 			return err
 		}
-		if rec.Query, err = jsonText("ClientRequestQuery", &vals[p.query]); err != nil {
+		// A path as logged ("//x" too); a full URL is split; else a reject.
+		if len(path) > 0 && path[0] == '/' {
+			rec.Path = path
+		} else if err := splitTarget(path, rec); err != nil {
 			return err
 		}
-		if len(rec.Query) > 0 && rec.Query[0] == '?' {
-			rec.Query = rec.Query[1:]
+		q, err := jsonText("ClientRequestQuery", &vals[p.query])
+		if err != nil {
+			return err
+		}
+		if len(q) > 0 && q[0] == '?' {
+			q = q[1:]
+		}
+		if len(q) > 0 {
+			rec.Query = q
 		}
 	} else {
 		return reject("ClientRequestURI missing (and no ClientRequestPath)")
@@ -164,8 +197,11 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 	if rec.Method, err = jsonText("ClientRequestMethod", &vals[p.method]); err != nil {
 		return err
 	}
-	if rec.Host, err = jsonText("ClientRequestHost", &vals[p.host]); err != nil {
+	// The Host header; without it, the host of a full-URL ClientRequestURI.
+	if h, err := jsonText("ClientRequestHost", &vals[p.host]); err != nil {
 		return err
+	} else if len(h) > 0 {
+		rec.Host = h
 	}
 
 	var id []byte
@@ -197,20 +233,45 @@ func (p *cloudflare) Parse(line []byte, rec *Record) error {
 
 func (p *cloudflare) setVocab(v *Vocab) { p.vocab = v }
 
-// cloudflareVocab is CacheCacheStatus's.
+// cloudflareVocab is CacheCacheStatus's (the values Logpush documents; the
+// meanings are the cache-responses page's).
+//
+//   - FILL: miss (not in the cache, served from the origin, and stored when
+//     cacheable), expired (in the cache but expired: fetched again and
+//     stored).
+//   - CACHED: hit; stale (expired, served from the cache because the origin
+//     could not be reached); updating (expired, served from the cache while
+//     the origin updates it); revalidated (the origin confirmed the stored
+//     copy, which was served); ignored (the Logs glossary counts it among
+//     "cached requests", with hit, stale and updating); stream_hit (a
+//     Cloudflare Stream object served from the cache). A lower tier's first
+//     request filled from an upper tier's cache (CacheTieredFill true) is
+//     logged as hit: CACHED, as it should be (another request stored it).
+//   - ORIGIN: bypass (the origin said not to cache: no-cache, private,
+//     max-age=0, Set-Cookie), dynamic (not eligible for caching, nothing
+//     set to cache it: fetched from the origin, not stored).
+//   - UNKNOWN (counted and shown): unknown and none, because Cloudflare
+//     logs a Worker's main request so while the subrequest it made carries
+//     the cache status: that response may be a stored page (map them with
+//     cache_values: {unknown: ORIGIN} when the zone runs no Worker: then
+//     they are only WAF blocks and redirect rules); deferred, which the
+//     field list names but no page explains.
 var cloudflareVocab = NewVocab(
 	[]string{"miss", "expired"},
-	[]string{"hit", "stale", "updating", "revalidated"},
+	[]string{"hit", "stale", "updating", "revalidated", "ignored", "stream_hit"},
 	[]string{"bypass", "dynamic"},
 )
 
 var cloudflareFormat = &Format{
-	Name:      "cloudflare",
-	Title:     "Cloudflare Logpush http_requests (JSON lines)",
-	Vocab:     cloudflareVocab,
-	Config:    "push the fields EdgeStartTimestamp, ClientIP, ClientRequestMethod, ClientRequestHost, ClientRequestURI, EdgeResponseStatus, CacheCacheStatus, EdgeColoCode, and Cookies (or RequestHeaders with cookie) for identity cookie:NAME",
-	Example:   `{"EdgeStartTimestamp":"2017-06-22T00:41:00.123Z","ClientIP":"203.0.113.9","ClientRequestMethod":"GET","ClientRequestHost":"www.example.jp","ClientRequestURI":"/mypage/profile","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeColoCode":"NRT","Cookies":{"sid":"abc"}}`,
-	CacheHint: "add CacheCacheStatus to the Logpush job's fields",
+	Name:  "cloudflare",
+	Title: "Cloudflare http_requests logs: Logpush and Logpull (JSON lines)",
+	Vocab: cloudflareVocab,
+	Config: "push (or pull with fields=) EdgeStartTimestamp, ClientIP, ClientRequestMethod, ClientRequestHost, ClientRequestURI, EdgeResponseStatus, CacheCacheStatus and EdgeColoCode; " +
+		"for identity cookie:NAME add the cookie to the job's custom fields (Cookies) or log RequestHeaders with cookie; field:NAME reads any key (dotted for nested). " +
+		"Any timestamp format (unixnano, unix, rfc3339). unknown, none and deferred stay UNKNOWN (counted and shown: a Worker's main request is logged unknown), " +
+		"map them with cache_values (e.g. unknown: ORIGIN when the zone runs no Worker). Takes cache_values, prefix, accept_missing",
+	Example:   `{"EdgeStartTimestamp":1498092060123456789,"ClientIP":"203.0.113.9","ClientRequestMethod":"GET","ClientRequestHost":"www.example.jp","ClientRequestURI":"/mypage/profile?tab=1","EdgeResponseStatus":200,"CacheCacheStatus":"hit","EdgeColoCode":"NRT","RayID":"3723d2a4bb5a1c2e","Cookies":{"sid":"abc123"}}`,
+	CacheHint: "add CacheCacheStatus to the Logpush job's fields (or Logpull's fields=)",
 	New: func(src incident.LogSource, id Identity) (Parser, error) {
 		return NewCloudflare(id)
 	},

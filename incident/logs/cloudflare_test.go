@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/breachctl/breachctl/incident"
 )
 
 // benchCloudflareLine is a Logpush http_requests line with the dashboard's
@@ -75,6 +77,37 @@ func TestCloudflareParse(t *testing.T) {
 			line: `{"EdgeStartTimestamp":"2017-06-22T00:41:00Z","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"unknown"}`,
 			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Path: b("/"), Status: 200, Cache: CacheUnknown, CacheRaw: b("unknown")}},
 
+		// Logpull: the same fields; EdgeStartTimestamp as Unix nanoseconds
+		// (default), Unix seconds (timestamps=unix) or RFC 3339.
+		{name: "Logpull default: nanoseconds, CacheResponseStatus", id: cookie,
+			line: `{"CacheCacheStatus":"miss","CacheResponseStatus":200,"ClientIP":"192.0.2.10","ClientRequestHost":"www.example.jp","ClientRequestMethod":"GET","ClientRequestURI":"/mypage/bank?x=1","EdgeEndTimestamp":1498092060200000000,"EdgeResponseBytes":3120,"EdgeResponseStatus":200,"EdgeStartTimestamp":1498092060000000001,"RayID":"3723d2a4bb5a1c2f"}`,
+			want: Record{Time: ns("2017-06-22T00:41:00.000000001Z"), ClientIP: b("192.0.2.10"), Method: b("GET"), Host: b("www.example.jp"), Path: b("/mypage/bank"), Query: b("x=1"), Status: 200, Cache: CacheFill, CacheRaw: b("miss")}},
+		{name: "Logpull timestamps=unix, no edge status: the cache's", id: cookie,
+			line: `{"CacheCacheStatus":"hit","CacheResponseStatus":200,"OriginResponseStatus":0,"ClientRequestURI":"/","EdgeStartTimestamp":1498092060}`,
+			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Path: b("/"), Status: 200, Cache: CacheCached, CacheRaw: b("hit")}},
+		{name: "Logpull timestamps=rfc3339", id: cookie,
+			line: `{"CacheCacheStatus":"stale","ClientRequestURI":"/","EdgeResponseStatus":200,"EdgeStartTimestamp":"2017-06-22T00:41:00Z"}`,
+			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Path: b("/"), Status: 200, Cache: CacheCached, CacheRaw: b("stale")}},
+		{name: "no identity", id: Identity{},
+			line: string(benchCloudflareLine),
+			want: Record{Time: ns("2017-06-22T00:41:00.123456789Z"), Pop: b("NRT"), ClientIP: b("198.51.100.7"), Method: b("GET"), Host: b("www.example-market.jp"), Path: b("/items/123456"), Query: b("ref=top"), Status: 200, Cache: CacheCached, CacheRaw: b("hit")}},
+		{name: "full URL in ClientRequestURI: split, host from the URL", id: cookie,
+			line: `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"https://shop.example.jp:443/mypage/profile?tab=2","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
+			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Host: b("shop.example.jp"), Path: b("/mypage/profile"), Query: b("tab=2"), Status: 200, Cache: CacheCached, CacheRaw: b("hit")}},
+		{name: "full URL in ClientRequestURI: ClientRequestHost kept", id: cookie,
+			line: `{"EdgeStartTimestamp":1498092060,"ClientRequestHost":"www.example.jp","ClientRequestURI":"https://shop.example.jp/p","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
+			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Host: b("www.example.jp"), Path: b("/p"), Status: 200, Cache: CacheCached, CacheRaw: b("hit")}},
+		{name: "ClientRequestPath with a double slash is a path", id: cookie,
+			line: `{"EdgeStartTimestamp":1498092060,"ClientRequestPath":"//cdn/a.js","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
+			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Path: b("//cdn/a.js"), Status: 200, Cache: CacheCached, CacheRaw: b("hit")}},
+		{name: "ClientRequestPath with an empty query", id: cookie,
+			line: `{"EdgeStartTimestamp":1498092060,"ClientRequestPath":"/p","ClientRequestQuery":"","EdgeResponseStatus":200,"CacheCacheStatus":"ignored"}`,
+			want: Record{Time: ns("2017-06-22T00:41:00Z"), Coarse: true, Path: b("/p"), Status: 200, Cache: CacheCached, CacheRaw: b("ignored")}},
+
+		{name: "host name in the address field", id: cookie, line: `{"EdgeStartTimestamp":1498092060,"ClientIP":"viewer.example.net","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`, reject: `ClientIP "viewer.example.net" is not an IP address`},
+		{name: "path not starting with /", id: cookie, line: `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"mypage/profile","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`, reject: `request target "mypage/profile" is neither a path beginning with / nor a full URL`},
+		{name: "ClientRequestPath not starting with /", id: cookie, line: `{"EdgeStartTimestamp":1498092060,"ClientRequestPath":"p","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`, reject: `request target "p" is neither a path beginning with / nor a full URL`},
+		{name: "CacheResponseStatus not a number", id: cookie, line: `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/","CacheResponseStatus":"x","CacheCacheStatus":"hit"}`, reject: `CacheResponseStatus "x" is not a status number`},
 		{name: "not JSON", id: cookie, line: `198.51.100.7 - - [22/Jun/2017:09:41:00 +0900] "GET / HTTP/1.1" 200 1`, reject: "not a JSON object"},
 		{name: "truncated mid-string", id: cookie, line: string(benchCloudflareLine[:300]), reject: "unterminated string"},
 		{name: "truncated between members", id: cookie, line: `{"EdgeStartTimestamp":"2017-06-22T00:41:00Z",`, reject: "line ends inside"},
@@ -118,6 +151,48 @@ func TestCloudflareParse(t *testing.T) {
 	}
 }
 
+// TestCloudflareCacheStatus maps every CacheCacheStatus value the Logpush
+// field list documents.
+func TestCloudflareCacheStatus(t *testing.T) {
+	want := map[string]Cache{
+		"miss": CacheFill, "expired": CacheFill,
+		"hit": CacheCached, "stale": CacheCached, "updating": CacheCached, "revalidated": CacheCached, "ignored": CacheCached, "stream_hit": CacheCached,
+		"bypass": CacheOrigin, "dynamic": CacheOrigin,
+		// A Worker's main request (its subrequest carries the cache
+		// status), a WAF block, a redirect rule: not known to be ORIGIN.
+		"unknown": CacheUnknown, "none": CacheUnknown, "deferred": CacheUnknown,
+		"HIT": CacheCached, "": CacheUnknown, "refreshhit": CacheUnknown,
+	}
+	p, err := NewCloudflare(Identity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, c := range want {
+		var rec Record
+		line := `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"` + v + `"}`
+		if err := p.Parse([]byte(line), &rec); err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if rec.Cache != c || string(rec.CacheRaw) != v {
+			t.Errorf("CacheCacheStatus %q: %v %q, want %v %q", v, rec.Cache, rec.CacheRaw, c, v)
+		}
+	}
+	// cache_values override and extend.
+	np, err := NewParser(incident.LogSource{Format: "cloudflare", CacheValues: map[string]string{"unknown": "ORIGIN", "deferred": "CACHED"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, c := range map[string]Cache{"unknown": CacheOrigin, "deferred": CacheCached, "none": CacheUnknown, "hit": CacheCached} {
+		var rec Record
+		if err := np.Parse([]byte(`{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"`+v+`"}`), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Cache != c {
+			t.Errorf("with cache_values, %q: %v, want %v", v, rec.Cache, c)
+		}
+	}
+}
+
 func TestCloudflareRejectReasonIsShort(t *testing.T) {
 	p, _ := NewCloudflare(Identity{Kind: "cookie", Name: "sid"})
 	secret := strings.Repeat("s3cr3t-", 30)
@@ -129,7 +204,7 @@ func TestCloudflareRejectReasonIsShort(t *testing.T) {
 }
 
 func TestNewCloudflareErrors(t *testing.T) {
-	for _, id := range []Identity{{Kind: "remote_user"}, {}, {Kind: "header", Name: "x"}, {Kind: "field", Name: "a..b"}} {
+	for _, id := range []Identity{{Kind: "remote_user"}, {Kind: "header", Name: "x"}, {Kind: "field", Name: "a..b"}} {
 		if _, err := NewCloudflare(id); err == nil {
 			t.Errorf("NewCloudflare(%+v) succeeded, want an error", id)
 		}
@@ -229,6 +304,8 @@ func FuzzCloudflare(f *testing.F) {
 		`{"EdgeStartTimestamp":1498092060,"ClientIP":"evil.example","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
 		`{"EdgeStartTimestamp":1498092060,"ClientIP":"","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
 		`{"EdgeStartTimestamp":1498092060,"ClientIP":"[2001:db8::1]:443","ClientRequestURI":"/","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`,
+		`{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"https://shop.example/p?q","CacheResponseStatus":200,"CacheCacheStatus":"stream_hit"}`,
+		`{"EdgeStartTimestamp":"2017-06-22T00:41:00Z","ClientRequestPath":"//x","ClientRequestQuery":"?","OriginResponseStatus":200,"CacheCacheStatus":"unknown"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -244,5 +321,30 @@ func FuzzCloudflare(f *testing.F) {
 		if err == nil && !json.Valid(in) {
 			t.Fatalf("accepted invalid JSON %q", in)
 		}
+		if err == nil && (len(rec.Path) == 0 || rec.Path[0] != '/') {
+			t.Fatalf("path %q of %q does not begin with /", rec.Path, in)
+		}
 	})
+}
+
+// TestCDNFormatExamples: the README's example line of each format parses,
+// with the identity its Config describes.
+func TestCDNFormatExamples(t *testing.T) {
+	for _, name := range []string{"cloudfront", "cloudflare"} {
+		f, ok := LookupFormat(name)
+		if !ok {
+			t.Fatalf("no format %s", name)
+		}
+		p, err := NewParser(incident.LogSource{Format: name, Identity: "cookie:sid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec Record
+		if err := p.Parse([]byte(f.Example), &rec); err != nil {
+			t.Fatalf("%s: Example does not parse: %v", name, err)
+		}
+		if string(rec.Identity) != "abc123" || string(rec.Path) != "/mypage/profile" || rec.Cache != CacheCached || string(rec.ClientIP) != "203.0.113.9" {
+			t.Errorf("%s: Example read as %+v", name, rec)
+		}
+	}
 }

@@ -27,6 +27,7 @@ var cfSample = map[string]string{
 	"fle-encrypted-fields": "-", "c-port": "51234", "time-to-first-byte": "0.001",
 	"x-edge-detailed-result-type": "Hit", "sc-content-type": "text/html", "sc-content-len": "5123",
 	"sc-range-start": "-", "sc-range-end": "-", "x-user": "u-42",
+	"timestamp(ms)": "1498092060123", "c-country": "JP", "asn": "2516", "origin-fbl": "0.120", "origin-lbl": "0.121",
 }
 
 // cfLine builds a tab-separated line in the given #Fields order, with the
@@ -50,10 +51,17 @@ func cfLine(order string, set ...string) string {
 // cfOld is the order of older (2017) logs: 24 fields, no fle-*/c-port/....
 const cfOld = "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version"
 
+// cfV2 is a standard logging (v2) W3C selection with timestamp(ms), the
+// detailed result type and no date or time.
+const cfV2 = "timestamp(ms) c-ip cs-method x-host-header cs-uri-stem cs-uri-query sc-status x-edge-location x-edge-detailed-result-type cs(Cookie) c-country"
+
 // cfShuffled is a custom order (as a real-time log configuration may have).
 const cfShuffled = "c-ip time date x-edge-result-type cs-uri-query cs-uri-stem sc-status x-user cs(Cookie) cs-method x-host-header x-edge-location"
 
 var benchCloudFrontLine = []byte(cfLine(CloudFrontFields))
+
+// benchCloudFrontMissLine is a miss: the detailed result type is read too.
+var benchCloudFrontMissLine = []byte(cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-response-result-type", "Miss", "x-edge-detailed-result-type", "Miss"))
 
 func TestCloudFrontParse(t *testing.T) {
 	cookie := Identity{Kind: "cookie", Name: "sid"}
@@ -84,10 +92,55 @@ func TestCloudFrontParse(t *testing.T) {
 				r.Pop = nil
 			})},
 		{name: "viewer closed the connection: status 000", id: cookie,
-			line: cfLine(CloudFrontFields, "sc-status", "000", "x-edge-result-type", "Error"),
-			want: with(func(r *Record) { r.Status = 0; r.Cache = CacheOrigin; r.CacheRaw = b("Error") })},
-		{name: "miss and refresh hit", id: cookie, line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss"),
+			line: cfLine(CloudFrontFields, "sc-status", "000", "x-edge-result-type", "Error", "x-edge-response-result-type", "Error", "x-edge-detailed-result-type", "ClientHungUpRequest"),
+			want: with(func(r *Record) { r.Status = 0; r.Cache = CacheOrigin; r.CacheRaw = b("ClientHungUpRequest") })},
+		{name: "miss", id: cookie, line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-response-result-type", "Miss", "x-edge-detailed-result-type", "Miss"),
 			want: with(func(r *Record) { r.Cache = CacheFill; r.CacheRaw = b("Miss") })},
+		{name: "refresh hit", id: cookie, line: cfLine(CloudFrontFields, "x-edge-result-type", "RefreshHit", "x-edge-response-result-type", "RefreshHit", "x-edge-detailed-result-type", "RefreshHit"),
+			want: with(func(r *Record) { r.CacheRaw = b("RefreshHit") })},
+		// x-edge-detailed-result-type is used when logged.
+		{name: "origin shield hit: the edge missed, the shield's stored object was served", id: cookie,
+			line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-response-result-type", "Miss", "x-edge-detailed-result-type", "OriginShieldHit"),
+			want: with(func(r *Record) { r.Cache = CacheCached; r.CacheRaw = b("OriginShieldHit") })},
+		{name: "origin shield hit as the result type (older reference)", id: cookie, headers: []string{"#Fields: " + cfOld},
+			line: cfLine(cfOld, "x-edge-result-type", "OriginShieldHit", "x-edge-response-result-type", "OriginShieldHit"),
+			want: with(func(r *Record) { r.CacheRaw = b("OriginShieldHit") })},
+		{name: "response made by an origin-request Lambda@Edge function", id: cookie,
+			line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-response-result-type", "Miss", "x-edge-detailed-result-type", "MissGeneratedResponse"),
+			want: with(func(r *Record) { r.Cache = CacheFill; r.CacheRaw = b("MissGeneratedResponse") })},
+		{name: "origin DNS error, as in the reference's example file", id: cookie,
+			line: cfLine(CloudFrontFields, "sc-status", "502", "x-edge-result-type", "Error", "x-edge-response-result-type", "Error", "x-edge-detailed-result-type", "OriginDnsError"),
+			want: with(func(r *Record) { r.Status = 502; r.Cache = CacheOrigin; r.CacheRaw = b("OriginDnsError") })},
+		{name: "Lambda@Edge execution error", id: cookie,
+			line: cfLine(CloudFrontFields, "sc-status", "503", "x-edge-result-type", "LambdaExecutionError", "x-edge-response-result-type", "LambdaExecutionError", "x-edge-detailed-result-type", "LambdaExecutionError"),
+			want: with(func(r *Record) { r.Status = 503; r.Cache = CacheOrigin; r.CacheRaw = b("LambdaExecutionError") })},
+		{name: "viewer disconnected during a cached response: read as the hit it was", id: cookie,
+			line: cfLine(CloudFrontFields, "x-edge-result-type", "Error", "x-edge-response-result-type", "Hit", "x-edge-detailed-result-type", "ClientCommError"),
+			want: with(func(r *Record) { r.Cache = CacheCached; r.CacheRaw = b("Hit") })},
+		{name: "disconnect during a miss, older logs without the detailed type", id: cookie, headers: []string{"#Fields: " + cfOld},
+			line: cfLine(cfOld, "x-edge-result-type", "Error", "x-edge-response-result-type", "Miss"),
+			want: with(func(r *Record) { r.Cache = CacheFill; r.CacheRaw = b("Miss") })},
+		{name: "a dash in the detailed type falls back to the result type", id: cookie,
+			line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-detailed-result-type", "-"),
+			want: with(func(r *Record) { r.Cache = CacheFill; r.CacheRaw = b("Miss") })},
+		{name: "a hit is not refined (the reference: the detailed type is the same)", id: cookie,
+			line: cfLine(CloudFrontFields, "x-edge-result-type", "Hit", "x-edge-detailed-result-type", "OriginShieldHit"),
+			want: with(func(r *Record) { r.CacheRaw = b("Hit") })},
+		{name: "truncated after the core fields of a miss", id: cookie,
+			line: strings.Join(strings.Split(cfLine(CloudFrontFields, "x-edge-result-type", "Miss"), "\t")[:16], "\t"), reject: "has 16 fields, the #Fields header names 33"},
+		{name: "unknown detailed type stays unknown, raw kept", id: cookie,
+			line: cfLine(CloudFrontFields, "x-edge-result-type", "Miss", "x-edge-response-result-type", "Miss", "x-edge-detailed-result-type", "RegionalEdgeHit"),
+			want: with(func(r *Record) { r.Cache = CacheUnknown; r.CacheRaw = b("RegionalEdgeHit") })},
+		{name: "unknown result type stays unknown, raw kept", id: cookie, headers: []string{"#Fields: " + cfOld},
+			line: cfLine(cfOld, "x-edge-result-type", "Stale", "x-edge-response-result-type", "Stale"),
+			want: with(func(r *Record) { r.Cache = CacheUnknown; r.CacheRaw = b("Stale") })},
+		{name: "the two newest fields after the 33", id: cookie, line: cfLine(CloudFrontFields+" "+cloudFrontNewer, "distribution-tenant-id", "dt_2abc", "connection-id", "conn-1"), want: std},
+		{name: "v2 W3C file with timestamp(ms): millisecond time", id: cookie, headers: []string{"#Fields: " + cfV2},
+			line: cfLine(cfV2), want: with(func(r *Record) { r.Time = ns("2017-06-22T00:41:00.123Z"); r.Coarse = false })},
+		{name: "no identity: every request anonymous", id: Identity{}, line: cfLine(CloudFrontFields), want: with(func(r *Record) { r.Identity = nil })},
+		{name: "full URL in cs-uri-stem is split", id: cookie, headers: []string{"#Fields: " + strings.Replace(cfOld, "x-host-header ", "", 1)},
+			line: cfLine(strings.Replace(cfOld, "x-host-header ", "", 1), "cs-uri-stem", "https://shop.example.jp:443/mypage/profile", "cs(Host)", "-"),
+			want: with(func(r *Record) { r.Host = b("shop.example.jp") })},
 		{name: "UTF-8 and encoded query, encoded cookie separators", id: cookie,
 			line: cfLine(CloudFrontFields, "cs-uri-query", "q=%E3%81%82%E3%81%84&name=%22x%22", "cs(Cookie)", "sid%3D%22quoted%22%3B%20a%3Db"),
 			want: with(func(r *Record) { r.Query = b(`q=あい&name="x"`); r.Identity = b("quoted") })},
@@ -108,6 +161,12 @@ func TestCloudFrontParse(t *testing.T) {
 		{name: "bad status", id: cookie, line: cfLine(CloudFrontFields, "sc-status", "abc"), reject: `sc-status "abc" is not a number`},
 		{name: "dash status", id: cookie, line: cfLine(CloudFrontFields, "sc-status", "-"), reject: `sc-status "-" is not a number`},
 		{name: "bad date", id: cookie, line: cfLine(CloudFrontFields, "date", "2017-02-30"), reject: `date "2017-02-30" time "00:41:00" is not a valid`},
+		{name: "host name in the address field", id: cookie, line: cfLine(CloudFrontFields, "c-ip", "viewer.example.net"), reject: `c-ip "viewer.example.net" is not an IP address`},
+		{name: "empty address field", id: cookie, line: cfLine(CloudFrontFields, "c-ip", "-"), reject: "c-ip is empty"},
+		{name: "path not starting with /", id: cookie, line: cfLine(CloudFrontFields, "cs-uri-stem", "mypage/profile"), reject: `cs-uri-stem "mypage/profile" is neither a path beginning with / nor a full URL`},
+		{name: "bad timestamp(ms)", id: cookie, headers: []string{"#Fields: " + cfV2}, line: cfLine(cfV2, "timestamp(ms)", "yesterday"), reject: `timestamp(ms) "yesterday" is not a Unix time in milliseconds`},
+		{name: "one field short of the v2 header", id: cookie, headers: []string{"#Fields: " + cfV2}, line: cfLine(cfV2)[:strings.LastIndex(cfLine(cfV2), "\t")], reject: "has 10 fields, the #Fields header names 11"},
+		{name: "a JSON line after a #Fields header is not read as JSON", id: cookie, headers: []string{"#Fields: " + cfV2}, line: cfJSONLine, reject: "has 1 fields, the #Fields header names 11"},
 		{name: "identity field not in the default order", id: Identity{Kind: "field", Name: "x-user"}, line: cfLine(CloudFrontFields), reject: "no #Fields header before this line, and the standard fields have no x-user field"},
 	}
 	for _, tc := range tests {
@@ -170,6 +229,8 @@ func TestCloudFrontHeader(t *testing.T) {
 		{cookie, "#Fields: time cs-uri-stem sc-status x-edge-result-type", "no date field"},
 		{cookie, "#Fields: date time sc-status x-edge-result-type cs(Cookie)", "no cs-uri-stem field"},
 		{cookie, "#Fields: date time cs-uri-stem sc-status cs(Cookie)", "no x-edge-result-type field"},
+		{cookie, "#Fields: timestamp(ms) cs-uri-stem sc-status x-edge-detailed-result-type", "no cs(Cookie) field"},
+		{Identity{}, "#Fields: time cs-uri-stem sc-status x-edge-result-type", "no date field (and no timestamp(ms))"},
 		{cookie, "#Fields: date time cs-uri-stem sc-status x-edge-result-type", "no cs(Cookie) field, needed for identity cookie:sid"},
 		{Identity{Kind: "field", Name: "x-user"}, "#Fields: " + cfOld, "no x-user field"},
 		{cookie, "#Fields:", "names no fields"},
@@ -188,7 +249,7 @@ func TestCloudFrontHeader(t *testing.T) {
 }
 
 func TestNewCloudFrontErrors(t *testing.T) {
-	for _, id := range []Identity{{Kind: "remote_user"}, {}, {Kind: "header", Name: "x"}} {
+	for _, id := range []Identity{{Kind: "remote_user"}, {Kind: "header", Name: "x"}, {Kind: "field", Name: "a..b"}} {
 		if _, err := NewCloudFront(id); err == nil {
 			t.Errorf("NewCloudFront(%+v) succeeded, want an error", id)
 		}
@@ -250,22 +311,28 @@ func TestCloudFrontZeroAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := make([]byte, len(benchCloudFrontLine))
-	var rec Record
-	allocs := testing.AllocsPerRun(100, func() {
-		copy(line, benchCloudFrontLine)
-		rec = Record{}
-		if err := hp.Parse(line, &rec); err != nil {
-			t.Fatal(err)
+	for _, l := range [][]byte{benchCloudFrontLine, benchCloudFrontMissLine} {
+		line := make([]byte, len(l))
+		var rec Record
+		allocs := testing.AllocsPerRun(100, func() {
+			copy(line, l)
+			rec = Record{}
+			if err := hp.Parse(line, &rec); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("Parse allocates %.1f times per line, want 0", allocs)
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("Parse allocates %.1f times per line, want 0", allocs)
 	}
 }
 
 func BenchmarkCloudFront(b *testing.B) {
 	benchParser(b, func() (Parser, error) { return NewCloudFront(Identity{Kind: "cookie", Name: "sid"}) }, benchCloudFrontLine, true)
+}
+
+func BenchmarkCloudFrontMiss(b *testing.B) {
+	benchParser(b, func() (Parser, error) { return NewCloudFront(Identity{Kind: "cookie", Name: "sid"}) }, benchCloudFrontMissLine, true)
 }
 
 func FuzzCloudFront(f *testing.F) {
@@ -276,6 +343,10 @@ func FuzzCloudFront(f *testing.F) {
 	f.Add("#Fields: date time cs-uri-stem sc-status x-edge-result-type cs(Cookie)", []byte("2017-06-22\t00:41:00\t/\t200\tHit\tsid=1"))
 	f.Add("", []byte(cfLine(CloudFrontFields)[:100]))
 	f.Add("", []byte("#Fields: date time"))
+	f.Add("", benchCloudFrontMissLine)
+	f.Add("", []byte(cfLine(CloudFrontFields, "x-edge-result-type", "Error", "x-edge-response-result-type", "Hit", "x-edge-detailed-result-type", "ClientCommError")))
+	f.Add("#Fields: "+cfV2, []byte(cfLine(cfV2, "cs-uri-stem", "https://a.example/p")))
+	f.Add("", []byte(cfJSONLine))
 	// Client addresses that reject the line, or lose their port.
 	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "evil.example")))
 	f.Add("", []byte(cfLine(CloudFrontFields, "c-ip", "-")))
