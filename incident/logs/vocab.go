@@ -15,6 +15,35 @@ import (
 // once built and safe for concurrent use.
 type Vocab struct {
 	m map[string]Cache
+	// byLen holds m's wordings by length (lower case), for Classify: a
+	// logged value is compared only with the few wordings of its length,
+	// which is cheaper per line than hashing it for a map.
+	byLen [maxWording + 1][]wording
+}
+
+type wording struct {
+	w string
+	c Cache
+}
+
+// index fills byLen from m.
+func (v *Vocab) index() *Vocab {
+	for i := range v.byLen {
+		v.byLen[i] = nil
+	}
+	for _, w := range sortedCacheKeys(v.m) {
+		v.byLen[len(w)] = append(v.byLen[len(w)], wording{w, v.m[w]})
+	}
+	return v
+}
+
+func sortedCacheKeys(m map[string]Cache) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // maxWording bounds the wordings a Vocab can hold: a longer logged value is
@@ -34,7 +63,7 @@ func NewVocab(fill, cached, origin []string) *Vocab {
 			v.m[strings.ToLower(w)] = g.c
 		}
 	}
-	return v
+	return v.index()
 }
 
 // ParseCacheClass reads FILL, CACHED or ORIGIN (any case).
@@ -73,7 +102,7 @@ func (v *Vocab) With(overrides map[string]string) (*Vocab, error) {
 		}
 		out.m[strings.ToLower(k)] = c
 	}
-	return out, nil
+	return out.index(), nil
 }
 
 // Classify returns the class of a logged cache value: no allocation.
@@ -81,15 +110,10 @@ func (v *Vocab) Classify(raw []byte) Cache {
 	if len(raw) > maxWording {
 		return CacheUnknown
 	}
-	var buf [maxWording]byte
-	for i, c := range raw {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	for _, e := range v.byLen[len(raw)] {
+		if lowerEqual(raw, e.w) {
+			return e.c
 		}
-		buf[i] = c
-	}
-	if c, ok := v.m[string(buf[:len(raw)])]; ok {
-		return c
 	}
 	if len(raw) == 1 && raw[0] == '-' {
 		if c, ok := v.m[""]; ok {
@@ -97,6 +121,21 @@ func (v *Vocab) Classify(raw []byte) Cache {
 		}
 	}
 	return CacheUnknown
+}
+
+// lowerEqual reports whether b, lower-cased (ASCII), equals the lower-case
+// s of the same length.
+func lowerEqual(b []byte, s string) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Describe lists the wordings by class, sorted, for help texts and the
