@@ -108,10 +108,7 @@ func validIPv6(s []byte) bool {
 	}
 	for groups < 8 {
 		off := 0
-		for off < len(s) && off <= 4 {
-			if _, ok := unhex(s[off]); !ok {
-				break
-			}
+		for off < len(s) && off <= 4 && isHex[s[off]] {
 			off++
 		}
 		if off == 0 || off > 4 {
@@ -152,4 +149,11 @@ func validIPv6(s []byte) bool {
 		return ellipsis >= 0
 	}
 	return ellipsis < 0
+}
+
+// isHex says which bytes are hex digits.
+var isHex = [256]bool{
+	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
+	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true,
+	'A': true, 'B': true, 'C': true, 'D': true, 'E': true, 'F': true,
 }

@@ -1,6 +1,8 @@
 package logs
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -95,5 +97,27 @@ func BenchmarkClientAddr(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkClientAddrMixed: varied addresses, as a log has them (about one
+// in nine IPv6, as the simulator writes): the branches of the checks are
+// not the same from one line to the next.
+func BenchmarkClientAddrMixed(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	addrs := make([][]byte, 4096)
+	for i := range addrs {
+		if rng.IntN(9) == 0 {
+			addrs[i] = fmt.Appendf(nil, "2001:db8:%x:%x::%x", rng.IntN(65536), rng.IntN(65536), rng.IntN(65536))
+		} else {
+			addrs[i] = fmt.Appendf(nil, "%d.%d.%d.%d", 1+rng.IntN(223), rng.IntN(256), rng.IntN(256), rng.IntN(256))
+		}
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := clientAddr("ip", addrs[i&4095]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
