@@ -1,8 +1,6 @@
 package logs
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/breachctl/breachctl/incident"
@@ -79,21 +77,7 @@ func TestAkamaiParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rec Record
-			err = p.Parse([]byte(tc.line), &rec)
-			if tc.reject != "" {
-				var pe *ParseError
-				if !errors.As(err, &pe) || pe.Reason != tc.reject && !strings.Contains(pe.Reason, tc.reject) {
-					t.Fatalf("Parse error = %v, want the reason %q", err, tc.reject)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if d := diffRecord(rec, tc.want); d != "" {
-				t.Error(d)
-			}
+			expectParse(t, p, []byte(tc.line), tc.reject, tc.want)
 		})
 	}
 }

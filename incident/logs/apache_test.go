@@ -94,20 +94,7 @@ func TestApacheParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewApache: %v", err)
 			}
-			var rec Record
-			err = p.Parse([]byte(tc.line), &rec)
-			if tc.reject != "" {
-				if err == nil || err.Error() != tc.reject {
-					t.Fatalf("Parse error = %v, want the reject %q", err, tc.reject)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if d := diffRecord(rec, tc.want); d != "" {
-				t.Errorf("record differs: %s", d)
-			}
+			expectParseExact(t, p, []byte(tc.line), tc.reject, tc.want)
 		})
 	}
 }
