@@ -200,3 +200,28 @@ func TestLogsParseJSONArray(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsParseJSONArrayEveryJSONFormat: every JSON format reads a file
+// that is a pretty-printed JSON array, record by record.
+func TestLogsParseJSONArrayEveryJSONFormat(t *testing.T) {
+	for _, tc := range []struct{ format, record string }{
+		{"akamai", `{"reqTimeSec": "1498092060.123", "cliIP": "203.0.113.9", "reqMethod": "GET", "reqHost": "www.example.jp",
+    "reqPath": "/mypage/profile", "statusCode": "200", "cacheStatus": "1", "cacheable": "1", "edgeIP": "23.50.51.173"}`},
+		{"azure-frontdoor", `{"time": "2017-06-22T00:41:00.1230000Z", "category": "FrontDoorAccessLog",
+    "properties": {"clientIp": "203.0.113.9", "httpMethod": "GET", "requestUri": "https://www.example.jp:443/mypage/profile",
+      "hostName": "www.example.jp", "httpStatusCode": "200", "cacheStatus": "HIT", "pop": "NRT"}}`},
+		{"caddy", `{"ts": 1498092060.123, "request": {"remote_ip": "203.0.113.9", "method": "GET", "host": "www.example.jp",
+    "uri": "/mypage/profile", "headers": {}}, "status": 200, "resp_headers": {"Cache-Status": ["caddy; hit"]}}`},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			p := writeLog(t, "a.json", []string{"[", "  " + tc.record + ",", "  " + tc.record, "]"})
+			r := runCLI(t, nil, "logs", "parse", "--format", tc.format, p)
+			if r.code != 0 || !strings.Contains(r.err, "1 files, 2 JSON records: 2 parsed, 0 rejected") {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+			}
+			if !strings.Contains(r.out, `"path":"/mypage/profile"`) || !strings.Contains(r.out, `"cache":"CACHED"`) || !strings.Contains(r.out, `"line":2`) {
+				t.Errorf("records:\n%s", r.out)
+			}
+		})
+	}
+}

@@ -234,3 +234,7 @@ var akamaiFormat = &Format{
 		return NewAkamai(id)
 	},
 }
+
+// jsonRecords: a DataStream 2 file may hold a JSON array or pretty-printed
+// records (see jsonframe.go).
+func (p *akamai) jsonRecords() {}

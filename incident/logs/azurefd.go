@@ -229,3 +229,7 @@ var azureFrontDoorFormat = &Format{
 		return NewAzureFrontDoor(id)
 	},
 }
+
+// jsonRecords: an exported file may hold a JSON array or pretty-printed
+// records (see jsonframe.go).
+func (p *azureFD) jsonRecords() {}
