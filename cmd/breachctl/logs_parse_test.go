@@ -225,3 +225,22 @@ func TestLogsParseJSONArrayEveryJSONFormat(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsParseRecordsWrapper: Azure Monitor's {"records": [...]} batches
+// are read record by record; one cut before its closing brace is flagged.
+func TestLogsParseRecordsWrapper(t *testing.T) {
+	rec := `{"time": "2017-06-22T00:41:00.1230000Z", "category": "FrontDoorAccessLog", "properties": {"clientIp": "203.0.113.9", "httpMethod": "GET", "requestUri": "https://www.example.jp:443/mypage/profile", "hostName": "www.example.jp", "httpStatusCode": "200", "cacheStatus": "REMOTE_HIT", "pop": "NRT"}}`
+	p := writeLog(t, "batch.json", []string{`{`, `  "records": [`, "    " + rec + ",", "    " + rec, `  ]`, `}`})
+	r := runCLI(t, nil, "logs", "parse", "--format", "azure-frontdoor", p)
+	if r.code != 0 || !strings.Contains(r.err, "1 files, 2 JSON records: 2 parsed, 0 rejected") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.err)
+	}
+	if !strings.Contains(r.out, `"line":3`) || !strings.Contains(r.out, `"line":4`) || !strings.Contains(r.out, `"cache":"CACHED"`) {
+		t.Errorf("records (want lines 3 and 4, CACHED):\n%s", r.out)
+	}
+	cut := writeLog(t, "cut.json", []string{`{"records": [`, rec, `]`})
+	r = runCLI(t, nil, "logs", "parse", "--format", "azure-frontdoor", cut)
+	if !strings.Contains(r.err, "TRUNCATED") || !strings.Contains(r.err, `closing its {"records": [...]} object`) {
+		t.Errorf("a batch cut before its '}' is not flagged:\n%s", r.err)
+	}
+}

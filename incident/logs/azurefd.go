@@ -118,7 +118,7 @@ func (p *azureFD) Parse(line []byte, rec *Record) error {
 		return reject(e.reason())
 	}
 	if vals[p.batch].kind == jsonArray {
-		return reject(`a {"records":[…]} batch (the Event Hubs form): breachctl reads one record per line, as the storage account export writes them`)
+		return reject(`a {"records":[…]} batch inside a file (the Event Hubs form): give each batch its own file, or write one record per line`)
 	}
 
 	v := p.get(vals[:], afdTime)
@@ -218,7 +218,7 @@ var azureFDVocab = NewVocab(
 
 var azureFrontDoorFormat = &Format{
 	Name:  "azure-frontdoor",
-	Title: "Azure Front Door access logs (FrontDoorAccessLog records, one JSON object per line)",
+	Title: "Azure Front Door access logs (FrontDoorAccessLog records: one JSON object per line, a JSON array, or one {\"records\": [...]} batch)",
 	Vocab: azureFDVocab,
 	Config: "enable the diagnostic setting for FrontDoorAccessLog and archive it to a storage account (one record per line); " +
 		"flattened AzureDiagnostics rows (TimeGenerated, clientIp_s, requestUri_s, cacheStatus_s, …) are read too; " +

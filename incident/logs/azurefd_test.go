@@ -46,7 +46,7 @@ func TestAzureFrontDoorParse(t *testing.T) {
 		{name: "request URI neither path nor URL", id: none, line: rec(`"requestUri":"shop.example/mypage","httpStatusCode":"200","cacheStatus":"HIT"`),
 			reject: `request target "shop.example/mypage" is neither a path beginning with / nor a full URL`},
 		{name: "Event Hubs batch", id: none, line: `{"records":[{"time":"2017-06-22T00:41:00Z","properties":{}}]}`,
-			reject: `a {"records":[…]} batch (the Event Hubs form): breachctl reads one record per line, as the storage account export writes them`},
+			reject: `a {"records":[…]} batch inside a file (the Event Hubs form): give each batch its own file, or write one record per line`},
 		{name: "no time", id: none, line: `{"properties":{"requestUri":"https://shop.example/","httpStatusCode":"200","cacheStatus":"HIT"}}`, reject: "time missing"},
 		{name: "no status", id: none, line: rec(`"requestUri":"https://shop.example/","cacheStatus":"HIT"`), reject: "httpStatusCode missing"},
 		{name: "no cache status", id: none, line: rec(`"requestUri":"https://shop.example/","httpStatusCode":"200"`), reject: "cacheStatus missing"},

@@ -2,9 +2,11 @@ package logs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sync"
 
 	"github.com/breachctl/breachctl/incident"
@@ -30,6 +32,9 @@ func framedJSON(br *bufio.Reader) bool {
 	if i >= len(b) {
 		return false
 	}
+	if recordsWrapper(b) > 0 {
+		return true
+	}
 	switch b[i] {
 	case '[':
 		return true
@@ -43,6 +48,19 @@ func framedJSON(br *bufio.Reader) bool {
 	return false
 }
 
+// recordsWrapperRe is the start of an object that holds the records in
+// its "records" array, as Azure Monitor sends logs through Event Hubs and
+// some exports write them: {"records": [{...}, {...}]}.
+var recordsWrapperRe = regexp.MustCompile(`^\s*\{\s*"records"\s*:\s*\[`)
+
+// recordsWrapper returns the length of b's {"records": [ prefix, or 0.
+func recordsWrapper(b []byte) int {
+	if loc := recordsWrapperRe.FindIndex(b); loc != nil {
+		return loc[1]
+	}
+	return 0
+}
+
 // readJSONRecords frames r by JSON values and hands the records to the
 // workers, each on one line of a chunk (line breaks between tokens become
 // spaces; one inside a string stays a control character, which the
@@ -53,6 +71,18 @@ func framedJSON(br *bufio.Reader) bool {
 // reject. It reports false when cancelled.
 func readJSONRecords(ctx context.Context, idx int, p Parser, r io.Reader, opts *Options, pool *sync.Pool, send func(chunk) bool, st *FileStats) bool {
 	st.Records = true
+	// A {"records": [ wrapper: its records are read as an array's, and its
+	// closing '}' after the array's ']' is expected.
+	wrapped, wrapClosed := false, false
+	startLine := int64(1)
+	if br, ok := r.(*bufio.Reader); ok {
+		b, _ := br.Peek(min(br.Size(), 64<<10))
+		if n := recordsWrapper(b); n > 0 {
+			startLine += int64(bytes.Count(b[:n], []byte{'\n'}))
+			_, _ = br.Discard(n)
+			wrapped = true
+		}
+	}
 	bufp := pool.Get().(*[]byte)
 	ob := (*bufp)[:0]
 	var lines []int64
@@ -66,7 +96,7 @@ func readJSONRecords(ctx context.Context, idx int, p Parser, r io.Reader, opts *
 		return send(c)
 	}
 	var (
-		line             = int64(1)
+		line             = startLine
 		depth            int
 		inStr, esc       bool
 		garbage, tooLong bool
@@ -74,6 +104,7 @@ func readJSONRecords(ctx context.Context, idx int, p Parser, r io.Reader, opts *
 		start            int   // offset of the current record in ob
 		recLine          int64 // its first line
 	)
+	inArray = wrapped
 	begin := func() bool {
 		if len(ob) >= opts.ChunkSize && !flush() {
 			return false
@@ -131,6 +162,10 @@ func readJSONRecords(ctx context.Context, idx int, p Parser, r io.Reader, opts *
 				default:
 					if c == ']' && inArray && !closed {
 						closed = true
+						break
+					}
+					if c == '}' && wrapped && closed && !wrapClosed {
+						wrapClosed = true
 						break
 					}
 					if !begin() {
@@ -194,6 +229,9 @@ func readJSONRecords(ctx context.Context, idx int, p Parser, r io.Reader, opts *
 			case inArray && !closed:
 				st.Truncated = true
 				st.ReadError = "the file ends before the ']' closing its JSON array (truncated?)"
+			case wrapped && !wrapClosed:
+				st.Truncated = true
+				st.ReadError = "the file ends before the '}' closing its {\"records\": [...]} object (truncated?)"
 			}
 			break
 		}
