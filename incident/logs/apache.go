@@ -97,37 +97,49 @@ var apacheDialect = &dialect{
 	vocab:     apacheCacheVocab,
 }
 
+// ncsaDirective maps the directives Apache's LogFormat and varnishncsa's
+// -F share (%u %t %r %m %U %q %s %{NAME}i); ok is false for any other.
+func ncsaDirective(d *pctDirective) (r role, ok bool, err error) {
+	switch d.letter {
+	case 'u':
+		return roleRemoteUser, true, nil
+	case 't':
+		r, err = timeRole(d)
+		return r, true, err
+	case 'r':
+		return roleRequest, true, nil
+	case 'm':
+		return roleMethod, true, nil
+	case 'U':
+		return roleURI, true, nil
+	case 'q':
+		return roleQueryQ, true, nil
+	case 's':
+		return roleStatus, true, nil
+	case 'i':
+		switch strings.ToLower(d.arg) {
+		case "host":
+			return roleHost, true, nil
+		case "cookie":
+			return roleCookieHeader, true, nil
+		}
+		return roleNone, true, nil
+	}
+	return roleNone, false, nil
+}
+
 // apacheDirective maps an Apache directive to its role.
 func apacheDirective(d *pctDirective) (role, error) {
+	if r, ok, err := ncsaDirective(d); ok {
+		return r, err
+	}
 	switch d.letter {
 	case 'h', 'a':
 		return roleRemoteAddr, nil // preference among them: see newPercent
-	case 'u':
-		return roleRemoteUser, nil
-	case 't':
-		return timeRole(d)
-	case 'r':
-		return roleRequest, nil
-	case 'm':
-		return roleMethod, nil
-	case 'U':
-		return roleURI, nil
-	case 'q':
-		return roleQueryQ, nil
-	case 's':
-		return roleStatus, nil
 	case 'v':
 		return roleServerName, nil
 	case 'V':
 		return roleHTTPHost, nil
-	case 'i':
-		switch strings.ToLower(d.arg) {
-		case "host":
-			return roleHost, nil
-		case "cookie":
-			return roleCookieHeader, nil
-		}
-		return roleNone, nil
 	case 'o', 'e', 'C', 'x', 'n', 'l', 'b', 'B', 'D', 'T', 'H', 'A', 'f', 'k', 'L', 'p', 'P', 'R', 'X', 'I', 'O', 'S':
 		return roleNone, nil
 	}

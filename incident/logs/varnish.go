@@ -47,31 +47,12 @@ var varnishDialect = &dialect{
 }
 
 func varnishDirective(d *pctDirective) (role, error) {
+	if r, ok, err := ncsaDirective(d); ok {
+		return r, err
+	}
 	switch d.letter {
 	case 'h':
 		return roleRemoteAddr, nil
-	case 'u':
-		return roleRemoteUser, nil
-	case 't':
-		return timeRole(d)
-	case 'r':
-		return roleRequest, nil
-	case 'm':
-		return roleMethod, nil
-	case 'U':
-		return roleURI, nil
-	case 'q':
-		return roleQueryQ, nil
-	case 's':
-		return roleStatus, nil
-	case 'i':
-		switch strings.ToLower(d.arg) {
-		case "host":
-			return roleHost, nil
-		case "cookie":
-			return roleCookieHeader, nil
-		}
-		return roleNone, nil
 	case 'x', 'o', 'l', 'b', 'D', 'H', 'I', 'O', 'T':
 		return roleNone, nil
 	}
