@@ -46,6 +46,11 @@ type Case struct {
 	Contain  time.Time      `yaml:"-"` // contained_at, zero when not given
 
 	lines map[string]int // YAML path -> line, for problems found after loading
+
+	// Warnings are things in the case file that work but are probably not
+	// what was meant (two rules taking the same paths, say): validate and
+	// ingest print them.
+	Warnings []Problem `yaml:"-"`
 }
 
 // LineOf returns the line of a YAML path in the case file (0 when unknown).
@@ -102,6 +107,13 @@ type LogSource struct {
 	// of a layout without one); empty: detected.
 	TimeFormat string `yaml:"time_format"`
 	TimeZone   string `yaml:"time_zone"`
+	// Subject says where the log names whose data a response carried (a
+	// user id, e.g. an upstream X-User-Id header), read like identity:
+	// cookie:NAME, field:NAME or remote_user. Owner rules need it.
+	Subject string `yaml:"subject"`
+	// UserAgent says where the log holds the user agent (field:NAME), for
+	// rules that list attackers by user agent.
+	UserAgent string `yaml:"user_agent"`
 }
 
 // UsersConfig says how to read the organisation's user records.
@@ -116,16 +128,28 @@ type UsersConfig struct {
 }
 
 // Exposure says which responses carried whose data.
+//
+// Rules lists the exposure rules (rules.go). The top-level cache_key,
+// cacheable_status and routes are the older way to write one cache rule;
+// once loaded, Rules holds every rule either way, and these three hold the
+// cache rule's (empty when the case has none).
 type Exposure struct {
 	CacheKey        []string `yaml:"cache_key"`
 	CacheableStatus []int    `yaml:"cacheable_status"`
 	Routes          []Route  `yaml:"routes"`
+	Rules           []Rule   `yaml:"rules"`
 }
 
 // Route maps private paths to the data categories their pages show.
 type Route struct {
 	Match      string     `yaml:"match"`
 	Categories []Category `yaml:"categories"`
+	// Object rules: where the request names its victim (User: a user id)
+	// or an object (Object: owners_query maps it to people): path:GROUP (a
+	// named group of match), query:PARAM or subject. Default: match's
+	// named group user or object.
+	User   string `yaml:"user"`
+	Object string `yaml:"object"`
 }
 
 // NotifyConfig configures notices.
@@ -310,6 +334,7 @@ func parse(data []byte, getenv Getenv, keep func(string) bool, checks []CaseChec
 	}
 	v.check(&c)
 	c.lines = v.lines
+	c.Warnings = v.warnings
 	for _, check := range checks {
 		for _, p := range check(&c) {
 			if !v.bad[p.Path] {
@@ -335,6 +360,7 @@ func parse(data []byte, getenv Getenv, keep func(string) bool, checks []CaseChec
 
 type validator struct {
 	problems []Problem
+	warnings []Problem
 	lines    map[string]int  // YAML path -> line
 	bad      map[string]bool // paths whose shape is wrong: reported once, not again
 }
@@ -358,6 +384,16 @@ func (v *validator) at(path, format string, args ...any) {
 		}
 	}
 	v.add(path, line, format, args...)
+}
+
+// warn records a warning at a path, with its line.
+func (v *validator) warn(path, format string, args ...any) {
+	n := len(v.problems)
+	v.at(path, format, args...)
+	if len(v.problems) > n {
+		v.warnings = append(v.warnings, v.problems[n:]...)
+		v.problems = v.problems[:n]
+	}
 }
 
 func (v *validator) err() error {
@@ -553,7 +589,7 @@ func (v *validator) check(c *Case) {
 	}
 	v.query("users.users_query", c.Users.UsersQuery, "id, email, name, locale, country, region")
 
-	v.checkExposure(&c.Exposure)
+	v.checkRules(c, &c.Exposure)
 
 	if c.Notify.From != "" {
 		if _, err := ParseAddress(c.Notify.From); err != nil {
@@ -647,6 +683,11 @@ func (v *validator) checkLogs(p string, l LogSource) {
 	case !identityRe.MatchString(l.Identity):
 		v.at(p+".identity", "%q must be cookie:NAME, field:NAME or remote_user", l.Identity)
 	}
+	for _, f := range []struct{ key, val string }{{"subject", l.Subject}, {"user_agent", l.UserAgent}} {
+		if f.val != "" && f.val != "remote_user" && !identityRe.MatchString(f.val) {
+			v.at(p+"."+f.key, "%q must be cookie:NAME, field:NAME or remote_user (read like identity)", f.val)
+		}
+	}
 	for _, m := range l.AcceptMissing {
 		if m != "cache" && m != "identity" {
 			v.at(p+".accept_missing", "%q: only cache and identity can be declared missing", m)
@@ -666,47 +707,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func (v *validator) checkExposure(e *Exposure) {
-	if len(e.CacheKey) == 0 {
-		v.at("exposure.cache_key", "required: the parts of the CDN's cache key, from %s", strings.Join(CacheKeyParts, ", "))
-	}
-	seen := map[string]bool{}
-	for i, k := range e.CacheKey {
-		p := fmt.Sprintf("exposure.cache_key[%d]", i)
-		if !contains(CacheKeyParts, k) {
-			v.at(p, "%q is not a cache key part; use %s", k, strings.Join(CacheKeyParts, ", "))
-		} else if seen[k] {
-			v.at(p, "%q given twice", k)
-		}
-		seen[k] = true
-	}
-	if len(e.CacheableStatus) == 0 {
-		e.CacheableStatus = []int{200}
-	}
-	for i, s := range e.CacheableStatus {
-		if s < 100 || s > 599 {
-			v.at(fmt.Sprintf("exposure.cacheable_status[%d]", i), "%d is not an HTTP status (100-599)", s)
-		}
-	}
-	if len(e.Routes) == 0 {
-		v.at("exposure.routes", "required: at least one private route, e.g. {match: /mypage/profile, categories: [name, email]}")
-	}
-	for i, r := range e.Routes {
-		p := fmt.Sprintf("exposure.routes[%d]", i)
-		if _, err := CompileRoute(r.Match); err != nil {
-			v.at(p+".match", "%v", err)
-		}
-		if len(r.Categories) == 0 {
-			v.at(p+".categories", "required: the data categories this page shows, from: %s", categoryList())
-		}
-		for j, cat := range r.Categories {
-			if !ValidCategory(string(cat)) {
-				v.at(fmt.Sprintf("%s.categories[%d]", p, j), "%q is not a data category; use one of: %s", cat, categoryList())
-			}
-		}
-	}
 }
 
 func categoryList() string {

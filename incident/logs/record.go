@@ -50,6 +50,11 @@ type Record struct {
 	Cache    Cache
 	CacheRaw []byte // the cache field as logged
 	Identity []byte // session id / user id / remote user; empty when anonymous
+	// Subject: whose data the response carried, as the log names it
+	// (logs[].subject); empty when not logged.
+	Subject []byte
+	// UserAgent as logged (logs[].user_agent); empty when not logged.
+	UserAgent []byte
 }
 
 // Reset clears r for reuse.
