@@ -45,6 +45,9 @@ type Event struct {
 	Categories []incident.Category
 	File       int   // 1-based evidence file number
 	Line       int64 // line in that file
+	// Rule is the name of the exposure rule that produced the event
+	// (exposure.rules[].name; "cache" for a case file without rules).
+	Rule string
 }
 
 // Affected is one affected account.
@@ -59,6 +62,8 @@ type Affected struct {
 	Locale         string
 	Country        string
 	Region         string
+	// Rules names the exposure rules that found the person, sorted.
+	Rules []string
 }
 
 // Counts summarises a correlation.

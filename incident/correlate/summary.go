@@ -20,6 +20,35 @@ type Summary struct {
 	// Refused lists the people whose user record was refused, by user id
 	// with the reason (Result.Refused).
 	Refused []Refusal `json:"refused"`
+	// Rules breaks the events and people down by exposure rule, in the
+	// case file's order.
+	Rules []RuleSummary `json:"rules"`
+}
+
+// RuleSummary is what one exposure rule found.
+type RuleSummary struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // cache | object | owner | actor
+	// Events by kind and level (exposure events are confirmed + possible).
+	ExposureEvents     int64 `json:"exposure_events"`
+	ConfirmedEvents    int64 `json:"confirmed_events"`
+	PossibleEvents     int64 `json:"possible_events"`
+	EmptyEvents        int64 `json:"empty_events"`
+	UnattributedEvents int64 `json:"unattributed_events"`
+	UnresolvedEvents   int64 `json:"unresolved_events"`
+	// People by their level under this rule alone (a person can be
+	// possible under one rule and confirmed under another).
+	Confirmed int `json:"confirmed"`
+	Possible  int `json:"possible"`
+	// TopViewers: the parties this rule's confirmed events went to, with
+	// how many distinct people's data each received (for object and actor
+	// rules, the suspected attackers: an enumeration is one viewer with
+	// thousands of people).
+	TopViewers []Viewer `json:"top_viewers"`
+	// Matched counts the requests the rule looked at (on its routes, in
+	// its range); for an actor rule, those from the attacker's
+	// infrastructure. Zero for a rule that matched nothing: a warning.
+	Matched int64 `json:"matched"`
 }
 
 // TimelineBucket counts exposure events in one 10-minute bucket.
