@@ -70,12 +70,14 @@ type Rule struct {
 }
 
 // Parties lists requesters: client addresses, networks, user agents
-// (substrings) and identities (as logged).
+// (substrings), identities (as logged), and every anonymous requester.
 type Parties struct {
 	IPs        []string `yaml:"ips"`
 	CIDRs      []string `yaml:"cidrs"`
 	UserAgents []string `yaml:"user_agents"`
 	Identities []string `yaml:"identities"`
+	// Anonymous: any request that carries no identity.
+	Anonymous bool `yaml:"anonymous"`
 
 	// Derived: IPs and CIDRs parsed.
 	Prefixes []netip.Prefix `yaml:"-"`
@@ -83,7 +85,7 @@ type Parties struct {
 
 // Empty reports whether nothing is listed.
 func (p *Parties) Empty() bool {
-	return p == nil || len(p.IPs)+len(p.CIDRs)+len(p.UserAgents)+len(p.Identities) == 0
+	return p == nil || (!p.Anonymous && len(p.IPs)+len(p.CIDRs)+len(p.UserAgents)+len(p.Identities) == 0)
 }
 
 // Login describes an actor rule's login route.
