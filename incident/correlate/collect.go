@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/logs"
@@ -33,19 +34,50 @@ type event struct {
 // variable for tests).
 var eventBlock = 1 << 15
 
-// Collector gathers the FILL and CACHED responses of private routes from the
-// log reader, one sink per worker (no locks on the hot path).
+// Collector gathers what the rules need from the log reader, one sink per
+// worker (no locks on the hot path): the FILL and CACHED responses of the
+// cache rule's routes, and the requests the other rules keep (rule.go).
 type Collector struct {
 	routes   []*incident.RouteMatcher
 	gate     string // every route's paths begin with it (the routes' common prefix)
 	keyParts []string
 	sinks    []*sink
 	idents   *sharedInterner // every worker's identities
+
+	// The cache rule's index in exposure.rules and its range.
+	cacheRule  int
+	cacheStart time.Time
+	cacheEnd   time.Time
+	ruleNames  []string // every rule's name, by index
+	ruleKinds  []string
+
+	parts    []part // the other rules
+	hits     hitTables
+	hitSinks []*hitSink
 }
 
-// NewCollector prepares a collector for the case's routes and cache key.
+// NewCollector prepares a collector for the case's rules.
 func NewCollector(c *incident.Case) (*Collector, error) {
-	col := &Collector{keyParts: c.Exposure.CacheKey, idents: newSharedInterner()}
+	col := &Collector{keyParts: c.Exposure.CacheKey, idents: newSharedInterner(), cacheStart: c.Start, cacheEnd: c.End}
+	rules := c.Exposure.Rules
+	if len(rules) == 0 {
+		// A case built in code: its top-level keys are the cache rule.
+		rules = []incident.Rule{{Kind: incident.RuleCache, Name: incident.RuleCache}}
+	}
+	col.cacheRule = -1
+	for i, r := range rules {
+		col.ruleNames = append(col.ruleNames, r.Name)
+		col.ruleKinds = append(col.ruleKinds, r.Kind)
+		if r.Kind == incident.RuleCache && col.cacheRule < 0 {
+			col.cacheRule = i
+			if !r.Start.IsZero() {
+				col.cacheStart = r.Start
+			}
+			if !r.End.IsZero() {
+				col.cacheEnd = r.End
+			}
+		}
+	}
 	for i, r := range c.Exposure.Routes {
 		m, err := incident.CompileRoute(r.Match)
 		if err != nil {
@@ -53,20 +85,16 @@ func NewCollector(c *incident.Case) (*Collector, error) {
 		}
 		col.routes = append(col.routes, m)
 	}
-	for i, m := range col.routes {
-		p, ok := m.Prefix()
-		if !ok {
-			col.gate = ""
-			break
-		}
-		if i == 0 {
-			col.gate = p
-		}
-		n := 0
-		for n < len(p) && n < len(col.gate) && p[n] == col.gate[n] {
-			n++
-		}
-		col.gate = col.gate[:n]
+	col.gate = commonPrefix(col.routes)
+	if len(col.routes) == 0 {
+		col.gate = "\x00never" // no cache rule: no path is a cache route
+	}
+	var err error
+	if col.parts, err = newParts(c, len(col.routes)); err != nil {
+		return nil, err
+	}
+	if len(col.parts) > 0 {
+		col.hits = hitTables{ips: newSharedInterner(), refs: newSharedInterner(), keys: newSharedInterner()}
 	}
 	return col, nil
 }
@@ -76,7 +104,12 @@ func NewCollector(c *incident.Case) (*Collector, error) {
 func (col *Collector) Sink(w int) logs.Sink {
 	s := &sink{col: col, keys: newInterner(), ips: newInterner()}
 	col.sinks = append(col.sinks, s)
-	return s
+	if len(col.parts) == 0 {
+		return s
+	}
+	hs := &hitSink{col: col}
+	col.hitSinks = append(col.hitSinks, hs)
+	return &multiSink{cache: s, hits: hs}
 }
 
 type sink struct {

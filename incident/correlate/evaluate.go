@@ -104,6 +104,8 @@ type Result struct {
 	// notice.
 	Refused []Refusal
 	Timings map[string]time.Duration
+
+	rules []RuleSummary // see Summary.Rules
 }
 
 // NumEvents is the number of events, in time order.
@@ -117,7 +119,7 @@ func (r *Result) Event(i int) Event {
 	ki := &r.names.keys[c.key]
 	e := Event{Kind: kindNames[c.kind], At: c.at, Pop: ki.pop, CacheKey: ki.readable, Path: ki.path,
 		Status: int(c.status), Level: levelNames[c.level], Viewer: r.names.viewerName(c.viewer),
-		Categories: r.names.catLists[c.cats], File: int(c.file), Line: c.line}
+		Categories: r.names.catLists[c.cats], File: int(c.file), Line: c.line, Rule: r.names.rules[c.rule]}
 	if c.victim > 0 {
 		e.Victim = r.names.userIDs[c.victim-1]
 	}
@@ -145,6 +147,7 @@ type cEvent struct {
 	status int16
 	kind   uint8
 	level  uint8
+	rule   uint8 // index into names.rules
 }
 
 const (
@@ -175,6 +178,7 @@ type names struct {
 	keys     []keyInfo
 	userIDs  []string
 	catLists [][]incident.Category // [0] is the empty list
+	rules    []string              // rule names, by index in exposure.rules
 	// Viewer names by code: users by person, identities by ident, addresses by ip.
 	users, idents, ips []string
 }
@@ -212,7 +216,8 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	})
 	timings["group"] = time.Since(t0)
 	t0 = time.Now()
-	ln := m.lineage(newRules(c.Start, c.End, c.Exposure.CacheableStatus))
+	ln := m.lineage(newRules(col.cacheStart, col.cacheEnd, c.Exposure.CacheableStatus))
+	hitsByPart := col.byPart()
 	timings["lineage"] = time.Since(t0)
 
 	// Which identities matter: owners of stored pages and of candidate
@@ -230,6 +235,11 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			if o != unknownObj {
 				need[o] = true
 			}
+		}
+	}
+	for _, hs := range hitsByPart {
+		for i := range hs {
+			need[hs[i].ident] = true
 		}
 	}
 	need[0] = false
@@ -267,8 +277,22 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			}
 		}
 	}
+	// The people the other rules name (user ids in requests, objects'
+	// owners, the sessions used by an attacker) join the numbering.
+	var x *direct
+	if len(col.parts) > 0 {
+		var err error
+		if x, err = col.prepareDirect(ctx, res, hitsByPart, person, &userIDs); err != nil {
+			return nil, err
+		}
+	}
 	// Records of everyone who owned a stored page (victims and possibles).
 	owner := make([]bool, len(userIDs)+1)
+	if x != nil {
+		for _, p := range x.victims {
+			owner[p] = true
+		}
+	}
 	for sk := range ln.eachStored() {
 		owner[person[sk.ident]] = true
 	}
@@ -303,6 +327,9 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 			person[id] = 0
 		}
 	}
+	if x != nil {
+		x.unresolve(records)
+	}
 	timings["resolve"] = time.Since(t0)
 
 	t0 = time.Now()
@@ -311,13 +338,24 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 		idents: make([]string, m.idents.len()), ips: make([]string, m.ips.len())}
 	ev := &evaluator{c: c, m: m, ln: ln, person: person, records: records, userIDs: userIDs,
 		accOf: make([]int32, len(userIDs)+1), names: nm, events: make([]cEvent, 0, len(ln.cached)+len(ln.cached)/8)}
+	nm.rules, ev.ruleKinds = col.ruleNames, col.ruleKinds
+	ev.cacheRule = uint8(max(col.cacheRule, 0))
+	if x != nil {
+		// Their addresses join the lineage's (viewers are named from one
+		// table), their requests the keys.
+		x.adopt(ev)
+	}
 	ev.used[1], ev.used[2], ev.used[3] = make([]bool, len(userIDs)+1), make([]bool, m.idents.len()), make([]bool, m.ips.len())
-	ev.routeCats = make([][]incident.Category, len(c.Exposure.Routes))
-	ev.routeMask = make([]uint32, len(c.Exposure.Routes))
-	ev.catIdx = make([][]uint32, len(c.Exposure.Routes))
-	for i, r := range c.Exposure.Routes {
-		ev.routeCats[i] = r.Categories
-		for _, c := range r.Categories {
+	for _, r := range c.Exposure.Routes {
+		ev.routeCats = append(ev.routeCats, r.Categories)
+	}
+	for _, p := range col.parts {
+		ev.routeCats = append(ev.routeCats, p.base().cats...)
+	}
+	ev.routeMask = make([]uint32, len(ev.routeCats))
+	ev.catIdx = make([][]uint32, len(ev.routeCats))
+	for i, cats := range ev.routeCats {
+		for _, c := range cats {
 			ev.routeMask[i] |= catBit(c)
 		}
 	}
@@ -336,7 +374,16 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	for sk := range ln.eachStored() {
 		ev.stored(sk)
 	}
+	if x != nil {
+		for i, p := range col.parts {
+			x.rule = uint8(p.base().index)
+			p.evaluate(x, hitsByPart[i])
+		}
+	}
 	out := ev.finish()
+	if x != nil {
+		out.Counts.UnresolvedOwners += x.unresolvedRefs
+	}
 	out.Counts.PrivateOrigin, out.Counts.PrivateUnknown = m.origin, m.unknwn
 	out.Counts.PrivateResponses = int64(len(m.events)) + m.origin + m.unknwn
 	for id, n := range need {
@@ -355,6 +402,17 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 		return refused[i].Reason < refused[j].Reason
 	})
 	out.Refused = refused
+	for i := range out.rules {
+		rs := &out.rules[i]
+		if rs.Kind == incident.RuleCache {
+			rs.Matched = out.Counts.PrivateResponses
+		}
+		for _, p := range col.parts {
+			if b := p.base(); b.name == rs.Name {
+				rs.Matched = b.matched
+			}
+		}
+	}
 	out.Summary = summarize(out)
 	timings["evaluate"] = time.Since(t0)
 	out.Timings = timings
@@ -367,6 +425,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 type acc struct {
 	confirmedCats uint32
 	otherCats     uint32 // possibly exposed, or stored
+	rules         uint64 // bit i: exposure.rules[i] found them
 	views         int
 	first, last   int64
 }
@@ -397,6 +456,10 @@ type evaluator struct {
 	events []cEvent
 	names  *names
 	counts Counts
+
+	cacheRule uint8    // the cache rule's index (names.rules)
+	ruleKinds []string // by rule index
+	ruleLists map[uint64][]string
 
 	viewerPairs []uint64  // see viewerPair
 	used        [4][]bool // viewers to name, by kind of viewer code
@@ -509,7 +572,7 @@ func (ev *evaluator) base(e *event) cEvent {
 		ki.readable = readableKey(ev.c.Exposure.CacheKey, parts)
 		ki.path = pathOf(ev.c.Exposure.CacheKey, parts)
 	}
-	return cEvent{at: e.t, key: e.key, status: int16(e.status), viewer: ev.viewer(e), file: int32(e.file) + 1, line: e.line}
+	return cEvent{at: e.t, key: e.key, status: int16(e.status), viewer: ev.viewer(e), file: int32(e.file) + 1, line: e.line, rule: ev.cacheRule}
 }
 
 func readableKey(names, parts []string) string {
@@ -619,9 +682,14 @@ func (ev *evaluator) cached(ce *cached) {
 }
 
 func (ev *evaluator) personEvent(e *event, p int32, level string) {
-	b := ev.base(e)
+	ev.addPersonEvent(ev.base(e), p, level, e.route)
+}
+
+// addPersonEvent adds the event b of person p at level, for the
+// categories of a route (a global route index) that p has on file.
+func (ev *evaluator) addPersonEvent(b cEvent, p int32, level string, route uint16) {
 	b.victim, b.level = p, levelCode(level)
-	cats, ci := ev.onFile(p, e.route)
+	cats, ci := ev.onFile(p, route)
 	b.cats = ci
 	if len(cats) == 0 {
 		b.kind = kEmpty
@@ -632,15 +700,16 @@ func (ev *evaluator) personEvent(e *event, p int32, level string) {
 	b.kind = kExposure
 	ev.counts.ExposureEvents++
 	a := ev.acc(p)
+	a.rules |= 1 << b.rule
 	if level == Confirmed {
 		ev.counts.ConfirmedEvents++
 		a.views++
 		ev.viewerPairs = append(ev.viewerPairs, viewerPair(p, b.viewer))
-		if a.first == 0 || e.t < a.first {
-			a.first = e.t
+		if a.first == 0 || b.at < a.first {
+			a.first = b.at
 		}
-		if e.t > a.last {
-			a.last = e.t
+		if b.at > a.last {
+			a.last = b.at
 		}
 		for _, c := range cats {
 			a.confirmedCats |= catBit(c)
@@ -666,6 +735,7 @@ func (ev *evaluator) stored(sk storedKey) {
 		return
 	}
 	a := ev.acc(p)
+	a.rules |= 1 << ev.cacheRule
 	for _, c := range cats {
 		a.otherCats |= catBit(c)
 	}
@@ -741,6 +811,7 @@ func (ev *evaluator) finish() *Result {
 		if a.views > 0 {
 			af.Level = Confirmed
 		}
+		af.Rules = ev.ruleList(a.rules)
 		for _, c := range catsOf(a.otherCats) {
 			af.CategoryLevels[c] = Possible
 		}
@@ -761,6 +832,7 @@ func (ev *evaluator) finish() *Result {
 	sort.Slice(out.Affected, func(i, j int) bool { return lessID(out.Affected[i].UserID, out.Affected[j].UserID) })
 	<-sorted
 	out.events, out.names = ev.events, ev.names
+	out.rules = ev.ruleSummaries(out)
 	return out
 }
 

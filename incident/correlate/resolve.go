@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -468,6 +469,42 @@ func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Con
 	}))
 	if err != nil {
 		return nil, queryErr("users.users_query", err)
+	}
+	return out, nil
+}
+
+// OwnerResolver maps objects to the people they belong to (an object
+// rule's owners_query).
+type OwnerResolver interface {
+	// Owners runs query (SELECT object_id, user_id ... WHERE object_id =
+	// ANY($1)) over ids: each object's owners, in the order returned
+	// (unknown objects are absent).
+	Owners(ctx context.Context, query string, ids []string) (map[string][]string, error)
+}
+
+// Owners implements OwnerResolver, in read-only transactions like the
+// other queries. A NULL or empty user id is no owner.
+func (r *DBResolver) Owners(ctx context.Context, query string, ids []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	oi, ui := -1, -1
+	var mu sync.Mutex
+	err := r.eachRow(ctx, query, ids, func(cols []string) error {
+		oi, ui = indexOf(cols, "object_id"), indexOf(cols, "user_id")
+		if oi < 0 || ui < 0 {
+			return fmt.Errorf("returns %s; it must return object_id and user_id", strings.Join(cols, ", "))
+		}
+		return nil
+	}, lockedRow(&mu, func(vals []sql.RawBytes) {
+		if vals[oi] == nil || len(vals[ui]) == 0 {
+			return
+		}
+		o, u := string(vals[oi]), string(vals[ui])
+		if !slices.Contains(out[o], u) {
+			out[o] = append(out[o], u)
+		}
+	}))
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

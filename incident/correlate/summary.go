@@ -107,6 +107,7 @@ func summarize(r *Result) Summary {
 		s.TopViewers = r.TopViewers
 	}
 	s.Refused = append([]Refusal{}, r.Refused...)
+	s.Rules = r.rules
 	for _, a := range r.Affected {
 		for _, c := range a.Categories {
 			s.ByCategory[string(c)]++
