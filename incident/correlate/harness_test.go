@@ -122,6 +122,8 @@ type rrec struct {
 	ip     string // default 198.51.100.7
 	coarse bool   // one-second timestamp
 	file   int
+	subj   string // logs[].subject: whose data the response carried
+	ua     string // user agent
 }
 
 func fill(hms, ident, path string) rrec {
@@ -141,6 +143,8 @@ func (r rrec) q(query string) rrec         { r.query = query; return r }
 func (r rrec) sec() rrec                   { r.coarse = true; return r }
 func (r rrec) inFile(file int) rrec        { r.file = file; return r }
 func (r rrec) withCache(c logs.Cache) rrec { r.cache = c; return r }
+func (r rrec) subject(s string) rrec       { r.subj = s; return r }
+func (r rrec) agent(ua string) rrec        { r.ua = ua; return r }
 
 func (r rrec) popName() string {
 	if r.pop == "" {
@@ -164,7 +168,8 @@ func (r rrec) record() *logs.Record {
 	}
 	return &logs.Record{Time: at(r.at), Coarse: r.coarse, Pop: []byte(r.popName()), Host: []byte(host),
 		Method: []byte("GET"), Path: []byte(r.path), Query: []byte(r.query), Status: r.statusCode(),
-		Cache: r.cache, CacheRaw: []byte(r.cache.String()), Identity: []byte(r.ident), ClientIP: []byte(ip)}
+		Cache: r.cache, CacheRaw: []byte(r.cache.String()), Identity: []byte(r.ident), ClientIP: []byte(ip),
+		Subject: []byte(r.subj), UserAgent: []byte(r.ua)}
 }
 
 // The people of the tests: sessions and user records.
