@@ -79,6 +79,15 @@ func decodeRecords(data []byte) []genRec {
 // sink the sessions are also resolved through EachSession.
 func runGen(t testing.TB, c *incident.Case, recs []genRec, order []int, nSinks int, assign func(i int) int) *correlate.Result {
 	t.Helper()
+	return runGenWith(t, c, recs, order, nSinks, assign, func() any {
+		return &fakeResolver{t: t, sessions: testSessions, users: testUsers(genNotOnFile)}
+	})
+}
+
+// runGenWith is runGen with the resolver newRes makes (a *fakeResolver or
+// an *ownerResolver).
+func runGenWith(t testing.TB, c *incident.Case, recs []genRec, order []int, nSinks int, assign func(i int) int, newRes func() any) *correlate.Result {
+	t.Helper()
 	col, err := correlate.NewCollector(c)
 	if err != nil {
 		t.Fatalf("NewCollector() = %v, want no error", err)
@@ -101,15 +110,34 @@ func runGen(t testing.TB, c *incident.Case, recs []genRec, order []int, nSinks i
 		}()
 	}
 	wg.Wait()
-	var res correlate.Resolver = &fakeResolver{t: t, sessions: testSessions, users: testUsers(genNotOnFile)}
-	if nSinks > 1 { // and the sessions streamed, as from DBResolver
-		res = streamingResolver{res.(*fakeResolver)}
+	var res correlate.Resolver
+	switch r := newRes().(type) {
+	case *fakeResolver:
+		res = r
+		if nSinks > 1 { // and the sessions streamed, as from DBResolver
+			res = streamingResolver{r}
+		}
+	case *ownerResolver:
+		res = r
+		if nSinks > 1 {
+			res = streamingOwners{streamingResolver{r.fakeResolver}, r}
+		}
 	}
 	out, err := col.Run(context.Background(), c, res)
 	if err != nil {
 		t.Fatalf("Run() = %v, want no error", err)
 	}
 	return out
+}
+
+// streamingOwners streams sessions and answers owners_query.
+type streamingOwners struct {
+	streamingResolver
+	o *ownerResolver
+}
+
+func (s streamingOwners) Owners(ctx context.Context, query string, ids []string) (map[string][]string, error) {
+	return s.o.Owners(ctx, query, ids)
 }
 
 func reversed(s []int) []int {

@@ -105,7 +105,7 @@ func (p *actorPart) prepare(_ context.Context, x *direct, _ Resolver, hits []hit
 		}
 		p.flagged = make([]bool, len(fails))
 		for ip, n := range fails {
-			p.flagged[ip] = int(n) >= p.threshold
+			p.flagged[ip] = ip != 0 && int(n) >= p.threshold // 0: no address logged
 		}
 	}
 	for i := range hits {
