@@ -31,7 +31,8 @@ served to another party, else "possible" (their page was stored in the cache
 during the window, or the attribution is ambiguous). categories lists every
 category of theirs exposed or possibly exposed, ;-joined and sorted; views
 counts confirmed exposure events, viewers the distinct other parties in them;
-times are RFC 3339 UTC. JSONL adds category_levels, country, region, locale.
+times are RFC 3339 UTC. JSONL adds category_levels, country, region, locale
+and rules (the exposure rules that found the person, sorted).
 
 The list names user ids only. -o writes a 0600 file, atomically.`,
 		Example: "  breachctl affected -f incident.yaml -o affected.csv\n  breachctl affected -f incident.yaml --format jsonl | jq -r 'select(.level==\"confirmed\") | .user_id'",

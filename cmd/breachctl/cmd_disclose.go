@@ -21,7 +21,9 @@ func newDiscloseCmd(d *deps) *cobra.Command {
 		Short: `One person's exposure, for the support desk ("was I affected?")`,
 		Long: `Show what of one person's data was exposed, when and how often, in their own
 time zone (from their country and region). Other parties appear only as
-counts, never as identities. A person who is not affected is told so (exit 0).`,
+counts, never as identities. A person who is not affected is told so (exit 0).
+Each exposure rule that found them says how their data was reached, and each
+page listed names its rule.`,
 		Example: "  breachctl disclose -f incident.yaml 100197\n  breachctl disclose -f incident.yaml 100197 --format json",
 		Args:    exactArgs(1, "one USER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {

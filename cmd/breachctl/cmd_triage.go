@@ -31,6 +31,11 @@ another party, "possible" when their page was stored in the cache during the
 window (or the attribution is ambiguous) but no foreign view is proven. Both
 numbers are always shown.
 
+A case with several exposure rules, or a rule that is not a cache rule, adds
+a breakdown by rule: people and events under each rule, and its top viewers
+with how many people each reached (for object and actor rules, the suspected
+attackers). --format json always has "by_rule".
+
 --format json prints the machine-readable summary; --html FILE also writes one
 self-contained page (inline SVG timeline, tables, no external assets) to open
 offline and forward to legal.`,

@@ -430,7 +430,8 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 		*row = store.ExposureEvent{EventNo: int64(i + 1), Kind: e.Kind, At: time.Unix(0, e.At).UTC(), Pop: e.Pop,
 			CacheKey: e.CacheKey, Path: e.Path, Status: e.Status, Victim: nullString(e.Victim), Level: nullString(e.Level),
 			Viewer: e.Viewer, Categories: cats,
-			EvidenceFile: sql.NullInt64{Int64: int64(e.File), Valid: true}, EvidenceLine: sql.NullInt64{Int64: e.Line, Valid: true}}
+			EvidenceFile: sql.NullInt64{Int64: int64(e.File), Valid: true}, EvidenceLine: sql.NullInt64{Int64: e.Line, Valid: true},
+			Rule: e.Rule}
 	}
 	affected := make([]store.AffectedAccount, len(cr.Affected))
 	for i, a := range cr.Affected {
@@ -444,7 +445,7 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 		}
 		affected[i] = store.AffectedAccount{UserID: a.UserID, Level: a.Level, Categories: cats, CategoryLevels: levels,
 			Views: a.Views, Viewers: a.Viewers, FirstExposed: nullTime(a.First), LastExposed: nullTime(a.Last),
-			Locale: a.Locale, Country: a.Country, Region: a.Region}
+			Locale: a.Locale, Country: a.Country, Region: a.Region, Rules: a.Rules}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -30,6 +30,9 @@ type ExposureEvent struct {
 	Categories   pq.StringArray `db:"categories"`
 	EvidenceFile sql.NullInt64  `db:"evidence_file"`
 	EvidenceLine sql.NullInt64  `db:"evidence_line"`
+	// Rule names the exposure rule that produced the event; "" is
+	// written as "cache" (runs before rules were cache runs).
+	Rule string `db:"rule"`
 }
 
 // AffectedAccount is a row of breachctl.affected.
@@ -45,6 +48,45 @@ type AffectedAccount struct {
 	Locale         string          `db:"locale"`
 	Country        string          `db:"country"`
 	Region         string          `db:"region"`
+	// Rules names the exposure rules that found the person, sorted; none
+	// is written as {cache}.
+	Rules pq.StringArray `db:"rules"`
+}
+
+// DefaultRule is the rule of an event or affected row written without one:
+// a run before exposure rules existed was a cache run.
+const DefaultRule = "cache"
+
+func ruleText(r string) string {
+	if r == "" {
+		return DefaultRule
+	}
+	return text(r)
+}
+
+// rulesText renders a text[] literal of rule names, quoting each (a rule
+// name is the user's own text).
+func rulesText(rs pq.StringArray) string {
+	if len(rs) == 0 {
+		return "{" + DefaultRule + "}"
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for _, c := range text(r) {
+			if c == '"' || c == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(c)
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // SaveExposure writes a run's exposure events and affected accounts with
@@ -108,7 +150,7 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 		}()
 		runS := strconv.Itoa(run)
 		err := copyRows(ctx, prep, `COPY breachctl.exposure_events (case_id, run, event_no, kind, at, pop, cache_key, path,
-			status, victim_user_id, level, viewer, categories, evidence_file, evidence_line) FROM STDIN`, hi-lo, func(i int, vals []driver.Value) {
+			status, victim_user_id, level, viewer, categories, evidence_file, evidence_line, rule) FROM STDIN`, hi-lo, func(i int, vals []driver.Value) {
 			var row ExposureEvent
 			event(lo+i, &row)
 			vals[0], vals[1], vals[2], vals[3] = caseID, runS, row.EventNo, row.Kind
@@ -117,20 +159,22 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 			vals[9], vals[10], vals[11] = nullable(row.Victim), nullable(row.Level), text(row.Viewer)
 			vals[12] = arrayText(row.Categories)
 			vals[13], vals[14] = nullInt(row.EvidenceFile), nullInt(row.EvidenceLine)
-		}, 15)
+			vals[15] = ruleText(row.Rule)
+		}, 16)
 		if err != nil {
 			return fmt.Errorf("store exposure events: %w", err)
 		}
 		if len(affected) > 0 {
 			err = copyRows(ctx, prep, `COPY breachctl.affected (case_id, run, user_id, level, categories, category_levels,
-				views, viewers, first_exposed, last_exposed, locale, country, region) FROM STDIN`, len(affected), func(i int, vals []driver.Value) {
+				views, viewers, first_exposed, last_exposed, locale, country, region, rules) FROM STDIN`, len(affected), func(i int, vals []driver.Value) {
 				a := &affected[i]
 				vals[0], vals[1], vals[2], vals[3] = caseID, runS, text(a.UserID), a.Level
 				vals[4], vals[5] = arrayText(a.Categories), string(a.CategoryLevels)
 				vals[6], vals[7] = int64(a.Views), int64(a.Viewers)
 				vals[8], vals[9] = nullTimeText(a.FirstExposed), nullTimeText(a.LastExposed)
 				vals[10], vals[11], vals[12] = text(a.Locale), text(a.Country), text(a.Region)
-			}, 13)
+				vals[13] = rulesText(a.Rules)
+			}, 14)
 			if err != nil {
 				return fmt.Errorf("store affected accounts: %w", err)
 			}
@@ -200,7 +244,7 @@ func arrayText(a pq.StringArray) string {
 	return "{" + strings.Join(a, ",") + "}"
 }
 
-const affectedColumns = `user_id, level, categories, category_levels, views, viewers, first_exposed, last_exposed, locale, country, region`
+const affectedColumns = `user_id, level, categories, category_levels, views, viewers, first_exposed, last_exposed, locale, country, region, rules`
 
 // ListAffected returns a run's affected accounts ordered by user id.
 func (s *Store) ListAffected(ctx context.Context, caseID string, run int) ([]AffectedAccount, error) {
@@ -227,7 +271,7 @@ func (s *Store) GetAffected(ctx context.Context, caseID string, run int, userID 
 	return &a, nil
 }
 
-const eventColumns = `event_no, kind, at, pop, cache_key, path, status, victim_user_id, level, viewer, categories, evidence_file, evidence_line`
+const eventColumns = `event_no, kind, at, pop, cache_key, path, status, victim_user_id, level, viewer, categories, evidence_file, evidence_line, rule`
 
 // VictimEvents returns the events of one person, in time order.
 func (s *Store) VictimEvents(ctx context.Context, caseID string, run int, userID string) ([]ExposureEvent, error) {

@@ -54,6 +54,8 @@ type AffectedJSON struct {
 	Country        string            `json:"country"`
 	Region         string            `json:"region"`
 	Locale         string            `json:"locale"`
+	// Rules names the exposure rules that found the person, sorted.
+	Rules []string `json:"rules"`
 }
 
 // WriteAffectedJSONL writes one JSON object per affected account.
@@ -65,6 +67,10 @@ func WriteAffectedJSONL(w io.Writer, rows []store.AffectedAccount) error {
 			Country: a.Country, Region: a.Region, Locale: a.Locale, CategoryLevels: map[string]string{}}
 		if j.Categories == nil {
 			j.Categories = []string{}
+		}
+		j.Rules = a.Rules
+		if len(j.Rules) == 0 {
+			j.Rules = []string{store.DefaultRule}
 		}
 		if a.FirstExposed.Valid {
 			t := a.FirstExposed.Time.UTC()

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/store"
@@ -29,13 +31,29 @@ type Disclosure struct {
 	FirstExposed   *time.Time        `json:"first_exposed"`
 	LastExposed    *time.Time        `json:"last_exposed"`
 	TimeZone       string            `json:"time_zone"`
-	Pages          []PageExposure    `json:"pages"`
+	// Rules says how their data was reached: one entry per exposure rule
+	// with an exposure event of theirs, in the case file's order.
+	Rules []RuleExposure `json:"rules"`
+	Pages []PageExposure `json:"pages"`
 
 	loc *time.Location
+	// beyondCache: the case (or the person) has a rule that is not a cache
+	// rule, so the wording may not assume a cache.
+	beyondCache bool
 }
 
-// PageExposure summarises one page of theirs.
+// RuleExposure is how one exposure rule reached the person's data.
+type RuleExposure struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"` // cache | object | owner | actor; "" when the run does not say
+	How       string `json:"how"`
+	Confirmed int    `json:"confirmed_events"`
+	Possible  int    `json:"possible_events"`
+}
+
+// PageExposure summarises one page of theirs, under one rule.
 type PageExposure struct {
+	Rule       string     `json:"rule"`
 	Path       string     `json:"path"`
 	Categories []string   `json:"categories"`
 	Confirmed  int        `json:"confirmed_views"` // shown to another party
@@ -46,7 +64,17 @@ type PageExposure struct {
 
 // Disclose builds userID's disclosure from a run.
 func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, userID string) (*Disclosure, error) {
-	d := &Disclosure{Case: c.ID, Run: run, UserID: userID, Categories: []string{}, Pages: []PageExposure{}, loc: c.Location}
+	d := &Disclosure{Case: c.ID, Run: run, UserID: userID, Categories: []string{}, Rules: []RuleExposure{}, Pages: []PageExposure{},
+		loc: c.Location}
+	kinds, order, err := ruleKinds(ctx, st, c, run)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kinds {
+		if k != incident.RuleCache {
+			d.beyondCache = true
+		}
+	}
 	a, err := st.GetAffected(ctx, c.ID, run, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		d.TimeZone = c.Location.String()
@@ -74,20 +102,46 @@ func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, u
 	if err != nil {
 		return nil, err
 	}
-	pages := map[string]*PageExposure{}
+	type pageKey struct{ rule, path string }
+	pages := map[pageKey]*PageExposure{}
+	rules := map[string]*RuleExposure{}
+	ruleOf := func(rule string) *RuleExposure {
+		if rule == "" {
+			rule = store.DefaultRule
+		}
+		r := rules[rule]
+		if r == nil {
+			kind := kinds[rule]
+			if kind != incident.RuleCache {
+				d.beyondCache = true
+			}
+			r = &RuleExposure{Name: rule, Kind: kind}
+			rules[rule] = r
+		}
+		return r
+	}
+	// Every rule that found them, also one without an exposure event (a
+	// page stored in the cache and never served).
+	for _, rule := range a.Rules {
+		ruleOf(rule)
+	}
 	for _, e := range evs {
 		if e.Kind != "exposure" {
 			continue
 		}
-		p := pages[e.Path]
+		r := ruleOf(e.Rule)
+		rule := r.Name
+		p := pages[pageKey{rule, e.Path}]
 		if p == nil {
-			p = &PageExposure{Path: e.Path, Categories: e.Categories}
-			pages[e.Path] = p
+			p = &PageExposure{Rule: rule, Path: e.Path, Categories: e.Categories}
+			pages[pageKey{rule, e.Path}] = p
 		}
 		if e.Level.String == "confirmed" {
 			p.Confirmed++
+			r.Confirmed++
 		} else {
 			p.Possible++
+			r.Possible++
 		}
 		t := e.At
 		if p.First == nil || t.Before(*p.First) {
@@ -101,8 +155,100 @@ func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, u
 	for _, p := range pages {
 		d.Pages = append(d.Pages, *p)
 	}
-	sort.Slice(d.Pages, func(i, j int) bool { return d.Pages[i].Path < d.Pages[j].Path })
+	rank := func(rule string) int {
+		if i, ok := order[rule]; ok {
+			return i
+		}
+		return len(order)
+	}
+	for _, r := range rules {
+		r.How = How(r.Kind, r.Confirmed, r.Possible)
+		d.Rules = append(d.Rules, *r)
+	}
+	sort.Slice(d.Rules, func(i, j int) bool {
+		if ri, rj := rank(d.Rules[i].Name), rank(d.Rules[j].Name); ri != rj {
+			return ri < rj
+		}
+		return d.Rules[i].Name < d.Rules[j].Name
+	})
+	sort.Slice(d.Pages, func(i, j int) bool {
+		pi, pj := d.Pages[i], d.Pages[j]
+		if ri, rj := rank(pi.Rule), rank(pj.Rule); ri != rj {
+			return ri < rj
+		}
+		if pi.Rule != pj.Rule {
+			return pi.Rule < pj.Rule
+		}
+		return pi.Path < pj.Path
+	})
 	return d, nil
+}
+
+// ruleKinds maps the run's rule names to their kinds, and to their place in
+// the case file's order: from the run's summary (what the run was ingested
+// with), else from the case file; a run stored before rules existed is the
+// cache rule's.
+func ruleKinds(ctx context.Context, st *store.Store, c *incident.Case, run int) (map[string]string, map[string]int, error) {
+	kinds, order := map[string]string{}, map[string]int{}
+	add := func(name, kind string) {
+		if _, ok := kinds[name]; !ok {
+			kinds[name], order[name] = kind, len(order)
+		}
+	}
+	r, err := st.DoneRun(ctx, c.ID, run)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sum struct {
+		Rules []RuleSummary `json:"rules"`
+	}
+	if len(r.SummaryJSON) > 0 {
+		if err := json.Unmarshal(r.SummaryJSON, &sum); err != nil {
+			return nil, nil, fmt.Errorf("run %d summary: %w", run, err)
+		}
+	}
+	for _, rs := range sum.Rules {
+		add(rs.Name, rs.Kind)
+	}
+	if len(sum.Rules) == 0 {
+		// Stored before rules: the run was one cache rule's.
+		add(store.DefaultRule, incident.RuleCache)
+	}
+	for _, rule := range c.Exposure.Rules {
+		add(rule.Name, rule.Kind)
+	}
+	return kinds, order, nil
+}
+
+// How says, in a line, how a rule of kind reached a person's data, given
+// their confirmed and possible events under it.
+func How(kind string, confirmed, possible int) string {
+	switch kind {
+	case incident.RuleCache:
+		if confirmed == 0 {
+			return "their page was stored in the CDN cache; no view by another customer is proven"
+		}
+		return "their page was served from the CDN cache to another customer"
+	case incident.RuleObject:
+		if confirmed == 0 {
+			return "a request naming their account or one of their objects was answered to a requester who was not signed in (possible)"
+		}
+		return "a request naming their account or one of their objects was answered to someone else"
+	case incident.RuleOwner:
+		if confirmed == 0 {
+			return "a response carrying their data was sent to a requester who was not signed in (possible)"
+		}
+		return "a response carrying their data was sent to another user's session"
+	case incident.RuleActor:
+		switch {
+		case confirmed == 0:
+			return "their account was used from the attacker's infrastructure (login only: possible)"
+		case possible > 0:
+			return "their account was used from the attacker's infrastructure (pages viewed: confirmed; login only: possible)"
+		}
+		return "their account was used from the attacker's infrastructure"
+	}
+	return "an exposure rule the case file no longer names"
 }
 
 // WriteJSON writes the disclosure as JSON.
@@ -116,7 +262,11 @@ func (d *Disclosure) WriteJSON(w io.Writer) error {
 func (d *Disclosure) WriteText(w io.Writer) error {
 	p := &printer{w: w}
 	if !d.Affected {
-		p.f("User %s is NOT affected in case %s (run %d): no page of theirs was stored in or served from the cache.\n", textsafe.Term(d.UserID), textsafe.Term(d.Case), d.Run)
+		if !d.beyondCache {
+			p.f("User %s is NOT affected in case %s (run %d): no page of theirs was stored in or served from the cache.\n", textsafe.Term(d.UserID), textsafe.Term(d.Case), d.Run)
+		} else {
+			p.f("User %s is NOT affected in case %s (run %d): no exposure rule of the case found their data.\n", textsafe.Term(d.UserID), textsafe.Term(d.Case), d.Run)
+		}
 		return p.err
 	}
 	loc := d.loc
@@ -138,14 +288,38 @@ func (d *Disclosure) WriteText(w io.Writer) error {
 	if d.Views > 0 {
 		p.f("  shown %d time(s) to %d other part%s, %s – %s (%s)\n", d.Views, d.Viewers, plural(d.Viewers, "y", "ies"),
 			d.FirstExposed.In(loc).Format("2006-01-02 15:04:05"), d.LastExposed.In(loc).Format("2006-01-02 15:04:05"), loc)
-	} else {
+	} else if !d.beyondCache {
 		p.f("  no view by another party is proven: their page was stored in the cache, or the attribution is ambiguous\n")
+	} else {
+		p.f("  no view by another party is proven (how their data was reached, below)\n")
+	}
+	if len(d.Rules) > 0 {
+		p.f("  how their data was reached:\n")
+		for _, r := range d.Rules {
+			kind := r.Kind
+			if kind == "" {
+				kind = "?"
+			}
+			p.f("    %s (%s): %s; %d confirmed, %d possible event(s)\n", textsafe.Term(r.Name), textsafe.Term(kind), r.How, r.Confirmed, r.Possible)
+		}
+	}
+	// Each page is named with its rule: "[rule] path", padded as one column.
+	width := 0
+	for _, pg := range d.Pages {
+		width = max(width, utf8.RuneCountInString(pageLabel(pg)))
 	}
 	for _, pg := range d.Pages {
-		p.f("  %-24s %s: %d confirmed, %d possible view(s), %s – %s\n", textsafe.Term(pg.Path), strings.Join(textsafe.Terms(pg.Categories), ", "), pg.Confirmed, pg.Possible,
+		label := pageLabel(pg)
+		p.f("  %s%s %s: %d confirmed, %d possible view(s), %s – %s\n", label, strings.Repeat(" ", max(width, 31)-utf8.RuneCountInString(label)),
+			strings.Join(textsafe.Terms(pg.Categories), ", "), pg.Confirmed, pg.Possible,
 			pg.First.In(loc).Format("15:04:05"), pg.Last.In(loc).Format("15:04:05"))
 	}
 	return p.err
+}
+
+// pageLabel is a page with its rule, escaped: "[rule] path".
+func pageLabel(pg PageExposure) string {
+	return "[" + textsafe.Term(pg.Rule) + "] " + textsafe.Term(pg.Path)
 }
 
 func plural(n int, one, many string) string {

@@ -13,8 +13,9 @@ import (
 )
 
 var htmlTmpl = template.Must(template.New("triage.html.tmpl").Funcs(template.FuncMap{
-	"num":   func(n int) string { return group(int64(n)) },
-	"num64": group,
+	"num":          func(n int) string { return group(int64(n)) },
+	"num64":        group,
+	"viewersTitle": ViewersTitle,
 }).ParseFS(templates.FS, "triage.html.tmpl"))
 
 type bar struct {

@@ -41,6 +41,9 @@ type Summary struct {
 	// id with the reason. They are among the unresolved owners: no notice.
 	Refused  []Refusal  `json:"refused"`
 	Ingested *time.Time `json:"ingested_at"`
+	// ByRule breaks events and people down by exposure rule, in the case
+	// file's order; always present (a cache-only case has one entry).
+	ByRule []RuleSummary `json:"by_rule"`
 
 	location *time.Location
 }
@@ -138,6 +141,10 @@ func Build(ctx context.Context, st *store.Store, c *incident.Case, run int) (*Su
 	if sum.TopViewers != nil {
 		s.TopViewers = sum.TopViewers
 	}
+	s.ByRule = sum.Rules
+	if len(s.ByRule) == 0 {
+		s.ByRule = []RuleSummary{cacheRule(t, s.TopViewers)}
+	}
 	s.Refused = sum.Refused
 	if s.Refused == nil {
 		s.Refused = []Refusal{}
@@ -191,9 +198,17 @@ func RefusalLines(refused []Refusal, max int) []string {
 
 // WriteJSON writes the summary as indented JSON.
 func (s *Summary) WriteJSON(w io.Writer) error {
+	out := *s
+	out.ByRule = make([]RuleSummary, len(s.ByRule))
+	for i, r := range s.ByRule {
+		if r.TopViewers == nil {
+			r.TopViewers = []Viewer{}
+		}
+		out.ByRule[i] = r
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(s)
+	return enc.Encode(&out)
 }
 
 // WriteText writes the summary for a terminal: what a security lead needs
@@ -212,8 +227,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	a := s.Affected
 	p.f("\nAFFECTED   %s confirmed · %s possible · %s people\n", group(int64(a.Confirmed)), group(int64(a.Possible)), group(int64(a.Confirmed+a.Possible)))
-	p.f("           confirmed: their data was served to another party; possible: their page was\n")
-	p.f("           stored in the cache (or the attribution is ambiguous) but no foreign view is proven\n")
+	byRule := s.ShowByRule()
+	if byRule {
+		p.f("           confirmed: their data was served to another party; possible: no foreign view is\n")
+		p.f("           proven (a page stored in the cache, an anonymous or ambiguous requester, a login only)\n")
+	} else {
+		p.f("           confirmed: their data was served to another party; possible: their page was\n")
+		p.f("           stored in the cache (or the attribution is ambiguous) but no foreign view is proven\n")
+	}
 
 	p.f("\nWindow     declared  %s (%s)\n", Span(s.Window.Start, s.Window.End, loc, "15:04"), hm(s.Window.End.Sub(s.Window.Start)))
 	if s.Observed.FirstExposure != nil {
@@ -228,7 +249,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	t := s.Totals
 	p.f("\nEvents     %s exposure events (%s confirmed, %s possible)\n", group(t.ExposureEvents), group(t.ConfirmedEvents), group(t.PossibleEvents))
 	p.f("           %s showed a page whose categories are not on file for its owner (exposed nothing)\n", group(t.EmptyEvents))
-	p.f("           %s unattributed (a cached private page whose owner the logs do not show)\n", group(t.UnattributedEvents))
+	if byRule {
+		p.f("           %s unattributed (a private response whose owner the logs or the user database do not show)\n", group(t.UnattributedEvents))
+	} else {
+		p.f("           %s unattributed (a cached private page whose owner the logs do not show)\n", group(t.UnattributedEvents))
+	}
 	if t.PrivateUnknown > 0 {
 		p.f("           %s private-page responses with an unknown cache result: neither hits nor fills, so not counted (see Unknown cache results)\n", group(t.PrivateUnknown))
 	}
@@ -243,6 +268,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 
+	if byRule {
+		s.writeByRuleText(p)
+	}
 	if len(s.ByCategory) > 0 {
 		p.f("\nBy category (people)\n")
 		for _, kv := range sortedCounts(s.ByCategory) {
