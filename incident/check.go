@@ -85,6 +85,15 @@ func checkUsers(ctx context.Context, c *Case, d CheckDeps) Check {
 		return Check{Name: name, Detail: fmt.Sprintf("users.users_query: %v", err)}
 	}
 	notes = append(notes, "users_query")
+	for i, r := range c.Exposure.Rules {
+		if r.OwnersQuery == "" {
+			continue
+		}
+		if _, err := users.CheckQuery(ctx, db, r.OwnersQuery, []string{"object_id", "user_id"}); err != nil {
+			return Check{Name: name, Detail: fmt.Sprintf("exposure.rules[%d].owners_query (rule %s): %v", i, r.Name, err)}
+		}
+		notes = append(notes, fmt.Sprintf("rule %s's owners_query", r.Name))
+	}
 	var has []string
 	for _, col := range cols {
 		if strings.HasPrefix(col, "has_") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"runtime/debug"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/correlate"
 	"github.com/breachctl/breachctl/incident/ingest"
 	"github.com/breachctl/breachctl/incident/logs"
 	"github.com/breachctl/breachctl/incident/triage"
@@ -231,6 +233,10 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result, rejects int) {
 	fmt.Fprintf(w, "case %s, %s: %d files (%s), %d lines in %s%s\n", c.ID, runName, t.Files,
 		incident.HumanBytes(bytes), t.Lines, res.Elapsed.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "  parsed %d, rejected %d, outside the window ± margin %d (parsed + rejected = lines)\n", t.Parsed, t.Rejected, t.OutsideWindow)
+	printCaseWarnings(w, "  ", c)
+	if res.Correlation != nil {
+		printRules(w, c, res.Correlation.Summary.Rules)
+	}
 	if d.verbose && len(res.Timings) > 0 {
 		var parts []string
 		for _, k := range []string{"read", "evidence", "group", "lineage", "resolve.sessions", "resolve", "evaluate", "store"} {
@@ -277,6 +283,25 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result, rejects int) {
 		fmt.Fprintf(w, "  refused %d people: their user record was not used, they get no notice (fix the records and ingest again):\n", len(res.Correlation.Refused))
 		for _, l := range triage.RefusalLines(res.Correlation.Refused, max) {
 			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+}
+
+// printRules prints what each rule found when the case has more than the
+// cache rule, and warns of a rule that matched no request.
+func printRules(w io.Writer, c *incident.Case, rules []correlate.RuleSummary) {
+	if len(rules) == 1 && rules[0].Kind == incident.RuleCache {
+		return
+	}
+	for i, r := range rules {
+		fmt.Fprintf(w, "  rule %s (%s): %d confirmed, %d possible; %d exposure events from %d requests\n",
+			textsafe.Term(r.Name), r.Kind, r.Confirmed, r.Possible, r.ExposureEvents, r.Matched)
+		if r.Matched == 0 {
+			what := "its routes, statuses and range matched no request: check them against the logs (breachctl logs parse)"
+			if r.Kind == incident.RuleActor {
+				what = "no request came from the listed actors (or reached the login threshold): check the addresses, networks and user agents against the logs"
+			}
+			fmt.Fprintf(w, "  WARNING exposure.rules[%d] (rule %s): %s\n", i, textsafe.Term(r.Name), what)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,6 +71,7 @@ func runValidate(ctx context.Context, d *deps, o validateOptions) error {
 	loc := c.Location
 	fmt.Fprintf(d.io.Out, "ok    case file %s: case %s, window %s (%s)\n", textsafe.Term(o.caseFile), c.ID,
 		triage.Span(c.Start, c.End, loc, "15:04"), c.End.Sub(c.Start).Round(time.Minute))
+	printCaseWarnings(d.io.Out, "", c)
 	if o.fileOnly {
 		return nil
 	}
@@ -134,5 +136,12 @@ func sampleWith(parsers []logs.Parser) incident.SampleFunc {
 			out.Unknown[logs.TextString(k)] += v
 		}
 		return out, nil
+	}
+}
+
+// printCaseWarnings prints the case file's warnings, one line each.
+func printCaseWarnings(w io.Writer, prefix string, c *incident.Case) {
+	for _, p := range c.Warnings {
+		fmt.Fprintf(w, "%swarning: %s\n", prefix, textsafe.Term(p.String()))
 	}
 }
