@@ -2,6 +2,7 @@ package logs
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -367,5 +368,48 @@ func TestExtraFieldsNotWrapped(t *testing.T) {
 		if CapabilitiesOf(plain) != CapabilitiesOf(withX) {
 			t.Errorf("%s: capabilities %+v→%+v", f.Name, CapabilitiesOf(plain), CapabilitiesOf(withX))
 		}
+	}
+}
+
+// TestExtraFieldsCaseFile: through the whole case file, a subject or
+// user_agent the format reads is accepted (CloudFront's and W3C's field
+// names have parentheses), and one it cannot read is reported on its key
+// and line.
+func TestExtraFieldsCaseFile(t *testing.T) {
+	b, err := os.ReadFile("../testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(format, extra string) string {
+		return strings.Replace(strings.Replace(string(b), "format: nginx", "format: "+format, 1),
+			"    identity: cookie:sid\n", "    identity: cookie:sid\n"+extra, 1)
+	}
+	tests := []struct {
+		name string
+		yaml string
+		want string // "" = valid
+	}{
+		{"cloudfront agent field", entry("cloudfront", "    user_agent: field:cs(User-Agent)\n    subject: cookie:uid\n"), ""},
+		{"w3c agent field", entry("w3c", "    user_agent: field:cs(User-Agent)\n    subject: field:cs-username\n    accept_missing: [cache]\n"), ""},
+		{"cloudflare fields", entry("cloudflare", "    user_agent: field:ClientRequestUserAgent\n    subject: field:ResponseHeaders.x-user-id\n"), ""},
+		{"nginx variable missing", entry("nginx", "    subject: field:upstream_http_x_user_id\n    log_format: '$remote_addr [$time_local] \"$request\" $status \"$http_cookie\" $upstream_cache_status'\n"),
+			"logs[0].subject (line 25): subject field:upstream_http_x_user_id: log_format has no $upstream_http_x_user_id"},
+		{"alb cookie", entry("alb", "    accept_missing: [cache]\n    user_agent: cookie:ua\n"),
+			"logs[0].user_agent (line 26): user_agent cookie:ua: ALB access logs hold no cookies"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := tc.yaml
+			if strings.Contains(tc.name, "alb") {
+				y = strings.Replace(y, "    identity: cookie:sid\n", "    identity: field:trace_id\n", 1)
+			}
+			_, err := incident.Parse([]byte(y), caseEnv, CaseProblems)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Parse: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Parse error = %v, want one containing %q", err, tc.want)
+			}
+		})
 	}
 }
