@@ -79,8 +79,8 @@ func extraSource(src incident.LogSource, primary, id Identity) incident.LogSourc
 
 // identityWord is "identity" where a format's message names the spec it
 // read (identity field:NAME, identity cookie:NAME, identity remote_user,
-// identity "kind"), not fields.identity.
-var identityWord = regexp.MustCompile(`(^|[^.\w])identity( (?:field:|cookie:|remote_user|")|$)`)
+// identity "kind", "KEY (identity)"), not fields.identity.
+var identityWord = regexp.MustCompile(`(^|[^.\w])identity( (?:field:|cookie:|remote_user|")|\)|$)`)
 
 // extraMessage words a format's error about a further field's spec as
 // being about that key: "identity field:x: ..." becomes "subject

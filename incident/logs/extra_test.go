@@ -1,8 +1,12 @@
 package logs
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"sync"
 	"strings"
 	"testing"
 
@@ -133,7 +137,7 @@ func TestExtraFields(t *testing.T) {
 			line: `{"ts":"2017-06-22T00:41:00.123Z","uri":"/p","status":200,"cache":"HIT","uid":null}`, path: "/p"},
 		{name: "jsonl: an array where the subject should be", src: jsonlField,
 			line:   `{"ts":"2017-06-22T00:41:00.123Z","uri":"/p","status":200,"cache":"HIT","uid":[1]}`,
-			reject: "subject: uid (identity) is an array"},
+			reject: "subject: uid (subject) is an array"},
 
 		{name: "alb: the agent field", src: alb,
 			line: albLine("python-requests/2.31.0", "Root=1-58337262"), path: "/mypage/profile", subject: "Root=1-58337262", ua: "python-requests/2.31.0"},
@@ -409,6 +413,79 @@ func TestExtraFieldsCaseFile(t *testing.T) {
 				t.Fatalf("Parse: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("Parse error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// extraSink keeps "line subject ua" per record.
+type extraSink struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *extraSink) Record(_ int, line int64, rec *Record) {
+	s.mu.Lock()
+	s.got = append(s.got, fmt.Sprintf("%d %s|%s|%s", line, rec.Identity, rec.Subject, rec.UserAgent))
+	s.mu.Unlock()
+}
+
+// TestExtraFieldsRead: through the file reader, the wrapper keeps what the
+// reader asks of a parser: CloudFront's headers (each #Fields line reaching
+// every parser; one without the subject's field makes the lines after it
+// rejects naming the subject), and JSON files
+// framed as an array of records.
+func TestExtraFieldsRead(t *testing.T) {
+	dir := t.TempDir()
+	cfFields := "#Fields: date time x-edge-location c-ip cs-method cs-uri-stem sc-status cs(User-Agent) cs(Cookie) x-edge-result-type x-user-id"
+	tests := []struct {
+		name    string
+		src     incident.LogSource
+		content string
+		want    []string
+		rejects []string
+	}{
+		{name: "cloudfront with headers",
+			src: incident.LogSource{Format: "cloudfront", Identity: "cookie:sid", Subject: "field:x-user-id", UserAgent: "field:cs(User-Agent)"},
+			content: "#Version: 1.0\n" + cfFields + "\n" +
+				"2017-06-22\t00:41:00\tNRT57\t203.0.113.9\tGET\t/mypage/profile\t200\tcurl/8.0%20(x)\tsid=abc\tHit\t1042\n" +
+				"2017-06-22\t00:41:01\tNRT57\t203.0.113.9\tGET\t/mypage/profile\t200\t-\tsid=def\tMiss\t-\n" +
+				"#Fields: date time x-edge-location c-ip cs-method cs-uri-stem sc-status cs(User-Agent) cs(Cookie) x-edge-result-type\n" +
+				"2017-06-22\t00:41:02\tNRT57\t203.0.113.9\tGET\t/mypage/profile\t200\tcurl/8.0\tsid=abc\tHit\n",
+			want:    []string{"3 abc|1042|curl/8.0 (x)", "4 def||"},
+			rejects: []string{"6: no usable #Fields header (line 5: subject: the #Fields header has no x-user-id field, needed for subject field:x-user-id)"}},
+		{name: "jsonl as one JSON array",
+			src: incident.LogSource{Format: "jsonl", Fields: map[string]string{"time": "ts", "path": "uri", "status": "status", "cache": "cache", "identity": "sid"}, Subject: "field:uid", UserAgent: "field:ua"},
+			content: "[\n" +
+				`{"ts":"2017-06-22T00:41:00Z","uri":"/a","status":200,"cache":"HIT","sid":"abc","uid":7,"ua":"x \"y\""},` + "\n" +
+				`{"ts":"2017-06-22T00:41:01Z","uri":"/b","status":200,"cache":"HIT","sid":"def","uid":{"id":7}}` + "\n]\n",
+			want:    []string{`2 abc|7|x "y"`},
+			rejects: []string{"3: subject: uid (subject) is an object, want a string or a number"}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := NewParser(tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, fmt.Sprint(i))
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sink := &extraSink{}
+			stats, err := Read(context.Background(), []Input{{Path: path, Name: tc.name, Parser: p}}, Options{Workers: 1, NewSink: func(int) Sink { return sink }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.Join(sink.got, "\n"), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("records:\n%s\nwant:\n%s", got, want)
+			}
+			var rejects []string
+			for _, r := range stats[0].Rejects {
+				rejects = append(rejects, fmt.Sprintf("%d: %s", r.Line, r.Reason))
+			}
+			if got, want := strings.Join(rejects, "\n"), strings.Join(tc.rejects, "\n"); got != want {
+				t.Errorf("rejects:\n%s\nwant:\n%s", got, want)
 			}
 		})
 	}
