@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/breachctl/breachctl/incident"
@@ -116,8 +116,8 @@ func TestExtraFields(t *testing.T) {
 			line:     `{"EdgeStartTimestamp":1498092060123456789,"ClientIP":"203.0.113.9","ClientRequestURI":"\/mypage\/profile?q=%22","ClientRequestUserAgent":"UA \"q\" \u00e9","EdgeResponseStatus":200,"CacheCacheStatus":"hit","ResponseHeaders":{"x-user-id":"10\u0034\u0032"},"Cookies":{"sid":"a\"b"}}`,
 			identity: `a"b`, path: "/mypage/profile", subject: "1042", ua: `UA "q" é`},
 		{name: "cloudflare: a number", src: cloudflare,
-			line:     `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/p","EdgeResponseStatus":200,"CacheCacheStatus":"hit","ResponseHeaders":{"x-user-id":1042}}`,
-			path:     "/p", subject: "1042"},
+			line: `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/p","EdgeResponseStatus":200,"CacheCacheStatus":"hit","ResponseHeaders":{"x-user-id":1042}}`,
+			path: "/p", subject: "1042"},
 		{name: "cloudflare: absent", src: cloudflare,
 			line: `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/p","EdgeResponseStatus":200,"CacheCacheStatus":"hit"}`, path: "/p"},
 		{name: "cloudflare: an object where the agent should be", src: cloudflare,
@@ -157,11 +157,11 @@ func TestExtraFields(t *testing.T) {
 			identity: "abc", path: "/mypage/profile", subject: "1042", ua: "curl/8.0"},
 
 		{name: "prefix stays outermost", src: incident.LogSource{Format: "cloudflare", Prefix: `\S+ \S+: `, Identity: "cookie:sid", Subject: "field:uid"},
-			line:     `2017-06-22T00:41:00Z host: {"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/p","EdgeResponseStatus":200,"CacheCacheStatus":"hit","uid":"9"}`,
-			path:     "/p", subject: "9"},
+			line: `2017-06-22T00:41:00Z host: {"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/p","EdgeResponseStatus":200,"CacheCacheStatus":"hit","uid":"9"}`,
+			path: "/p", subject: "9"},
 		{name: "cache_values reach the further parsers", src: incident.LogSource{Format: "cloudflare", Identity: "cookie:sid", Subject: "field:uid", CacheValues: map[string]string{"shield": "CACHED"}},
-			line:     `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/p","EdgeResponseStatus":200,"CacheCacheStatus":"shield","uid":"9"}`,
-			path:     "/p", subject: "9"},
+			line: `{"EdgeStartTimestamp":1498092060,"ClientRequestURI":"/p","EdgeResponseStatus":200,"CacheCacheStatus":"shield","uid":"9"}`,
+			path: "/p", subject: "9"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -489,4 +489,76 @@ func TestExtraFieldsRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzExtraFields: no input panics; a line the format's parser accepts is
+// accepted with subject and user_agent set, with the same record, or
+// rejected for one of them (the reason says which); a line it rejects is
+// rejected the same way.
+func FuzzExtraFields(f *testing.F) {
+	for _, s := range []string{
+		`203.0.113.9 - - [22/Jun/2017:09:41:00 +0900] "GET /mypage/profile HTTP/1.1" 200 512 "python-requests/2.31.0" "abc" "1042" HIT`,
+		`203.0.113.9 - - [22/Jun/2017:09:41:00 +0900] "GET /m%20p HTTP/1.1" 200 512 "UA \x22q\x22" "-" "-" MISS`,
+		`203.0.113.80 - - [22/Jun/2017:09:41:07 +0900] "GET /mypage/bank HTTP/1.1" 200 2048 "Mozilla/5.0 \"q\"" "lang=ja; sid=f00dcafe" "2001" HIT`,
+		`{"EdgeStartTimestamp":1498092060123456789,"ClientRequestURI":"\/mypage\/profile?q=%22","ClientRequestUserAgent":"UA \"q\" \u00e9","EdgeResponseStatus":200,"CacheCacheStatus":"hit","ResponseHeaders":{"x-user-id":"10\u0034\u0032"},"Cookies":{"sid":"a\"b"}}`,
+		`{"ts":"2017-06-22T00:41:00.123Z","uri":"/p","status":200,"cache":"HIT","sid":"abc","uid":[1],"ua":{"x":1}}`,
+		"2017-06-22\t00:41:00\tNRT57-C1\t5380\t203.0.113.9\tGET\td1.cloudfront.net\t/p\t200\t-\tcurl/8.0%20(x)\t-\tsid=abc;%20uid=1042\tHit\tX\twww.example.jp\thttps\t412\t0.002\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tHit\tHTTP/2.0\t-\t-\t51234\t0.001\tHit\ttext/html\t5123\t-\t-",
+		"2017-06-22 00:41:00 10.0.0.5 GET /mypage/profile tab=1 443 1042 203.0.113.9 Mozilla/5.0+(Windows+NT+10.0) sid=abc;+uid=7 www.example.jp 200 15",
+		``, `{`, `"`,
+	} {
+		f.Add(s)
+	}
+	jsonlFields := map[string]string{"time": "ts", "path": "uri", "status": "status", "cache": "cache"}
+	type pair struct{ plain, withX Parser }
+	var pairs []pair
+	for _, src := range []incident.LogSource{
+		{Format: "nginx", LogFormat: extraNginxFormat, Identity: "cookie:sid", Subject: "field:upstream_http_x_user_id", UserAgent: "field:http_user_agent"},
+		{Format: "apache", LogFormat: extraApache, Identity: "cookie:sid", Subject: "field:X-User-Id", UserAgent: "field:User-Agent"},
+		{Format: "cloudflare", Identity: "cookie:sid", Subject: "field:ResponseHeaders.x-user-id", UserAgent: "field:ClientRequestUserAgent"},
+		{Format: "jsonl", Fields: jsonlFields, Identity: "field:sid", Subject: "field:uid", UserAgent: "field:ua"},
+		{Format: "cloudfront", Identity: "cookie:sid", Subject: "cookie:uid", UserAgent: "field:cs(User-Agent)"},
+		{Format: "w3c", Identity: "cookie:sid", Subject: "cookie:uid", UserAgent: "field:cs(User-Agent)"},
+	} {
+		withX, err := NewParser(src)
+		if err != nil {
+			f.Fatal(err)
+		}
+		src.Subject, src.UserAgent = "", ""
+		plain, err := NewParser(src)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if src.Format == "w3c" {
+			h := []byte(extraW3CHeader)
+			if plain, err = plain.(HeaderParser).Header(h); err != nil {
+				f.Fatal(err)
+			}
+			if withX, err = withX.(HeaderParser).Header(h); err != nil {
+				f.Fatal(err)
+			}
+		}
+		pairs = append(pairs, pair{plain, withX})
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		for _, p := range pairs {
+			var a, b Record
+			errA := p.plain.Parse([]byte(line), &a)
+			errB := p.withX.Parse([]byte(line), &b)
+			if !errors.Is(errB, errHeader) { // a header line: both say so
+				checkParseResult(t, []byte(line), &b, errB)
+			}
+			switch {
+			case errA != nil && (errB == nil || errB.Error() != errA.Error()):
+				t.Fatalf("%q: without: %v; with: %v", line, errA, errB)
+			case errA == nil && errB != nil:
+				if r := errB.Error(); !strings.HasPrefix(r, "subject: ") && !strings.HasPrefix(r, "user_agent: ") {
+					t.Fatalf("%q: accepted without, rejected with: %v", line, errB)
+				}
+			case errA == nil:
+				if d := diffRecord(b, a); d != "" {
+					t.Fatalf("%q: %s", line, d)
+				}
+			}
+		}
+	})
 }
