@@ -135,10 +135,11 @@ func (w *withExtras) Parse(line []byte, rec *Record) error {
 	if err := w.p.Parse(line, rec); err != nil {
 		return err
 	}
+	var scratch Record
 	for i := range w.extras {
 		x := &w.extras[i]
 		l := copies[i*n : (i+1)*n : (i+1)*n]
-		var scratch Record
+		scratch = Record{}
 		if err := x.p.Parse(l, &scratch); err != nil {
 			reason := err.Error()
 			if pe := (*ParseError)(nil); errors.As(err, &pe) {

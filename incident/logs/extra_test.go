@@ -562,3 +562,29 @@ func FuzzExtraFields(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkExtraFields: an nginx line through NewParser's parser without
+// subject and user_agent (the format's parser itself), and with them.
+func BenchmarkExtraFields(b *testing.B) {
+	for _, bc := range []struct{ name, subject, ua string }{
+		{"none", "", ""},
+		{"subject", "field:host", ""},
+		{"subject+user_agent", "field:host", "field:http_user_agent"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p, err := NewParser(incident.LogSource{Format: "nginx", LogFormat: simFormat, Identity: "cookie:sid", Subject: bc.subject, UserAgent: bc.ua})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(benchNginxLine)))
+			b.ReportAllocs()
+			var rec Record
+			for i := 0; i < b.N; i++ {
+				rec = Record{}
+				if err := p.Parse(benchNginxLine, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
