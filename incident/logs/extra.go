@@ -54,11 +54,11 @@ func newExtraFields(f *Format, src incident.LogSource, primary Identity) ([]extr
 		}
 		id, err := ParseIdentity(x.spec)
 		if err != nil {
-			return nil, x.key, fmt.Errorf("%s", extraMessage(x.key, x.spec, err))
+			return nil, x.key, errors.New(extraMessage(x.key, x.spec, err))
 		}
 		p, err := f.New(extraSource(src, primary, id), id)
 		if err != nil {
-			return nil, x.key, fmt.Errorf("%s", extraMessage(x.key, x.spec, err))
+			return nil, x.key, errors.New(extraMessage(x.key, x.spec, err))
 		}
 		extras = append(extras, extraField{key: x.key, p: p, decode: x.key == keyUserAgent && f == cloudFrontFormat})
 	}
