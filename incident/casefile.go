@@ -515,7 +515,7 @@ func joinPath(parent, key string) string {
 
 var (
 	caseIDRe    = regexp.MustCompile(`^[a-z0-9-]+$`)
-	identityRe  = regexp.MustCompile(`^(cookie|field):[A-Za-z0-9_.\-]+$`)
+	identityRe  = regexp.MustCompile(`^(cookie|field):[A-Za-z0-9_.\-()]+$`)
 	timeExample = "2017-06-22T09:41:00+09:00"
 )
 

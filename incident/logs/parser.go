@@ -44,7 +44,8 @@ func ParseIdentity(s string) (Identity, error) {
 }
 
 // NewParser builds the parser for one logs[] entry of a case file: its
-// format's parser, with logs[].cache_values over the format's vocabulary
+// format's parser, with logs[].cache_values over the format's vocabulary,
+// logs[].subject and logs[].user_agent read like the identity (extra.go)
 // and logs[].prefix stripped from every line. An entry without an identity
 // (Identity "") is read without one (breachctl logs parse).
 func NewParser(src incident.LogSource) (Parser, error) {
@@ -84,6 +85,10 @@ func newParser(src incident.LogSource) (Parser, string, error) {
 		}
 		return nil, key, err
 	}
+	extras, key, err := newExtraFields(f, src, id)
+	if err != nil {
+		return nil, key, err
+	}
 	if len(src.CacheValues) > 0 {
 		vs, ok := p.(vocabSetter)
 		if !ok {
@@ -94,7 +99,13 @@ func newParser(src incident.LogSource) (Parser, string, error) {
 			return nil, "cache_values", err
 		}
 		vs.setVocab(v)
+		for _, x := range extras { // they read the same lines
+			if xs, ok := x.p.(vocabSetter); ok {
+				xs.setVocab(v)
+			}
+		}
 	}
+	p = wrapExtras(p, extras)
 	if src.Prefix != "" {
 		if p, err = withPrefix(p, src.Prefix); err != nil {
 			return nil, "prefix", err
