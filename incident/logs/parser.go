@@ -183,7 +183,8 @@ func compileCase(c *incident.Case) ([]Parser, []incident.Problem) {
 		f, _ := LookupFormat(src.Format)
 		caps := CapabilitiesOf(p)
 		// Only the cache rule reads the cache result.
-		if !caps.Cache && c.Exposure.CacheRule() != nil && !contains(src.AcceptMissing, "cache") {
+		needCache := len(c.Exposure.Rules) == 0 || c.Exposure.CacheRule() != nil
+		if !caps.Cache && needCache && !contains(src.AcceptMissing, "cache") {
 			add(at+"format", fmt.Sprintf("these logs have no cache result, so every response would read as never cached and nobody as exposed: %s; "+
 				"or, if the logs really cannot say, set accept_missing: [cache]", f.CacheHint))
 		}
