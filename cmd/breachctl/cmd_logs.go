@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ func newLogsCmd(d *deps) *cobra.Command {
 
 type logsParseOptions struct {
 	format, logFormat, identity, prefix, output string
+	subject, userAgent                          string
 	cacheValues, fields                         map[string]string
 	limit                                       int64
 	files                                       []string
@@ -52,7 +54,8 @@ with --cache-values, or cache_values: in the case file), most frequent first.
 
 The flags are the case file's logs[] keys: --format (format), --log-format
 (log_format), --identity (identity), --cache-values (cache_values), --fields
-(fields), --prefix (prefix). Formats:
+(fields), --prefix (prefix), --subject (subject) and --user-agent
+(user_agent); the last two add the columns subject and user_agent. Formats:
 ` + logs.FormatHelp() + `
 Exit codes: 0 records were read; 1 no line parsed, or more lines were
 rejected than parsed (the format is probably wrong); 2 bad usage.`
@@ -78,6 +81,8 @@ func newLogsParseCmd(d *deps) *cobra.Command {
 	f.StringVar(&o.identity, "identity", "", "cookie:NAME, field:NAME or remote_user (optional: without it every record is anonymous)")
 	f.StringToStringVar(&o.cacheValues, "cache-values", nil, "extra cache wordings: VALUE=FILL|CACHED|ORIGIN,...")
 	f.StringToStringVar(&o.fields, "fields", nil, "jsonl: which JSON field holds what: time=ts,ip=client,...")
+	f.StringVar(&o.subject, "subject", "", "where the log names whose data a response carried (read like --identity); adds a subject column")
+	f.StringVar(&o.userAgent, "user-agent", "", "where the log holds the user agent (read like --identity); adds a user_agent column")
 	f.StringVar(&o.prefix, "prefix", "", "regular expression stripped from the start of every line (a syslog header)")
 	f.StringVar(&o.output, "output", "jsonl", "record format: jsonl or csv")
 	f.Int64Var(&o.limit, "limit", 0, "read only the first N lines of each file (0: all)")
@@ -97,14 +102,24 @@ type parsedRecord struct {
 	Cache    string `json:"cache"`
 	CacheRaw string `json:"cache_raw"`
 	Identity string `json:"identity"`
-	File     string `json:"file"`
-	Line     int64  `json:"line"`
+	// Subject and UserAgent only with --subject / --user-agent.
+	Subject   *string `json:"subject,omitempty"`
+	UserAgent *string `json:"user_agent,omitempty"`
+	File      string  `json:"file"`
+	Line      int64   `json:"line"`
 }
 
 var parsedColumns = []string{"time", "pop", "ip", "method", "host", "path", "query", "status", "cache", "cache_raw", "identity", "file", "line"}
 
-func (r *parsedRecord) row() []string {
-	return []string{r.Time, r.Pop, r.IP, r.Method, r.Host, r.Path, r.Query, strconv.Itoa(r.Status), r.Cache, r.CacheRaw, r.Identity, r.File, strconv.FormatInt(r.Line, 10)}
+func (r *parsedRecord) row(subject, agent bool) []string {
+	row := []string{r.Time, r.Pop, r.IP, r.Method, r.Host, r.Path, r.Query, strconv.Itoa(r.Status), r.Cache, r.CacheRaw, r.Identity, r.File, strconv.FormatInt(r.Line, 10)}
+	if subject {
+		row = append(row, *r.Subject)
+	}
+	if agent {
+		row = append(row, *r.UserAgent)
+	}
+	return row
 }
 
 // recordPrinter is the Sink of logs parse (one worker: records come in
@@ -115,6 +130,8 @@ type recordPrinter struct {
 	names   []string
 	classes map[logs.Cache]int64
 	err     error
+	// subject, agent: print those fields.
+	subject, agent bool
 }
 
 func (p *recordPrinter) Record(file int, line int64, rec *logs.Record) {
@@ -124,6 +141,14 @@ func (p *recordPrinter) Record(file int, line int64, rec *logs.Record) {
 		Path: logs.Text(rec.Path), Query: logs.Text(rec.Query), Status: rec.Status,
 		Cache: rec.Cache.String(), CacheRaw: logs.Text(rec.CacheRaw), Identity: logs.Text(rec.Identity),
 		File: p.names[file], Line: line,
+	}
+	if p.subject {
+		v := logs.Text(rec.Subject)
+		r.Subject = &v
+	}
+	if p.agent {
+		v := logs.Text(rec.UserAgent)
+		r.UserAgent = &v
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -147,7 +172,7 @@ func runLogsParse(ctx context.Context, d *deps, o logsParseOptions) error {
 		return usageErrorf("--limit must not be negative")
 	}
 	src := incident.LogSource{Paths: o.files, Format: o.format, LogFormat: o.logFormat, Identity: o.identity,
-		Fields: o.fields, CacheValues: o.cacheValues, Prefix: o.prefix}
+		Fields: o.fields, CacheValues: o.cacheValues, Prefix: o.prefix, Subject: o.subject, UserAgent: o.userAgent}
 	p, err := logs.NewParser(src)
 	if err != nil {
 		return usageErrorf("%v", err)
@@ -181,10 +206,17 @@ func runLogsParse(ctx context.Context, d *deps, o logsParseOptions) error {
 	var cw *csv.Writer
 	if o.output == "csv" {
 		cw = csv.NewWriter(bw)
-		if err := cw.Write(parsedColumns); err != nil {
+		cols := slices.Clone(parsedColumns)
+		if o.subject != "" {
+			cols = append(cols, "subject")
+		}
+		if o.userAgent != "" {
+			cols = append(cols, "user_agent")
+		}
+		if err := cw.Write(cols); err != nil {
 			return err
 		}
-		write = func(r *parsedRecord) error { return cw.Write(r.row()) }
+		write = func(r *parsedRecord) error { return cw.Write(r.row(o.subject != "", o.userAgent != "")) }
 	} else {
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
@@ -192,7 +224,8 @@ func runLogsParse(ctx context.Context, d *deps, o logsParseOptions) error {
 	}
 	var mu sync.Mutex
 	errw := bufio.NewWriter(d.io.Err)
-	printer := &recordPrinter{mu: &mu, write: write, names: names, classes: map[logs.Cache]int64{}}
+	printer := &recordPrinter{mu: &mu, write: write, names: names, classes: map[logs.Cache]int64{},
+		subject: o.subject != "", agent: o.userAgent != ""}
 	stats, err := logs.Read(ctx, inputs, logs.Options{
 		Workers: 1, Readers: 1, MaxLines: o.limit,
 		NewSink: func(int) logs.Sink { return printer },

@@ -244,3 +244,35 @@ func TestLogsParseRecordsWrapper(t *testing.T) {
 		t.Errorf("a batch cut before its '}' is not flagged:\n%s", r.err)
 	}
 }
+
+// --subject and --user-agent add their columns (and JSONL fields) and
+// read them as ingest will; without them the output is unchanged.
+func TestLogsParseSubjectAndUserAgent(t *testing.T) {
+	lf := `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$cookie_sid" "$upstream_cache_status" $upstream_http_x_user_id`
+	p := writeLog(t, "n.log", []string{
+		`198.51.100.7 - - [22/Jun/2017:10:00:00 +0900] "GET /mypage/profile HTTP/1.1" 200 10 "-" "Mozilla/5.0 (X11)" "s1" "MISS" 42`,
+		`198.51.100.8 - - [22/Jun/2017:10:00:01 +0900] "GET /mypage/profile HTTP/1.1" 200 10 "-" "curl/8.0" "s2" "HIT" -`,
+	})
+	r := runCLI(t, nil, "logs", "parse", "--format", "nginx", "--log-format", lf, "--identity", "cookie:sid",
+		"--subject", "field:upstream_http_x_user_id", "--user-agent", "field:http_user_agent", "--output", "csv", p)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(r.out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || !strings.HasSuffix(strings.Join(rows[0], ","), ",file,line,subject,user_agent") {
+		t.Fatalf("rows = %q", rows)
+	}
+	if got := rows[1][len(rows[1])-2:]; got[0] != "42" || got[1] != "Mozilla/5.0 (X11)" {
+		t.Errorf("row 1 subject, user agent = %q", got)
+	}
+	if got := rows[2][len(rows[2])-2:]; got[0] != "" || got[1] != "curl/8.0" {
+		t.Errorf("row 2 subject, user agent = %q (a - subject is empty)", got)
+	}
+	r = runCLI(t, nil, "logs", "parse", "--format", "nginx", "--log-format", lf, "--identity", "cookie:sid", p)
+	if strings.Contains(r.out, "subject") || strings.Contains(r.out, "user_agent") {
+		t.Errorf("without the flags the records carry no subject or user_agent:\n%s", r.out)
+	}
+}
