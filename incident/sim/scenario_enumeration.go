@@ -112,6 +112,7 @@ func (sc *scen) enumeration() {
 	// The walk: every id in turn, 404 for ids nobody has.
 	t = sc.ws + 47*minute + r.Int64N(10*minute)
 	next := int32(s0)
+	walked := 0
 	for id := us[s0].id; id <= us[s0+walk-1].id; id++ {
 		t += int64(350*time.Millisecond) + r.Int64N(int64(550*time.Millisecond))
 		path := "/api/users/" + strconv.FormatInt(id, 10) + "/profile"
@@ -121,10 +122,11 @@ func (sc *scen) enumeration() {
 		}
 		u := next
 		next++
+		walked++
 		switch {
 		case u == attacker:
 			sc.add(t, ac, false, path, "", 200, 900+r.IntN(500)).near = "the attacker's own profile"
-		case r.IntN(60) == 0:
+		case walked%60 == 7: // the server failed now and then
 			sc.add(t, ac, false, path, "", 500, 180).near = "status 500"
 		default:
 			x := sc.add(t, ac, false, path, "", 200, 900+r.IntN(500))

@@ -59,6 +59,19 @@ func (sc *scen) mixup() {
 		victims[b] = true
 	}
 
+	// Bank pages of customers without a bank account on file: events
+	// that exposed nothing.
+	bank := &sc.private[keyBank]
+	for k := 0; k < 2; {
+		a, b := int32(r.IntN(n)), int32(r.IntN(n))
+		if a == b || us[b].onFile&catBankAccount != 0 {
+			continue
+		}
+		x := cross(sc.between(sc.ws+minute, sc.we-minute), a, b, bank, 200)
+		x.rule, x.kind, x.victims, x.cats = rule, evOwner, []int32{b}, bank.cats
+		k++
+	}
+
 	// Near misses, each with a customer nobody else exposed.
 	for range 6 {
 		a := int32(r.IntN(n))
