@@ -21,6 +21,7 @@ type demoOptions struct {
 	users    int
 	requests int
 	format   string
+	scenario string
 	seed     uint64
 	smtp     string
 	noSend   bool
@@ -46,6 +47,9 @@ look), the demo starts a private, throwaway PostgreSQL from the
 machine's own binaries (initdb + pg_ctl in a temporary directory, Unix socket
 only) and removes it afterwards.
 
+--scenario picks the kind of incident (simulate --help lists them); the
+default, cache, is the case above.
+
 The default size (50,000 users, 2 million requests) takes well under a minute.`
 
 func newDemoCmd(d *deps) *cobra.Command {
@@ -67,6 +71,7 @@ func newDemoCmd(d *deps) *cobra.Command {
 	f.IntVar(&o.users, "users", 50000, "number of simulated users")
 	f.IntVar(&o.requests, "requests", 2000000, "number of simulated requests (log lines)")
 	f.StringVar(&o.format, "format", "nginx", "log format: nginx, cloudfront, cloudflare or jsonl")
+	f.StringVar(&o.scenario, "scenario", "cache", "kind of incident to simulate: "+scenarioNames()+" (see simulate --help)")
 	f.Uint64Var(&o.seed, "seed", 1, "simulation seed")
 	f.StringVar(&o.smtp, "smtp", "", "deliver the notices to this SMTP server (default: Mailpit on 127.0.0.1:1025 when it answers)")
 	f.BoolVar(&o.noSend, "no-send", false, "render the notices but do not send them")
@@ -76,6 +81,14 @@ func newDemoCmd(d *deps) *cobra.Command {
 
 // demoCaseID is the simulated case's id; the demo replaces it on every run.
 const demoCaseID = "demo-cdn-cache-leak"
+
+// demoCase is the case id of a scenario's demo.
+func demoCase(scenario string) string {
+	if scenario == "" || scenario == "cache" {
+		return demoCaseID
+	}
+	return "demo-" + scenario
+}
 
 // demoMarker marks a directory the demo wrote, so a rerun may replace it.
 const demoMarker = ".breachctl-demo"
@@ -111,7 +124,7 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	err = st.DeleteCase(ctx, demoCaseID)
+	err = st.DeleteCase(ctx, demoCase(o.scenario))
 	st.Close()
 	if err != nil {
 		return err
@@ -121,7 +134,7 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	caseFile := filepath.Join(incDir, "incident.yaml")
 	title("simulate an incident")
 	if err := runSimulate(ctx, d, simulateOptions{out: incDir, users: o.users, requests: o.requests,
-		format: o.format, seed: o.seed, usersDB: usersURL, caseID: demoCaseID, ttl: 30 * time.Second}); err != nil {
+		format: o.format, scenario: o.scenario, seed: o.seed, usersDB: usersURL, caseID: demoCase(o.scenario), ttl: 30 * time.Second}); err != nil {
 		return err
 	}
 	title("validate the case file, databases and logs")

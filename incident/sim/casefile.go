@@ -33,8 +33,56 @@ func yamlSingle(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
+// caseSpec is what differs between the scenarios' case files.
+type caseSpec struct {
+	title     string
+	causeKind string
+	// narrative: cause, measures, consequences; narrativeJA the same in
+	// Japanese (notify.narrative.ja).
+	narrative, narrativeJA [3]string
+	// subject: the logs carry the upstream X-User-Id (logs[].subject).
+	subject bool
+	// exposure is the body of exposure: (lines indented by two spaces).
+	exposure []string
+	// trailer is a closing comment line, "" for none.
+	trailer string
+}
+
+// cacheCase is the cache-leak incident's case file.
+func cacheCase(o Options) caseSpec {
+	return caseSpec{
+		title:     "Customer pages served to other customers by the CDN (simulation)",
+		causeKind: "misconfiguration",
+		narrative: [3]string{
+			"During a switch of CDN configuration, responses of the members' area (\"My Page\": profile, bank account, card and order history) were made cacheable at the CDN edges, so a page fetched for one customer was served from cache to other customers.",
+			"The faulty cache rule was removed and every edge cache purged at 15:38 JST; private pages now carry Cache-Control: private, no-store, and the CDN bypasses its cache for requests with a session cookie.",
+			"Customers who opened My Page during the window may have been shown another customer's name, e-mail and postal address, phone number, bank account, card details or order history; no passwords or full card numbers were shown.",
+		},
+		narrativeJA: [3]string{
+			"CDN（コンテンツ配信ネットワーク）の設定を切り替えた際、会員ページ（「マイページ」のプロフィール、口座、カード、注文履歴）がCDNでキャッシュされる設定になっていたため、あるお客様向けに作られたページが、キャッシュから別のお客様に表示される状態になっていました。",
+			"15時38分に誤ったキャッシュ設定を削除し、すべての配信拠点のキャッシュを消去しました。会員ページは今後キャッシュされない設定とし、ログイン中のお客様へのリクエストはCDNのキャッシュを使わない構成に改めました。",
+			"期間中にマイページを開いたお客様に、別のお客様の氏名、メールアドレス、住所、電話番号、口座情報、カード情報の一部または注文履歴が表示された可能性があります。パスワードやカード番号の全桁は表示されていません。",
+		},
+		exposure: []string{
+			"cache_key: [pop, host, path, query]",
+			"cacheable_status: [200]",
+			"routes:",
+			"  - {match: /mypage/profile, categories: [name, email, postal_address, phone]}",
+			`  - {match: "/mypage/bank*", categories: [bank_account]}`,
+			"  - {match: /mypage/card, categories: [payment_card]}",
+			`  - {match: "/mypage/orders*", categories: [purchase_history, postal_address]}`,
+		},
+		trailer: "# private-page cache TTL in the window: " + strconv.FormatFloat(o.TTL.Seconds(), 'f', -1, 64) + "s",
+	}
+}
+
 // caseFile returns incident.yaml for o, in DESIGN.md's shape.
 func caseFile(o Options) []byte {
+	return caseText(o, cacheCase(o))
+}
+
+// caseText returns the case file of a scenario.
+func caseText(o Options, cs caseSpec) []byte {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	ts := func(t time.Time) string { return t.Format(time.RFC3339) }
@@ -42,7 +90,7 @@ func caseFile(o Options) []byte {
 	line("# Simulated incident written by breachctl simulate (seed %d, %s logs, precision %s).", o.Seed, o.Format, o.Precision)
 	line("# Every person, address and session in it is invented.")
 	line("id: %s", o.CaseID)
-	line("title: Customer pages served to other customers by the CDN (simulation)")
+	line("title: %s", cs.title)
 	line("timezone: Asia/Tokyo")
 	line("window:")
 	line("  start: %s", ts(windowStart))
@@ -56,11 +104,11 @@ func caseFile(o Options) []byte {
 	line("  website: https://www.example-market.jp")
 	line(`  address: "1-1 Example, Chiyoda-ku, Tokyo"`)
 	line("  dpo_email: dpo@example-market.jp")
-	line("cause_kind: misconfiguration")
+	line("cause_kind: %s", cs.causeKind)
 	line("narrative:")
-	line("  cause: %s", yamlQuote("During a switch of CDN configuration, responses of the members' area (\"My Page\": profile, bank account, card and order history) were made cacheable at the CDN edges, so a page fetched for one customer was served from cache to other customers."))
-	line("  measures: %s", yamlQuote("The faulty cache rule was removed and every edge cache purged at 15:38 JST; private pages now carry Cache-Control: private, no-store, and the CDN bypasses its cache for requests with a session cookie."))
-	line("  consequences: %s", yamlQuote("Customers who opened My Page during the window may have been shown another customer's name, e-mail and postal address, phone number, bank account, card details or order history; no passwords or full card numbers were shown."))
+	line("  cause: %s", yamlQuote(cs.narrative[0]))
+	line("  measures: %s", yamlQuote(cs.narrative[1]))
+	line("  consequences: %s", yamlQuote(cs.narrative[2]))
 	line("logs:")
 	switch o.Format {
 	case FormatNginx, FormatJSONL:
@@ -71,6 +119,9 @@ func caseFile(o Options) []byte {
 	line("    format: %s", o.Format)
 	if o.Format == FormatNginx {
 		lf := nginxLogFormat
+		if cs.subject {
+			lf += ` "$upstream_http_x_user_id"`
+		}
 		if o.Precision == PrecisionMillisecond {
 			lf += " $msec"
 		}
@@ -79,8 +130,14 @@ func caseFile(o Options) []byte {
 	if o.Format == FormatJSONL {
 		line("    identity: field:session")
 		line("    fields: {time: ts, ip: client, method: method, host: host, path: uri_path, query: qs, status: code, cache: cache, pop: edge}")
+		if cs.subject {
+			line("    subject: field:x_user_id")
+		}
 	} else {
 		line("    identity: cookie:sid")
+		if cs.subject {
+			line("    subject: field:upstream_http_x_user_id")
+		}
 	}
 	line("identity_kind: session")
 	line("users:")
@@ -88,33 +145,37 @@ func caseFile(o Options) []byte {
 	line("  sessions_query: %s", yamlQuote(sessionsQuery))
 	line("  users_query: %s", yamlQuote(usersQuery))
 	line("exposure:")
-	line("  cache_key: [pop, host, path, query]")
-	line("  cacheable_status: [200]")
-	line("  routes:")
-	line("    - {match: /mypage/profile, categories: [name, email, postal_address, phone]}")
-	line(`    - {match: "/mypage/bank*", categories: [bank_account]}`)
-	line("    - {match: /mypage/card, categories: [payment_card]}")
-	line(`    - {match: "/mypage/orders*", categories: [purchase_history, postal_address]}`)
+	for _, l := range cs.exposure {
+		line("  %s", l)
+	}
 	line("notify:")
 	line(`  from: "Example Market Privacy Office <privacy@example-market.jp>"`)
 	line("  default_locale: ja")
 	line("  law_enforcement_delay: \"no\"")
 	line("  narrative:")
 	line("    ja:")
-	line("      cause: %s", yamlQuote("CDN（コンテンツ配信ネットワーク）の設定を切り替えた際、会員ページ（「マイページ」のプロフィール、口座、カード、注文履歴）がCDNでキャッシュされる設定になっていたため、あるお客様向けに作られたページが、キャッシュから別のお客様に表示される状態になっていました。"))
-	line("      measures: %s", yamlQuote("15時38分に誤ったキャッシュ設定を削除し、すべての配信拠点のキャッシュを消去しました。会員ページは今後キャッシュされない設定とし、ログイン中のお客様へのリクエストはCDNのキャッシュを使わない構成に改めました。"))
-	line("      consequences: %s", yamlQuote("期間中にマイページを開いたお客様に、別のお客様の氏名、メールアドレス、住所、電話番号、口座情報、カード情報の一部または注文履歴が表示された可能性があります。パスワードやカード番号の全桁は表示されていません。"))
-	line("# private-page cache TTL in the window: %ss", strconv.FormatFloat(o.TTL.Seconds(), 'f', -1, 64))
+	line("      cause: %s", yamlQuote(cs.narrativeJA[0]))
+	line("      measures: %s", yamlQuote(cs.narrativeJA[1]))
+	line("      consequences: %s", yamlQuote(cs.narrativeJA[2]))
+	if cs.trailer != "" {
+		line("%s", cs.trailer)
+	}
 	return []byte(b.String())
 }
 
-// writeCaseFile writes the case file with mode 0600: it names a database URL.
+// writeCaseFile writes the cache incident's case file with mode 0600: it
+// names a database URL.
 func writeCaseFile(path string, o Options) error {
+	return writeCaseText(path, caseFile(o))
+}
+
+// writeCaseText writes a case file with mode 0600.
+func writeCaseText(path string, text []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("simulate: write case file: %w", err)
 	}
-	_, err = f.Write(caseFile(o))
+	_, err = f.Write(text)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -69,6 +70,27 @@ var userAgents = []string{
 // numPeopleUAs is how many of userAgents are people's browsers and apps.
 const numPeopleUAs = 14
 
+// toolAgents are the scenarios' attackers' clients. The formatters know
+// them after userAgents (index len(userAgents)+i), so that the clients of
+// the cache simulation draw from userAgents alone.
+var toolAgents = []string{
+	"python-requests/2.18.1",
+	"Go-http-client/1.1",
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/58.0.3029.110 Safari/537.36 OPR/45.0",
+	"aws-cli/1.11.100 Python/2.7.12 Linux/4.9.27-14.31.amzn1.x86_64 botocore/1.5.63",
+}
+
+// Indices of toolAgents as lineIn.ua values.
+const (
+	uaPythonRequests = iota + 16 // len(userAgents)
+	uaGoHTTP
+	uaOpera
+	uaAWSCLI
+)
+
+// allAgents is what the formatters index with lineIn.ua.
+var allAgents = append(slices.Clip(userAgents), toolAgents...)
+
 // referers are the Referer headers; "-" (none) is the most common.
 var referers = []string{
 	"-", "-", "-", "-", "-", "-",
@@ -120,6 +142,9 @@ type lineIn struct {
 	h2     bool
 	sid    string // "" when not logged in
 	cookie string // the Cookie header, "" when none
+	// subject is the upstream X-User-Id (whose data the response carried),
+	// "" when none; written only by formatters with subject set.
+	subject string
 }
 
 const hexDigits = "0123456789abcdef"
@@ -245,6 +270,7 @@ type formatter struct {
 	ref     []string // referers escaped for the format
 	cfOrder []int
 	rid     *rand.Rand // request ids and timings, a stream of its own
+	subject bool       // write lineIn.subject (nginx: "$upstream_http_x_user_id" before $msec; jsonl: x_user_id)
 
 	sec    int64  // the second secBuf holds, -1 for none
 	secBuf []byte // format-specific text of that second
@@ -258,11 +284,11 @@ func newFormatter(format string, ms bool, pop string, cfOrder []int, rid *rand.R
 	f := &formatter{format: format, ms: ms, pop: pop, words: cacheWords(format), cfOrder: cfOrder, rid: rid, sec: -1}
 	switch format {
 	case FormatNginx:
-		f.ua, f.ref = escapeAll(userAgents, appendNginxEscaped), referers
+		f.ua, f.ref = escapeAll(allAgents, appendNginxEscaped), referers
 	case FormatCloudFront:
-		f.ua, f.ref = escapeAll(userAgents, appendCloudFrontEncoded), escapeAll(referers, appendCloudFrontEncoded)
+		f.ua, f.ref = escapeAll(allAgents, appendCloudFrontEncoded), escapeAll(referers, appendCloudFrontEncoded)
 	default:
-		f.ua, f.ref = escapeAll(userAgents, appendJSONContent), referers
+		f.ua, f.ref = escapeAll(allAgents, appendJSONContent), referers
 	}
 	return f
 }
@@ -343,6 +369,15 @@ func (f *formatter) appendNginx(dst []byte, l *lineIn) []byte {
 	dst = append(dst, siteHost...)
 	dst = append(dst, ' ')
 	dst = append(dst, f.pop...)
+	if f.subject {
+		dst = append(dst, " \""...)
+		if l.subject == "" {
+			dst = append(dst, '-')
+		} else {
+			dst = append(dst, l.subject...)
+		}
+		dst = append(dst, '"')
+	}
 	if f.ms {
 		dst = append(dst, ' ')
 		dst = strconv.AppendInt(dst, l.wt/1e9, 10)
@@ -512,6 +547,13 @@ func (f *formatter) appendJSONL(dst []byte, l *lineIn) []byte {
 		dst = append(dst, `","ua":"`...)
 	}
 	dst = append(dst, f.ua[l.ua]...)
+	if f.subject {
+		if l.subject == "" {
+			return append(dst, "\",\"x_user_id\":null}\n"...)
+		}
+		dst = append(dst, `","x_user_id":"`...)
+		dst = append(dst, l.subject...)
+	}
 	return append(dst, "\"}\n"...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -62,6 +63,9 @@ type plan struct {
 	winEnd    int64 // ns, exclusive
 	hours     []int64
 	logsDir   string
+	// bg is set for the scenarios other than cache: how the site's
+	// ordinary traffic differs, and the scenario's own requests.
+	bg *background
 }
 
 func newPlan(o Options, pop *population) (*plan, error) {
@@ -134,6 +138,9 @@ type edgeResult struct {
 	truncated int64
 	events    []event
 	stored    []catMask // per user: categories of their pages stored by fills in the window
+	// failures counts failed logins per client address in bg.failFrom to
+	// bg.failTo (background traffic only; scenarios with a login rule).
+	failures map[string]int
 }
 
 // privObj is the object an edge holds for a private key during the window.
@@ -165,6 +172,15 @@ func generate(ctx context.Context, o Options, pop *population) (*generated, erro
 	if err != nil {
 		return nil, err
 	}
+	results, err := p.runEdges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &generated{truth: p.buildTruth(results)}, nil
+}
+
+// runEdges runs every edge in parallel and writes their logs.
+func (p *plan) runEdges(ctx context.Context) ([]*edgeResult, error) {
 	if err := os.MkdirAll(p.logsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("simulate: create logs directory: %w", err)
 	}
@@ -187,7 +203,7 @@ func generate(ctx context.Context, o Options, pop *population) (*generated, erro
 			return nil, fmt.Errorf("simulate: edge %s: %w", p.edges[e].pop, err)
 		}
 	}
-	return &generated{truth: p.buildTruth(results)}, nil
+	return results, nil
 }
 
 // sampleSlots returns n distinct sorted values in [0, span): n sorted
@@ -276,6 +292,33 @@ func (p *plan) runEdge(ctx context.Context, e int) (*edgeResult, error) {
 	w := newHourWriter(p, e, newRand(seed, streamShuffle+stride))
 	f := newFormatter(p.o.Format, p.prec == int64(time.Millisecond), p.edges[e].pop, p.edges[e].cfOrder, newRand(seed, streamIDs+stride))
 	res := &edgeResult{stored: make([]catMask, len(users))}
+
+	// A scenario's own requests, merged in time order with the traffic.
+	loginFail, noLeak := 200, false
+	var extras []*sreq
+	var xf *formatter
+	if bg := p.bg; bg != nil {
+		loginFail, noLeak = bg.loginFail, true
+		extras = bg.extras[e]
+		xf = newFormatter(p.o.Format, p.prec == int64(time.Millisecond), p.edges[e].pop, p.edges[e].cfOrder, newRand(seed, streamScenarioIDs+stride))
+		f.subject, xf.subject = bg.subjects, bg.subjects
+		if bg.failTo > bg.failFrom {
+			res.failures = map[string]int{}
+		}
+	}
+	writeExtras := func(upTo int64) error {
+		for len(extras) > 0 && extras[0].line.wt <= upTo {
+			x := extras[0]
+			extras = extras[1:]
+			if err := w.toHour(x.line.wt); err != nil {
+				return err
+			}
+			w.buf = xf.appendLine(w.buf, &x.line)
+			w.ends = append(w.ends, len(w.buf))
+			res.lines++
+		}
+		return nil
+	}
 	pubExpiry := make([]int64, len(keys)) // 0: never filled
 	var priv [numPrivateKeys]privObj
 	var lineage []lineageRec
@@ -291,6 +334,11 @@ func (p *plan) runEdge(ctx context.Context, e int) (*edgeResult, error) {
 		t := (p.spanStart/int64(time.Millisecond)+slots[i])*int64(time.Millisecond) + r.Int64N(int64(time.Millisecond))
 		wt := t - t%p.prec
 		l.wt = wt
+		if len(extras) > 0 {
+			if err := writeExtras(wt); err != nil {
+				return nil, err
+			}
+		}
 
 		// Who asks.
 		loggedIn := r.IntN(100) < 60
@@ -323,7 +371,10 @@ func (p *plan) runEdge(ctx context.Context, e int) (*edgeResult, error) {
 		case post:
 			l.cache, l.status = resPost, 302
 			if r.IntN(100) < 15 {
-				l.status = 200 // login failed
+				l.status = loginFail // login failed
+				if res.failures != nil && wt >= p.bg.failFrom && wt < p.bg.failTo {
+					res.failures[l.ip]++
+				}
 			}
 		case !k.private:
 			l.status = 200
@@ -338,7 +389,7 @@ func (p *plan) runEdge(ctx context.Context, e int) (*edgeResult, error) {
 			if l.cache != resHit {
 				pubExpiry[ki] = t + k.ttl
 			}
-		case t < p.winStart || t >= p.winEnd:
+		case t < p.winStart || t >= p.winEnd || noLeak:
 			// Private pages are never cached outside the window; the
 			// origin redirects anonymous clients to /login.
 			l.cache, l.status = resOrigin, 200
@@ -383,6 +434,13 @@ func (p *plan) runEdge(ctx context.Context, e int) (*edgeResult, error) {
 			}
 			l.status = o.status
 		}
+		if p.bg != nil && p.bg.subjects {
+			// The application names the logged-in user on every response.
+			l.subject = ""
+			if loggedIn {
+				l.subject = strconv.FormatInt(users[requester].id, 10)
+			}
+		}
 		switch {
 		case l.status == 302:
 			l.bytes = 154
@@ -412,10 +470,13 @@ func (p *plan) runEdge(ctx context.Context, e int) (*edgeResult, error) {
 		}
 		w.ends = append(w.ends, len(w.buf))
 	}
+	if err := writeExtras(math.MaxInt64); err != nil {
+		return nil, err
+	}
 	if err := w.finish(); err != nil {
 		return nil, err
 	}
-	res.files, res.lines = w.files, int64(n)
+	res.files, res.lines = w.files, res.lines+int64(n)
 	if secondRule {
 		applySecondRule(lineage, res.events)
 	}

@@ -14,6 +14,7 @@ type catMask uint8
 const (
 	catBankAccount catMask = 1 << iota
 	catEmail
+	catGovernmentID
 	catName
 	catPaymentCard
 	catPhone
@@ -22,7 +23,7 @@ const (
 )
 
 var catNames = [...]string{
-	"bank_account", "email", "name", "payment_card", "phone", "postal_address", "purchase_history",
+	"bank_account", "email", "government_id", "name", "payment_card", "phone", "postal_address", "purchase_history",
 }
 
 // names returns the categories in m, sorted; never nil.
@@ -132,18 +133,29 @@ func newSiteKeys() *siteKeys {
 		pub("/items/"+strconv.Itoa(i), "", 5*time.Minute, 11000, 24000)
 	}
 	for i := range s.keys {
-		k := &s.keys[i]
-		k.uri = k.path
-		if k.query != "" {
-			k.uri += "?" + k.query
-		}
-		k.jsonURI = string(appendJSONContent(nil, k.uri))
-		k.jsonPath = string(appendJSONContent(nil, k.path))
-		k.jsonQuery = string(appendJSONContent(nil, k.query))
-		k.cfQuery = "-"
-		if k.query != "" {
-			k.cfQuery = string(appendCloudFrontEncoded(nil, k.query))
-		}
+		s.keys[i].escape()
 	}
 	return s
+}
+
+// escape fills in k's URI and its pre-escaped forms from path and query.
+func (k *key) escape() {
+	k.uri = k.path
+	if k.query != "" {
+		k.uri += "?" + k.query
+	}
+	k.jsonURI = string(appendJSONContent(nil, k.uri))
+	k.jsonPath = string(appendJSONContent(nil, k.path))
+	k.jsonQuery = string(appendJSONContent(nil, k.query))
+	k.cfQuery = "-"
+	if k.query != "" {
+		k.cfQuery = string(appendCloudFrontEncoded(nil, k.query))
+	}
+}
+
+// newKey returns a key for one request of a scenario (an API or file path).
+func newKey(path, query string) *key {
+	k := &key{path: path, query: query}
+	k.escape()
+	return k
 }

@@ -51,6 +51,10 @@ const (
 	DefaultFormat   = FormatNginx
 )
 
+// MinScenarioUsers is the fewest users the scenarios other than cache
+// take: their attackers walk and pick among them.
+const MinScenarioUsers = 100
+
 // MaxRequests bounds Options.Requests: every request of an edge gets its own
 // millisecond of the covered span, and the busiest edge has about 4 in 10
 // requests.
@@ -62,13 +66,15 @@ var ErrOutNotEmpty = errors.New("output directory exists and is not empty")
 
 // Options configures a simulation. Zero values mean the defaults.
 type Options struct {
-	Out       string // output directory (created 0700); must be empty or not exist
-	Users     int    // number of users; default 10000
-	Requests  int    // total requests (one log line each); default 200000
-	Format    string // nginx | cloudfront | cloudflare | jsonl; default nginx
+	Out      string // output directory (created 0700); must be empty or not exist
+	Users    int    // number of users; default 10000
+	Requests int    // total requests (one log line each); default 200000
+	Format   string // nginx | cloudfront | cloudflare | jsonl; default nginx
+	// Scenario is the kind of incident (Scenarios); default cache.
+	Scenario  string
 	Precision string // "ms" or "s"; default "ms", except "s" for cloudfront (which has no sub-second time)
 	Seed      uint64
-	CaseID    string // default "sim-cache-leak"
+	CaseID    string // default "sim-cache-leak" (cache), else "sim-" + the scenario
 	// UsersDBURL is written literally into the case file as
 	// users.database_url; empty writes the placeholder ${USERS_DATABASE_URL}.
 	UsersDBURL string
@@ -114,12 +120,22 @@ func (o Options) normalize() (Options, error) {
 	if o.Out == "" {
 		return o, errors.New("simulate: output directory is required")
 	}
+	switch o.Scenario {
+	case "":
+		o.Scenario = ScenarioCache
+	case ScenarioCache, ScenarioEnumeration, ScenarioMixup, ScenarioTakeover, ScenarioBucket:
+	default:
+		return o, fmt.Errorf("simulate: unknown scenario %q (want cache, enumeration, mixup, takeover or bucket)", o.Scenario)
+	}
 	switch o.Format {
 	case "":
 		o.Format = DefaultFormat
 	case FormatNginx, FormatCloudFront, FormatCloudflare, FormatJSONL:
 	default:
 		return o, fmt.Errorf("simulate: unknown format %q (want nginx, cloudfront, cloudflare or jsonl)", o.Format)
+	}
+	if err := CheckScenarioFormat(o.Scenario, o.Format); err != nil {
+		return o, fmt.Errorf("simulate: %w", err)
 	}
 	switch o.Precision {
 	case "":
@@ -141,6 +157,9 @@ func (o Options) normalize() (Options, error) {
 	case o.Users < 0:
 		return o, fmt.Errorf("simulate: users must be positive, got %d", o.Users)
 	}
+	if o.Scenario != ScenarioCache && o.Users < MinScenarioUsers {
+		return o, fmt.Errorf("simulate: scenario %s needs at least %d users, got %d", o.Scenario, MinScenarioUsers, o.Users)
+	}
 	switch {
 	case o.Requests == 0:
 		o.Requests = DefaultRequests
@@ -159,6 +178,9 @@ func (o Options) normalize() (Options, error) {
 	}
 	if o.CaseID == "" {
 		o.CaseID = DefaultCaseID
+		if o.Scenario != ScenarioCache {
+			o.CaseID = "sim-" + o.Scenario
+		}
 	}
 	if !caseIDPattern.MatchString(o.CaseID) {
 		return o, fmt.Errorf("simulate: case id %q must match [a-z0-9-]+", o.CaseID)
@@ -186,7 +208,12 @@ func Run(ctx context.Context, db *sqlx.DB, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := run(ctx, db, o)
+	var res *Result
+	if o.Scenario == ScenarioCache {
+		res, err = run(ctx, db, o)
+	} else {
+		res, err = runScenario(ctx, db, o)
+	}
 	if err != nil {
 		cleanOut(o.Out, created)
 		return nil, err

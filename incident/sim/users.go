@@ -58,7 +58,9 @@ const (
 	streamShuffle  // + edge index * streamStride
 	streamTruncate // + edge index * streamStride
 	streamIDs      // + edge index * streamStride
-	streamStride   = 16
+	streamScenario
+	streamScenarioIDs // + edge index * streamStride
+	streamStride      = 16
 )
 
 // newRand returns the random stream for purpose under seed.
