@@ -120,7 +120,7 @@ func buildAPPI(r *Report, in Input, final bool) {
 		item(3, levelSplit(lang, all.People, all.Confirmed, all.Possible)+"\n\n"+
 			"地域別: "+regionListJA(all.ByRegion)+"\n\n"+
 			fmt.Sprintf("第%d回集計（アクセスログ %dファイルの解析）による人数です。調査の進展により改訂することがあります。", r.Run, len(in.Evidence))+
-			"「漏えいを確認」は本人のページが他者に表示されたことがログで確認された方、「漏えいのおそれ」は本人のページが配信事業者のキャッシュに保存されたものの他者への表示が確認できない、又は特定できない方です。", true)
+			levelMeaningJA(in.Case), true)
 	} else {
 		item(3, "", false)
 	}
@@ -250,4 +250,32 @@ func otherLaws(in Input, except string) string {
 		parts = append(parts, fmt.Sprintf("%s (%s)", l, num(seen[l])))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// levelMeaningJA says what the two levels mean for the case's rules: in
+// the cache's own words for a cache-only case (as before), in general
+// words otherwise.
+func levelMeaningJA(c *incident.Case) string {
+	if onlyCache(c) {
+		return "「漏えいを確認」は本人のページが他者に表示されたことがログで確認された方、「漏えいのおそれ」は本人のページが配信事業者のキャッシュに保存されたものの他者への表示が確認できない、又は特定できない方です。"
+	}
+	return "「漏えいを確認」は本人のデータが第三者に送信されたことがアクセスログで確認された方、「漏えいのおそれ」は第三者への送信の可能性があるもののログで確認できない、又は送信先を特定できない方（第三者によるログインのみが確認された方を含む）です。"
+}
+
+// levelMeaningEN is levelMeaningJA in English (GDPR Art. 33).
+func levelMeaningEN(c *incident.Case) string {
+	if onlyCache(c) {
+		return "\"Confirmed\": the person's page was served to another party according to the access logs; \"possible\": it was stored in the CDN cache but a view by another party is not proven or cannot be attributed."
+	}
+	return "\"Confirmed\": the access logs prove the person's data was delivered to another party; \"possible\": it may have been, but the logs do not prove it or cannot tell who received it (including accounts only logged into by an attacker)."
+}
+
+// onlyCache reports whether the case's only rule is the cache rule.
+func onlyCache(c *incident.Case) bool {
+	for _, r := range c.Exposure.Rules {
+		if r.Kind != incident.RuleCache {
+			return false
+		}
+	}
+	return true
 }

@@ -76,7 +76,7 @@ func buildGDPR(r *Report, in Input) {
 		"- Categories of personal data (EU/EEA data subjects): " + cats,
 		fmt.Sprintf("- Approximate number of personal data records concerned (one record = one category of data of one person): %s", num(g.EU.Records())),
 		"",
-		"\"Confirmed\": the person's page was served to another party according to the access logs; \"possible\": it was stored in the CDN cache but a view by another party is not proven or cannot be attributed.",
+		levelMeaningEN(c),
 	}, "\n"), true)
 
 	var b []string

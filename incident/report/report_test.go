@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/breachctl/breachctl/incident"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -472,5 +473,40 @@ func TestCALawEnforcementDelay(t *testing.T) {
 		if !bytes.Contains(b.Bytes(), []byte(want)) {
 			t.Errorf("law_enforcement_delay %q: report lacks %q", setting, want)
 		}
+	}
+}
+
+// A case whose rules are not (only) the cache rule explains the levels in
+// general words, not in a cache's; with unauthorized_access it is APPI case
+// 3 (60 days for the final report), as before.
+func TestLevelWordingFollowsRules(t *testing.T) {
+	in := fixture(t)
+	c := *in.Case
+	c.CauseKind = "unauthorized_access"
+	c.Exposure.Rules = append([]incident.Rule{}, c.Exposure.Rules...)
+	c.Exposure.Rules = append(c.Exposure.Rules, incident.Rule{Kind: incident.RuleObject, Name: "enumeration"})
+	in.Case = &c
+	appi, err := Build("appi-final", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := appi.Items[2]; strings.Contains(it.Content, "キャッシュ") || !strings.Contains(it.Content, "第三者に送信されたことがアクセスログで確認された方") {
+		t.Errorf("APPI item 3 = %s", it.Content)
+	}
+	gdpr, err := Build("gdpr-art33", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := ""
+	for _, it := range gdpr.Items {
+		all += it.Content + "\n"
+	}
+	if strings.Contains(all, "CDN cache") || !strings.Contains(all, "the access logs prove the person's data was delivered to another party") {
+		t.Errorf("GDPR items = %s", all)
+	}
+	// The cache-only fixture keeps its words.
+	appi, _ = Build("appi-final", fixture(t))
+	if !strings.Contains(appi.Items[2].Content, "キャッシュ") {
+		t.Errorf("cache-only APPI item 3 lost its wording: %s", appi.Items[2].Content)
 	}
 }
