@@ -2,6 +2,8 @@ package correlate
 
 import (
 	"slices"
+
+	"github.com/breachctl/breachctl/incident"
 )
 
 // ruleList names the rules of a bit set (acc.rules), in the case file's
@@ -24,15 +26,18 @@ func (ev *evaluator) ruleList(mask uint64) []string {
 	return l
 }
 
-// ruleSummaries breaks the result down by rule. A case with one rule is
-// its totals; otherwise one pass over the events, by rule.
+// ruleSummaries breaks the result down by rule. A case whose one rule is
+// the cache rule is its totals; otherwise one pass over the events, by
+// rule. A cache rule's top viewers are those its confirmed events went to
+// (as the totals'); another rule's are every party its exposure events
+// went to, confirmed or possible — the suspected attackers.
 func (ev *evaluator) ruleSummaries(out *Result) []RuleSummary {
 	names, kinds := ev.names.rules, ev.ruleKinds
 	sums := make([]RuleSummary, len(names))
 	for i := range sums {
 		sums[i] = RuleSummary{Name: names[i], Kind: kinds[i], TopViewers: []Viewer{}}
 	}
-	if len(sums) == 1 {
+	if len(sums) == 1 && kinds[0] == incident.RuleCache {
 		s := &sums[0]
 		c := &out.Counts
 		s.ExposureEvents, s.ConfirmedEvents, s.PossibleEvents = c.ExposureEvents, c.ConfirmedEvents, c.PossibleEvents
@@ -69,6 +74,12 @@ func (ev *evaluator) ruleSummaries(out *Result) []RuleSummary {
 				s.PossibleEvents++
 				if level[e.rule][e.victim] == 0 {
 					level[e.rule][e.victim] = 2
+				}
+				// Outside the cache, a possible event's viewer is
+				// certain (what is not proven is that it was not the
+				// person): it is a suspect too.
+				if kinds[e.rule] != incident.RuleCache {
+					pairs[e.rule] = append(pairs[e.rule], viewerPair(e.victim, e.viewer))
 				}
 			}
 		}

@@ -40,10 +40,11 @@ type RuleSummary struct {
 	// possible under one rule and confirmed under another).
 	Confirmed int `json:"confirmed"`
 	Possible  int `json:"possible"`
-	// TopViewers: the parties this rule's confirmed events went to, with
-	// how many distinct people's data each received (for object and actor
-	// rules, the suspected attackers: an enumeration is one viewer with
-	// thousands of people).
+	// TopViewers: the parties this rule's events went to, with how many
+	// distinct people's data each received — for the cache rule its
+	// confirmed events (as Result.TopViewers), for the others every
+	// exposure event, confirmed or possible: the suspected attackers (an
+	// enumeration is one viewer with thousands of people).
 	TopViewers []Viewer `json:"top_viewers"`
 	// Matched counts the requests the rule looked at (on its routes, in
 	// its range); for an actor rule, those from the attacker's
