@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -255,22 +254,7 @@ func (sc *scen) buildTruth(p *plan, results []*edgeResult) (*scenarioTruth, erro
 // writeScenarioTruth writes tr as indented JSON, one event, person or near
 // miss per line.
 func writeScenarioTruth(path string, tr *scenarioTruth) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("simulate: write truth: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<16)
-	err = encodeScenarioTruth(w, tr)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("simulate: write truth %s: %w", path, err)
-	}
-	return nil
+	return writeTruthFile(path, func(w *bufio.Writer) error { return encodeScenarioTruth(w, tr) })
 }
 
 func encodeScenarioTruth(w *bufio.Writer, tr *scenarioTruth) error {

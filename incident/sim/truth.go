@@ -245,12 +245,18 @@ func (p *plan) buildTruth(results []*edgeResult) *truth {
 
 // writeTruth writes tr as indented JSON with one event per line.
 func writeTruth(path string, tr *truth) error {
+	return writeTruthFile(path, func(w *bufio.Writer) error { return encodeTruth(w, tr) })
+}
+
+// writeTruthFile creates path (0600, never over an existing file) and
+// writes it with encode, buffered.
+func writeTruthFile(path string, encode func(w *bufio.Writer) error) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("simulate: write truth: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
-	err = encodeTruth(w, tr)
+	err = encode(w)
 	if err == nil {
 		err = w.Flush()
 	}
