@@ -25,6 +25,9 @@ const (
 	RuleActor = "actor"
 )
 
+// MaxRules is how many rules a case may have.
+const MaxRules = 64
+
 // RuleKinds lists the kinds, in the order they are documented.
 var RuleKinds = []string{RuleCache, RuleObject, RuleOwner, RuleActor}
 
@@ -177,6 +180,10 @@ func (v *validator) checkRules(c *Case, e *Exposure) {
 	}
 	if legacy {
 		v.at("exposure.routes", "exposure.rules is given: move cache_key, cacheable_status and routes into a rule of kind cache")
+		return
+	}
+	if len(e.Rules) > MaxRules {
+		v.at("exposure.rules", "%d rules: at most %d (merge the routes of rules of one kind)", len(e.Rules), MaxRules)
 		return
 	}
 	count := map[string]int{}

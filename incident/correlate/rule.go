@@ -13,8 +13,8 @@ import (
 )
 
 // One correlation engine, rules as parts. The cache rule is the lineage
-// (collect.go, lineage.go): it needs every FILL and CACHED response of its
-// routes grouped by cache key. Every other kind of rule is a part: a small
+// (collect.go gathers its responses, rule_cache.go replays them): it needs
+// every FILL and CACHED response of its routes grouped by cache key. Every other kind of rule is a part: a small
 // type in its own file (rule_object.go, rule_owner.go, rule_actor.go) that
 // keeps the requests it needs while the logs are read (take) and turns them
 // into events once identities, objects and users are resolved (evaluate).
@@ -172,8 +172,8 @@ func newParts(c *incident.Case, firstRoute int) ([]part, error) {
 		}
 		parts = append(parts, p)
 	}
-	if len(parts) > 255 {
-		return nil, fmt.Errorf("exposure.rules: at most 255 rules")
+	if len(c.Exposure.Rules) > incident.MaxRules {
+		return nil, fmt.Errorf("exposure.rules: at most %d rules", incident.MaxRules)
 	}
 	return parts, nil
 }
