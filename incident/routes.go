@@ -48,6 +48,21 @@ func (m *RouteMatcher) Prefix() (string, bool) {
 	return m.exact, true
 }
 
+// Gate returns what every path the route matches begins with: the path or
+// prefix, the literal start of a regular expression anchored with ^, else
+// "". It only turns paths away early; Match decides.
+func (m *RouteMatcher) Gate() string {
+	if m.re != nil {
+		if !strings.HasPrefix(m.re.String(), "^") {
+			return ""
+		}
+		lp, _ := m.re.LiteralPrefix()
+		return lp
+	}
+	p, _ := m.Prefix()
+	return p
+}
+
 // Match reports whether path (without the query) belongs to the route.
 func (m *RouteMatcher) Match(path string) bool {
 	switch {

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -109,13 +110,13 @@ func newBase(c *incident.Case, index int, r *incident.Rule, next *int) (ruleBase
 	return b, nil
 }
 
-// commonPrefix is what every route's paths begin with ("" when a route is
-// a regular expression).
+// commonPrefix is what every route's paths begin with (see
+// RouteMatcher.Gate).
 func commonPrefix(routes []*incident.RouteMatcher) string {
 	gate := ""
 	for i, m := range routes {
-		p, ok := m.Prefix()
-		if !ok {
+		p := m.Gate()
+		if p == "" {
 			return ""
 		}
 		if i == 0 {
@@ -180,11 +181,11 @@ func newParts(c *incident.Case, firstRoute int) ([]part, error) {
 
 // hitSink is one worker's hits.
 type hitSink struct {
-	col    *Collector
-	hits   [][]hit // in blocks of eventBlock, like the lineage's events
-	n      int
-	keyBuf []byte
-	dec    []byte
+	col     *Collector
+	hits    [][]hit // in blocks of eventBlock, like the lineage's events
+	n       int
+	keyBuf  []byte
+	scratch hit
 }
 
 func (s *hitSink) record(file int, line int64, rec *logs.Record) {
@@ -193,17 +194,20 @@ func (s *hitSink) record(file int, line int64, rec *logs.Record) {
 		if rec.Time < b.start || rec.Time >= b.end {
 			continue
 		}
-		var h hit
-		if !p.take(rec, &h, s) {
+		// A hit of the sink's own, not a local: one passed to an
+		// interface method would escape to the heap on every record.
+		h := &s.scratch
+		*h = hit{}
+		if !p.take(rec, h, s) {
 			continue
 		}
 		h.t, h.line, h.file, h.part = rec.Time, line, int32(file), uint8(pi)
 		h.ident = s.col.idents.id(rec.Identity)
 		h.ip = s.col.hits.ips.id(rec.ClientIP)
-		k := s.keyBuf[:0]
-		for _, v := range [][]byte{rec.Pop, rec.Host, rec.Path, rec.Query} {
-			k = appendKeyPart(k, v)
-		}
+		k := appendKeyPart(s.keyBuf[:0], rec.Pop)
+		k = appendKeyPart(k, rec.Host)
+		k = appendKeyPart(k, rec.Path)
+		k = appendKeyPart(k, rec.Query)
 		s.keyBuf = k
 		h.key = s.col.hits.keys.id(k)
 		if rec.Status > 0 && rec.Status < 65536 {
@@ -213,7 +217,7 @@ func (s *hitSink) record(file int, line int64, rec *logs.Record) {
 			s.hits = append(s.hits, make([]hit, 0, eventBlock))
 		}
 		blk := &s.hits[len(s.hits)-1]
-		*blk = append(*blk, h)
+		*blk = append(*blk, *h)
 		s.n++
 	}
 }
@@ -302,7 +306,7 @@ func (p *parties) match(rec *logs.Record) bool {
 		return true
 	}
 	for _, a := range p.agents {
-		if len(rec.UserAgent) > 0 && strings.Contains(string(rec.UserAgent), string(a)) {
+		if bytes.Contains(rec.UserAgent, a) {
 			return true
 		}
 	}
@@ -368,9 +372,12 @@ func (src *source) extract(rec *logs.Record, s *hitSink) []byte {
 			} else {
 				kv, q = q, nil
 			}
-			k, v, _ := strings.Cut(string(kv), "=")
-			if unescape(k, true) == src.query {
-				return []byte(unescape(v, true))
+			k, v, _ := bytes.Cut(kv, []byte("="))
+			if string(k) == src.query || (bytes.ContainsAny(k, "%+") && unescape(string(k), true) == src.query) {
+				if !bytes.ContainsAny(v, "%+") {
+					return v
+				}
+				return []byte(unescape(string(v), true))
 			}
 		}
 		return nil
@@ -379,7 +386,11 @@ func (src *source) extract(rec *logs.Record, s *hitSink) []byte {
 		if m == nil || m[2*src.group] < 0 {
 			return nil
 		}
-		return []byte(unescape(string(rec.Path[m[2*src.group]:m[2*src.group+1]]), false))
+		v := rec.Path[m[2*src.group]:m[2*src.group+1]]
+		if !bytes.ContainsAny(v, "%") {
+			return v
+		}
+		return []byte(unescape(string(v), false))
 	}
 	return nil
 }

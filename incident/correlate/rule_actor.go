@@ -57,6 +57,15 @@ func newActorPart(c *incident.Case, index int, r *incident.Rule, next *int) (par
 }
 
 func (p *actorPart) take(rec *logs.Record, h *hit, s *hitSink) bool {
+	// The path first: most requests are on neither the login route nor
+	// the rule's routes, and cost one or two comparisons.
+	login := p.login != nil && p.login.MatchBytes(rec.Path)
+	r := -1
+	if !login {
+		if r = p.route(rec.Path); r < 0 || !p.statusOK(rec.Status) || len(rec.Identity) == 0 {
+			return false // not a private page, or no session: no account was used
+		}
+	}
 	listed := p.actors.match(rec)
 	if !listed && p.threshold == 0 {
 		return false // only listed actors count: nothing else to keep
@@ -64,32 +73,25 @@ func (p *actorPart) take(rec *logs.Record, h *hit, s *hitSink) bool {
 	if listed {
 		h.flags |= flagListed
 	}
-	if p.login != nil && p.login.MatchBytes(rec.Path) {
-		st := rec.Status
-		switch {
-		case st >= 0 && st < 600 && p.success[st]:
-			h.flags |= flagLogin | flagLoginOK
-			if len(rec.Subject) > 0 {
-				h.ref = s.col.hits.refs.id(rec.Subject)
-			} else if len(rec.Identity) == 0 {
-				return false // a success that names no account
-			}
-		case st >= 0 && st < 600 && p.failure[st]:
-			h.flags |= flagLogin | flagLoginFail
-		default:
-			return false
-		}
-		h.route = p.loginRoute
+	if !login {
+		h.route = uint16(p.routeOff + r)
 		return true
 	}
-	if len(rec.Identity) == 0 {
-		return false // no session: no account was used
-	}
-	r := p.route(rec.Path)
-	if r < 0 || !p.statusOK(rec.Status) {
+	st := rec.Status
+	switch {
+	case st >= 0 && st < 600 && p.success[st]:
+		h.flags |= flagLogin | flagLoginOK
+		if len(rec.Subject) > 0 {
+			h.ref = s.col.hits.refs.id(rec.Subject)
+		} else if len(rec.Identity) == 0 {
+			return false // a success that names no account
+		}
+	case st >= 0 && st < 600 && p.failure[st]:
+		h.flags |= flagLogin | flagLoginFail
+	default:
 		return false
 	}
-	h.route = uint16(p.routeOff + r)
+	h.route = p.loginRoute
 	return true
 }
 
