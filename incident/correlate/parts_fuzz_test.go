@@ -191,7 +191,9 @@ func refRules(recs []genRec) (events, affected []string) {
 				}
 				if obj != "" {
 					owners := testOwners[obj]
-					if len(owners) == 0 {
+					if uid, _ := requester(r); uid != "" && slices.Contains(owners, uid) {
+						owners = nil // a party to the object: nobody exposed
+					} else if len(owners) == 0 {
 						_, viewer := requester(r)
 						events = append(events, fmt.Sprintf("enum unattributed   %s []", viewer))
 					}

@@ -9,7 +9,8 @@ import (
 // TestRouteGate: the common-prefix gate turns away only paths no route
 // matches, and the first matching route wins, for route sets with a long
 // common prefix, none beyond "/", an exact path that is a prefix of
-// another, and a regular expression (no gate).
+// another, a regular expression anchored with ^ (its literal start is a
+// gate), and one that is not (no gate).
 func TestRouteGate(t *testing.T) {
 	sets := []struct {
 		matches []string
@@ -19,7 +20,9 @@ func TestRouteGate(t *testing.T) {
 		{[]string{"/mypage/profile*", "/account"}, "/"},
 		{[]string{"/mypage", "/mypage/bank*"}, "/mypage"},
 		{[]string{"/mypage/bank*"}, "/mypage/bank"},
-		{[]string{"/mypage/card", `re:^/users/[0-9]+/card$`}, ""},
+		{[]string{"/mypage/card", `re:^/users/[0-9]+/card$`}, "/"},
+		{[]string{`re:^/users/[0-9]+/card$`}, "/users/"},
+		{[]string{"/users/1*", `re:/card$`}, ""},
 	}
 	paths := []string{"", "/", "/m", "/mypage", "/mypage/", "/mypage/profile", "/mypage/profile/x", "/mypage/bank",
 		"/mypage/bank/edit", "/mypage/card", "/mypage/orders?x", "/account", "/accounts", "/users/42/card", "/items/1", "mypage/card"}

@@ -3,6 +3,7 @@ package correlate
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/logs"
@@ -11,7 +12,9 @@ import (
 // objectPart is an object rule: the request names the victim (a user id in
 // the path, the query or the log's subject) or an object whose owners
 // owners_query gives; a counted response to anyone else exposes them
-// (enumeration, IDOR, exposed files: EXPOSURE-RULES.md R1, R9).
+// (enumeration, IDOR, exposed files: EXPOSURE-RULES.md R1, R9). The
+// owners of an object are its parties: one of them asking for it exposes
+// nobody.
 type objectPart struct {
 	ruleBase
 	sources     []source
@@ -74,6 +77,12 @@ func (p *objectPart) evaluate(x *direct, hits []hit) {
 		owners := p.owners[h.ref]
 		if len(owners) == 0 {
 			x.unattributed(h)
+			continue
+		}
+		// An owner asking for their own object is a party to it (a
+		// household's shared order, a transaction's documents): no
+		// owner's data went to anyone foreign.
+		if rp := x.identPerson(h); rp > 0 && slices.Contains(owners, rp) {
 			continue
 		}
 		code := x.requesterCode(h)
