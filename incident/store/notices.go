@@ -587,13 +587,26 @@ type Notice struct {
 	SendingAt      sql.NullTime   `db:"sending_at"`
 	SentAt         sql.NullTime   `db:"sent_at"`
 	UncertainCount int            `db:"uncertain_count"`
+	// Kind: first, update or correction (NoticeFirst ...); RefersTo the
+	// Message-ID of the first notice an update or correction follows;
+	// BasisRun the run whose affected row the notice describes.
+	Kind     string         `db:"kind"`
+	RefersTo sql.NullString `db:"refers_to"`
+	BasisRun sql.NullInt64  `db:"basis_run"`
 }
+
+// Notice kinds.
+const (
+	NoticeFirst      = "first"
+	NoticeUpdate     = "update"
+	NoticeCorrection = "correction"
+)
 
 // GetNotice returns one person's notice in a run, or ErrNotFound.
 func (s *Store) GetNotice(ctx context.Context, caseID string, run int, userID string) (*Notice, error) {
 	var n Notice
 	err := s.DB.GetContext(ctx, &n, `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
-		smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count
+		smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count, kind, refers_to, basis_run
 		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND user_id = $3 AND channel = 'email'`, caseID, run, userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("notice of user %s in run %d: %w", userID, run, ErrNotFound)

@@ -59,6 +59,9 @@ type Run struct {
 	Error          sql.NullString  `db:"error"`
 	TotalsJSON     json.RawMessage `db:"totals"`
 	SummaryJSON    json.RawMessage `db:"summary"`
+	// DeterminedAt: when the team accepted this run's count as the scope
+	// (breachctl runs --determine); some clocks run from it.
+	DeterminedAt sql.NullTime `db:"determined_at"`
 }
 
 // Totals decodes the run's totals.
@@ -123,7 +126,24 @@ func (s *Store) FinishRun(ctx context.Context, caseID string, run int, state str
 	return nil
 }
 
-const runColumns = `case_id, run, state, case_file_sha256, started_at, finished_at, margin_seconds, error, totals, summary`
+const runColumns = `case_id, run, state, case_file_sha256, started_at, finished_at, margin_seconds, error, totals, summary, determined_at`
+
+// SetDetermined records when run's count was accepted as the scope (zero
+// clears it).
+func (s *Store) SetDetermined(ctx context.Context, caseID string, run int, at time.Time) error {
+	var v any
+	if !at.IsZero() {
+		v = at
+	}
+	res, err := s.DB.ExecContext(ctx, `UPDATE breachctl.runs SET determined_at = $3 WHERE case_id = $1 AND run = $2`, caseID, run, v)
+	if err != nil {
+		return fmt.Errorf("run %d of case %s: %w", run, caseID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("run %d of case %s: %w", run, caseID, ErrNotFound)
+	}
+	return nil
+}
 
 // LatestRun returns the newest completed run of a case, or ErrNotFound.
 func (s *Store) LatestRun(ctx context.Context, caseID string) (*Run, error) {
