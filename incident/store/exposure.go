@@ -300,3 +300,14 @@ func (s *Store) EachEvent(ctx context.Context, caseID string, run int, fn func(*
 	}
 	return rows.Err()
 }
+
+// Levels decodes category_levels (category -> confirmed | possible); an
+// empty value is an empty map.
+func (a *AffectedAccount) Levels() (map[string]string, error) {
+	m := map[string]string{}
+	if len(a.CategoryLevels) == 0 {
+		return m, nil
+	}
+	err := json.Unmarshal(a.CategoryLevels, &m)
+	return m, err
+}
