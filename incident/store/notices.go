@@ -45,6 +45,13 @@ type NoticeSeed struct {
 	MessageID string
 	State     string // NoticePending, or NoticeFailed when no message can be made (LastError says why)
 	LastError string // no personal data
+	// Kind is NoticeFirst (default), NoticeUpdate or NoticeCorrection;
+	// RefersTo the first notice's Message-ID (updates, corrections);
+	// BasisRun the run whose affected row the notice describes (default
+	// the seeded run).
+	Kind     string
+	RefersTo string
+	BasisRun int
 }
 
 // SeedResult says what SeedNotices did.
@@ -57,12 +64,25 @@ type SeedResult struct {
 const seedChunk = 20000
 
 // SeedNotices creates the ledger rows of a run, one per person, in one
-// transaction. Seeding again is a no-op for the rows that exist. A person
-// already sent this case's notice in an earlier run is recorded as sent,
-// with that run's Message-ID and time, so a revised count never resends.
+// transaction. Seeding again is a no-op for the rows that exist. A notice
+// already sent in another run is recorded as sent, with that run's time,
+// so a revised count never resends: the same Message-ID, or for a first
+// notice any first notice of the person (its Message-ID is kept, even if
+// the case file's sender changed since). An update has a Message-ID of its
+// own run: it is never taken for an earlier notice.
 func (s *Store) SeedNotices(ctx context.Context, caseID string, run int, seeds []NoticeSeed) (SeedResult, error) {
 	var res SeedResult
-	for _, sd := range seeds {
+	for i := range seeds {
+		sd := &seeds[i]
+		if sd.Kind == "" {
+			sd.Kind = NoticeFirst
+		}
+		if sd.BasisRun == 0 {
+			sd.BasisRun = run
+		}
+		if sd.Kind != NoticeFirst && sd.Kind != NoticeUpdate && sd.Kind != NoticeCorrection {
+			return res, fmt.Errorf("seed notice for user %s: kind %q", sd.UserID, sd.Kind)
+		}
 		if sd.State != NoticePending && sd.State != NoticeFailed {
 			return res, fmt.Errorf("seed notice for user %s: state %q, want %s or %s", sd.UserID, sd.State, NoticePending, NoticeFailed)
 		}
@@ -75,19 +95,29 @@ func (s *Store) SeedNotices(ctx context.Context, caseID string, run int, seeds [
 		return res, fmt.Errorf("seed notices of run %d: %w", run, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	// Seeds are matched with the other runs' notices by person: a hash
+	// join (see hashJoins).
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_nestloop = off`); err != nil {
+		return res, fmt.Errorf("seed notices of run %d: %w", run, err)
+	}
 	for lo := 0; lo < len(seeds); lo += seedChunk {
 		hi := min(lo+seedChunk, len(seeds))
 		n := hi - lo
 		users, ids, states, errs := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		kinds, refs, bases := make([]string, 0, n), make([]string, 0, n), make([]int64, 0, n)
 		for _, sd := range seeds[lo:hi] {
 			users = append(users, sd.UserID)
 			ids = append(ids, sd.MessageID)
 			states = append(states, sd.State)
 			errs = append(errs, sd.LastError)
+			kinds = append(kinds, sd.Kind)
+			refs = append(refs, sd.RefersTo)
+			bases = append(bases, int64(sd.BasisRun))
 		}
 		var r SeedResult
 		if err := tx.QueryRowxContext(ctx, seedNoticesSQL, caseID, run,
-			pq.StringArray(users), pq.StringArray(ids), pq.StringArray(states), pq.StringArray(errs)).Scan(&r.Added, &r.SentEarlier); err != nil {
+			pq.StringArray(users), pq.StringArray(ids), pq.StringArray(states), pq.StringArray(errs),
+			pq.StringArray(kinds), pq.StringArray(refs), pq.Int64Array(bases)).Scan(&r.Added, &r.SentEarlier); err != nil {
 			return res, fmt.Errorf("seed notices of run %d: %w", run, err)
 		}
 		res.Added += r.Added
@@ -101,22 +131,25 @@ func (s *Store) SeedNotices(ctx context.Context, caseID string, run int, seeds [
 
 const seedNoticesSQL = `
 WITH s AS (
-	SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS s(user_id, message_id, state, last_error)
+	SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+		AS s(user_id, message_id, state, last_error, kind, refers_to, basis_run)
 ), prev AS (
-	SELECT DISTINCT ON (p.user_id) p.user_id, p.run, p.message_id, p.sent_at, p.uncertain_count
-	FROM breachctl.notices p
-	WHERE p.case_id = $1 AND p.run < $2 AND p.channel = 'email' AND p.state = 'sent'
-	  AND p.user_id IN (SELECT user_id FROM s)
-	ORDER BY p.user_id, p.run
+	SELECT DISTINCT ON (s.user_id) s.user_id, p.run, p.message_id, p.sent_at, p.uncertain_count
+	FROM s JOIN breachctl.notices p
+	  ON p.case_id = $1 AND p.run <> $2 AND p.channel = 'email' AND p.state = 'sent' AND p.user_id = s.user_id
+	 AND (p.message_id = s.message_id OR (p.kind = 'first' AND s.kind = 'first'))
+	ORDER BY s.user_id, p.sent_at, p.run
 ), ins AS (
-	INSERT INTO breachctl.notices (case_id, run, user_id, channel, state, message_id, last_error, smtp_reply, sent_at, uncertain_count)
+	INSERT INTO breachctl.notices (case_id, run, user_id, channel, state, message_id, last_error, smtp_reply, sent_at, uncertain_count,
+		kind, refers_to, basis_run)
 	SELECT $1, $2, s.user_id, 'email',
 		CASE WHEN prev.user_id IS NULL THEN s.state ELSE 'sent' END,
 		coalesce(prev.message_id, s.message_id),
 		CASE WHEN prev.user_id IS NULL THEN nullif(s.last_error, '') END,
 		CASE WHEN prev.user_id IS NOT NULL THEN 'already sent in run ' || prev.run || '; not sent again' END,
 		prev.sent_at,
-		coalesce(prev.uncertain_count, 0)
+		coalesce(prev.uncertain_count, 0),
+		s.kind, nullif(s.refers_to, ''), s.basis_run
 	FROM s LEFT JOIN prev ON prev.user_id = s.user_id
 	ON CONFLICT DO NOTHING
 	RETURNING state, smtp_reply

@@ -32,3 +32,8 @@ CREATE TABLE breachctl.reports (
 -- When a run's scope was determined (the team accepted its count): some
 -- clocks run from the determination, not from awareness.
 ALTER TABLE breachctl.runs ADD COLUMN determined_at timestamptz;
+
+-- A person's notices across runs: what updates, corrections and the
+-- reconciliation of runs look up (without it, joining a run's notices to the
+-- other runs' by person scans the case's whole ledger once per person).
+CREATE INDEX notices_user ON breachctl.notices (case_id, user_id);
