@@ -506,6 +506,7 @@ func checkAgainstLogs(t *testing.T, o Options) {
 	// for each CACHED line its candidate owners under the one-second rule
 	// ("" for a non-personal or unknown object) and, with ms, its owner.
 	stored := map[string]map[string]bool{}
+	storedByPop := map[string]map[string]map[string]bool{} // pop → person → categories
 	type cachedLine struct {
 		r          *logRec
 		candidates map[string]bool
@@ -545,6 +546,15 @@ func checkAgainstLogs(t *testing.T, o Options) {
 					}
 					for _, x := range cats {
 						stored[v][x] = true
+					}
+					if storedByPop[r.pop] == nil {
+						storedByPop[r.pop] = map[string]map[string]bool{}
+					}
+					if storedByPop[r.pop][v] == nil {
+						storedByPop[r.pop][v] = map[string]bool{}
+					}
+					for _, x := range cats {
+						storedByPop[r.pop][v][x] = true
 					}
 				}
 			}
@@ -736,6 +746,69 @@ func checkAgainstLogs(t *testing.T, o Options) {
 			t.Errorf("affected[%d]:\n got %+v\nwant %+v", i, tr.Affected[i], want[i])
 			break
 		}
+	}
+
+	// The same per edge: from the edge's own events and stored pages.
+	for _, pop := range tr.Edges {
+		byID := map[string]*agg{}
+		get := func(id string) *agg {
+			if byID[id] == nil {
+				byID[id] = &agg{confirmed: map[string]bool{}, all: map[string]bool{}, viewers: map[string]bool{}}
+			}
+			return byID[id]
+		}
+		for id, cats := range storedByPop[pop] {
+			for x := range cats {
+				get(id).all[x] = true
+			}
+		}
+		for _, ev := range tr.Events {
+			if ev.Pop != pop || len(ev.Categories) == 0 {
+				continue
+			}
+			a := get(ev.Victim)
+			a.views++
+			a.viewers[ev.Viewer] = true
+			if a.first == "" || ev.Time < a.first {
+				a.first = ev.Time
+			}
+			a.last = max(a.last, ev.Time)
+			a.ruleConfirmed = a.ruleConfirmed || !ev.Ambiguous
+			for _, x := range ev.Categories {
+				a.confirmed[x], a.all[x] = true, true
+			}
+		}
+		var want []truthEdgeAffected
+		for id, a := range byID {
+			e := truthEdgeAffected{UserID: id, Level: levelPossible, RuleLevel: levelPossible, Categories: keys(a.all),
+				ConfirmedCategories: keys(a.confirmed), Views: a.views, Viewers: keys(a.viewers)}
+			if a.views > 0 {
+				first, last := a.first, a.last
+				e.Level, e.FirstExposed, e.LastExposed = levelConfirmed, &first, &last
+			}
+			if a.ruleConfirmed {
+				e.RuleLevel = levelConfirmed
+			}
+			want = append(want, e)
+		}
+		slices.SortFunc(want, func(a, b truthEdgeAffected) int {
+			x, _ := strconv.ParseInt(a.UserID, 10, 64)
+			y, _ := strconv.ParseInt(b.UserID, 10, 64)
+			return cmp.Compare(x, y)
+		})
+		got, ok := tr.AffectedByEdge[pop]
+		if !ok || len(got) != len(want) {
+			t.Errorf("affected_by_edge[%s]: %d in truth (present %v), %d from the logs", pop, len(got), ok, len(want))
+		}
+		for i := range min(len(want), len(got)) {
+			if !reflect.DeepEqual(want[i], got[i]) {
+				t.Errorf("affected_by_edge[%s][%d]:\n got %+v\nwant %+v", pop, i, got[i], want[i])
+				break
+			}
+		}
+	}
+	if len(tr.AffectedByEdge) != len(tr.Edges) {
+		t.Errorf("affected_by_edge has %d edges, want %d", len(tr.AffectedByEdge), len(tr.Edges))
 	}
 	if tr.Counts != counts || res.Confirmed != counts.Confirmed || res.Possible != counts.Possible {
 		t.Errorf("counts: truth %+v, result %d/%d, want %+v", tr.Counts, res.Confirmed, res.Possible, counts)

@@ -269,6 +269,29 @@ func TestScenarios(t *testing.T) {
 							t.Errorf("event path %s is in no log line", e.Path)
 						}
 					}
+					// Every event and unattributed entry names the edge whose
+					// logs hold a line with its path and query.
+					byPop := map[string][]string{}
+					for _, f := range tr.Files {
+						pop, _, _ := strings.Cut(strings.TrimPrefix(f, "logs/"), "/")
+						byPop[pop] = append(byPop[pop], f)
+					}
+					popLines := map[string][]string{}
+					for pop, files := range byPop {
+						popLines[pop] = readScenarioLogs(t, out, files)
+					}
+					for _, e := range slices.Concat(tr.Events, tr.Unattributed) {
+						ls, ok := popLines[e.Pop]
+						if !ok {
+							t.Errorf("event %+v: pop %q has no logs", e, e.Pop)
+							continue
+						}
+						if !slices.ContainsFunc(ls, func(l string) bool {
+							return strings.Contains(l, e.Path) && strings.Contains(l, e.Query)
+						}) {
+							t.Errorf("event %+v: no line of %s's logs has its path and query", e, e.Pop)
+						}
+					}
 					for _, n := range tr.NearMisses {
 						if !strings.Contains(all, n.Path) {
 							t.Errorf("near miss path %s is in no log line", n.Path)

@@ -37,6 +37,7 @@ type scenarioTruth struct {
 
 type scenarioEvent struct {
 	Time       string   `json:"time"`
+	Pop        string   `json:"pop"` // the edge whose log holds the request
 	Rule       string   `json:"rule"`
 	Victim     string   `json:"victim,omitempty"`
 	Viewer     string   `json:"viewer"`
@@ -151,7 +152,7 @@ func (sc *scen) buildTruth(p *plan, results []*edgeResult) (*scenarioTruth, erro
 		case evUnattributed:
 			tr.UnattributedEvents++
 			tr.Unattributed = append(tr.Unattributed, scenarioEvent{
-				Time: sc.writtenTime(x.line.wt), Rule: x.rule, Viewer: viewer, Categories: []string{},
+				Time: sc.writtenTime(x.line.wt), Pop: p.edges[x.edge].pop, Rule: x.rule, Viewer: viewer, Categories: []string{},
 				Path: x.line.k.path, Query: x.line.k.query, Status: x.line.status,
 			})
 		case evObject, evOwner:
@@ -199,7 +200,7 @@ func (sc *scen) buildTruth(p *plan, results []*edgeResult) (*scenarioTruth, erro
 			continue
 		}
 		tr.Events = append(tr.Events, scenarioEvent{
-			Time: sc.writtenTime(e.x.line.wt), Rule: e.x.rule, Victim: us[e.victim].idString(), Viewer: e.viewer,
+			Time: sc.writtenTime(e.x.line.wt), Pop: p.edges[e.x.edge].pop, Rule: e.x.rule, Victim: us[e.victim].idString(), Viewer: e.viewer,
 			Level: e.level, Categories: e.cats.names(), Path: e.x.line.k.path, Query: e.x.line.k.query, Status: e.x.line.status,
 		})
 		pe := people[e.victim]

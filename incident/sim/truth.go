@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -34,7 +35,11 @@ type truth struct {
 	Events         []truthEvent    `json:"events"`
 	EmptyEvents    int             `json:"empty_events"`
 	Affected       []truthAffected `json:"affected"`
-	Counts         truthCounts     `json:"counts"`
+	// AffectedByEdge is affected as each edge alone shows it: from that
+	// edge's events and stored pages only (the cache lineage is per edge,
+	// so these are exact). Every edge has a key.
+	AffectedByEdge map[string][]truthEdgeAffected `json:"affected_by_edge"`
+	Counts         truthCounts                    `json:"counts"`
 }
 
 type truthWindow struct {
@@ -64,6 +69,21 @@ type truthAffected struct {
 	ConfirmedCategories []string `json:"confirmed_categories"`
 	Views               int      `json:"views"`
 	Viewers             int      `json:"viewers"`
+	FirstExposed        *string  `json:"first_exposed"`
+	LastExposed         *string  `json:"last_exposed"`
+	RuleLevel           string   `json:"rule_level"`
+}
+
+// truthEdgeAffected is one person as one edge shows them: like
+// truthAffected, with the viewers named (the distinct viewer names of
+// their confirmed events on that edge, sorted) so that edges merge exactly.
+type truthEdgeAffected struct {
+	UserID              string   `json:"user_id"`
+	Level               string   `json:"level"`
+	Categories          []string `json:"categories"`
+	ConfirmedCategories []string `json:"confirmed_categories"`
+	Views               int      `json:"views"`
+	Viewers             []string `json:"viewers"`
 	FirstExposed        *string  `json:"first_exposed"`
 	LastExposed         *string  `json:"last_exposed"`
 	RuleLevel           string   `json:"rule_level"`
@@ -158,6 +178,22 @@ func (p *plan) buildTruth(results []*edgeResult) *truth {
 		victim int32
 		viewer string
 	}]bool)
+	type edgePerson struct {
+		confirmed     catMask
+		views         int
+		viewers       []string // distinct, in order of first view
+		first, last   int64
+		ruleConfirmed bool
+	}
+	seenEdgeViewer := make(map[struct {
+		edge   int
+		victim int32
+		viewer string
+	}]bool)
+	byEdge := make([]map[int32]*edgePerson, len(p.edges))
+	for e := range byEdge {
+		byEdge[e] = make(map[int32]*edgePerson)
+	}
 	words := cacheWords(p.o.Format)
 	for _, a := range all {
 		ev := a.ev
@@ -201,6 +237,24 @@ func (p *plan) buildTruth(results []*edgeResult) *truth {
 			seenViewer[sv] = true
 			pe.viewers++
 		}
+		ep := byEdge[ev.edge][ev.victim]
+		if ep == nil {
+			ep = &edgePerson{first: ev.wt, last: ev.wt}
+			byEdge[ev.edge][ev.victim] = ep
+		}
+		ep.confirmed |= ev.cats
+		ep.views++
+		ep.first, ep.last = min(ep.first, ev.wt), max(ep.last, ev.wt)
+		ep.ruleConfirmed = ep.ruleConfirmed || !ev.ambiguous
+		ev2 := struct {
+			edge   int
+			victim int32
+			viewer string
+		}{ev.edge, ev.victim, a.viewer}
+		if !seenEdgeViewer[ev2] {
+			seenEdgeViewer[ev2] = true
+			ep.viewers = append(ep.viewers, a.viewer)
+		}
 	}
 
 	// Users are in increasing id order.
@@ -239,6 +293,42 @@ func (p *plan) buildTruth(results []*edgeResult) *truth {
 		} else {
 			tr.Counts.RulePossible++
 		}
+	}
+
+	// Per edge, the same from that edge's events and stored pages. The
+	// results are in edge order (runEdges).
+	tr.AffectedByEdge = make(map[string][]truthEdgeAffected, len(p.edges))
+	for e, r := range results {
+		list := []truthEdgeAffected{}
+		for ui := range users {
+			ep := byEdge[e][int32(ui)]
+			if ep == nil && r.stored[ui] == 0 {
+				continue
+			}
+			a := truthEdgeAffected{
+				UserID:              strconv.FormatInt(users[ui].id, 10),
+				Level:               levelPossible,
+				RuleLevel:           levelPossible,
+				ConfirmedCategories: []string{},
+				Viewers:             []string{},
+			}
+			m := r.stored[ui]
+			if ep != nil {
+				m |= ep.confirmed
+				first, last := p.writtenTime(ep.first), p.writtenTime(ep.last)
+				a.Level = levelConfirmed
+				a.ConfirmedCategories = ep.confirmed.names()
+				a.Views = ep.views
+				a.Viewers = slices.Sorted(slices.Values(ep.viewers))
+				a.FirstExposed, a.LastExposed = &first, &last
+				if ep.ruleConfirmed {
+					a.RuleLevel = levelConfirmed
+				}
+			}
+			a.Categories = m.names()
+			list = append(list, a)
+		}
+		tr.AffectedByEdge[p.edges[e].pop] = list
 	}
 	return tr
 }
@@ -327,6 +417,41 @@ func encodeTruth(w *bufio.Writer, tr *truth) error {
 	if err := list("affected", len(tr.Affected), func(i int) any { return &tr.Affected[i] }); err != nil {
 		return err
 	}
+	// affected_by_edge: one edge per key in key order (as encoding/json
+	// orders a map), one person per line.
+	w.WriteString("  \"affected_by_edge\": {")
+	for i, pop := range slices.Sorted(maps.Keys(tr.AffectedByEdge)) {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		people := tr.AffectedByEdge[pop]
+		buf.Reset()
+		if err := enc.Encode(pop); err != nil {
+			return err
+		}
+		w.WriteString("\n    ")
+		w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		w.WriteString(": [")
+		for j := range people {
+			buf.Reset()
+			if err := enc.Encode(&people[j]); err != nil {
+				return err
+			}
+			if j > 0 {
+				w.WriteByte(',')
+			}
+			w.WriteString("\n      ")
+			w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		}
+		if len(people) > 0 {
+			w.WriteString("\n    ")
+		}
+		w.WriteByte(']')
+	}
+	if len(tr.AffectedByEdge) > 0 {
+		w.WriteString("\n  ")
+	}
+	w.WriteString("},\n")
 	if err := field("counts", tr.Counts, true); err != nil {
 		return err
 	}
