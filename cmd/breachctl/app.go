@@ -212,6 +212,8 @@ other than its owner is an exposure event. Start with a case file
   breachctl triage   -f incident.yaml                 the summary a security lead reads first
   breachctl affected -f incident.yaml                 the affected accounts (CSV or JSONL)
   breachctl disclose -f incident.yaml ID              one person's exposure, for the support desk
+  breachctl runs     -f incident.yaml                 every run: evidence, counts, notices, reports
+  breachctl diff     -f incident.yaml                 what changed between the two latest runs
   breachctl notify render -f incident.yaml --out DIR  one notice per person, nothing sent
   breachctl notify send -f incident.yaml --smtp URL   deliver them from a resumable ledger
   breachctl obligations -f incident.yaml              which laws, for whom, by when
@@ -287,6 +289,8 @@ func newRootCmd(d *deps) *cobra.Command {
 		newTriageCmd(d),
 		newAffectedCmd(d),
 		newDiscloseCmd(d),
+		newRunsCmd(d),
+		newDiffCmd(d),
 		newNotifyCmd(d),
 		newObligationsCmd(d),
 		newReportCmd(d),
