@@ -68,6 +68,12 @@ func (r *Renderer) build(m *Message, name, subject string, text, html []byte) ([
 	writeHeader(&b, "To", addressTokens(name, m.To))
 	writeHeader(&b, "Subject", textTokens(subject))
 	writeHeader(&b, "Message-ID", []string{m.MessageID})
+	if m.RefersTo != "" {
+		// An update or a correction: mail clients thread it under the
+		// first notice.
+		writeHeader(&b, "In-Reply-To", []string{m.RefersTo})
+		writeHeader(&b, "References", []string{m.RefersTo})
+	}
 	writeHeader(&b, "MIME-Version", []string{"1.0"})
 	writeHeader(&b, "Content-Language", []string{m.Locale})
 	writeHeader(&b, "Content-Type", []string{"multipart/alternative;", `boundary="` + boundary + `"`})

@@ -28,8 +28,10 @@ import (
 // Options configures a Renderer.
 type Options struct {
 	// TemplatesDir, when set, holds files that replace embedded templates of
-	// the same name (notice_<locale>.<subject|txt|html|labels>.tmpl). A file
-	// there that is no template's name is an error.
+	// the same name (notice_<locale>.<subject|txt|html|labels>.tmpl, and
+	// notice_<locale>.<update|correction>.<subject|txt|html>.tmpl for update
+	// and correction notices). A file there that is no template's name is an
+	// error.
 	TemplatesDir string
 	// Date is the Date header and the notice date in the body; the current
 	// time when zero. Fix it for byte-identical re-renders.
@@ -38,13 +40,33 @@ type Options struct {
 
 // Notice is one affected account with its contact details.
 type Notice struct {
-	Run     int
+	Run int
+	// Account is the person's affected row in Run. A correction has none
+	// (the person is no longer affected): Account is then the row the
+	// earlier notice described again, like Previous.
 	Account store.AffectedAccount
 	Contact correlate.Contact
-	// MessageID, when set, is used instead of MessageID(case, user): the
-	// delivery ledger's, so a notice keeps the Message-ID it was seeded
-	// with even if notify.from changed since.
+	// MessageID, when set, is used instead of the kind's deterministic one
+	// (MessageID, UpdateMessageID, CorrectionMessageID): the delivery
+	// ledger's, so a notice keeps the Message-ID it was seeded with even if
+	// notify.from changed since.
 	MessageID string
+
+	// Kind is store.NoticeFirst ("" means it too), store.NoticeUpdate (a
+	// later run found more of the person exposed than they were told) or
+	// store.NoticeCorrection (a later run no longer finds them affected).
+	Kind string
+	// Previous is, for an update or a correction, the affected row the
+	// person's previous sent notice described: what they were told. A
+	// correction without it is written from Account.
+	Previous *store.AffectedAccount
+	// PreviousSentAt is when that notice was sent; the notice names its
+	// date ("our notice of ...") when set.
+	PreviousSentAt time.Time
+	// RefersTo is the Message-ID (with angle brackets) of the first notice
+	// an update or a correction follows: its In-Reply-To and References.
+	// MessageID(case, user) when empty.
+	RefersTo string
 }
 
 // Message is one rendered notice.
@@ -53,6 +75,8 @@ type Message struct {
 	Locale        string
 	Jurisdictions []string // JP, US-CA, US, EU; plus HIPAA when health data was involved
 	MessageID     string   // with angle brackets, as in the header
+	Kind          string   // store.NoticeFirst, NoticeUpdate or NoticeCorrection
+	RefersTo      string   // update, correction: the first notice's Message-ID (In-Reply-To, References)
 	EnvelopeFrom  string   // bare address
 	To            string   // bare address
 	Raw           []byte   // the whole message, CRLF line endings
@@ -179,8 +203,8 @@ func caseLocation(c *incident.Case) *time.Location {
 // Locales returns the locales notices can be written in.
 func (r *Renderer) Locales() []string { return sortedKeys(r.locales) }
 
-// dryRun renders every locale's templates for every jurisdiction and level
-// with every category, with made-up data.
+// dryRun renders every locale's templates, of every notice kind, for every
+// jurisdiction and level with every category, with made-up data.
 func (r *Renderer) dryRun() error {
 	var all []string
 	for _, c := range incident.Categories {
@@ -203,8 +227,35 @@ func (r *Renderer) dryRun() error {
 					a.CategoryLevels = levels
 				}
 				n := Notice{Account: a, Contact: correlate.Contact{Email: "dry-run@example.com", Name: "<Dry Run>"}}
-				if _, err := r.Render(n); err != nil {
+				if _, err := r.render(n, false); err != nil {
 					return fmt.Errorf("notice templates (%s, %s, %s): %w", loc, pl[1], lv, err)
+				}
+				// An update from a notice that named half the categories,
+				// all possible (the notice's date known when confirmed),
+				// and a correction of this notice.
+				p := store.AffectedAccount{UserID: a.UserID, Level: "possible", Categories: all[:len(all)/2],
+					Country: a.Country, Region: a.Region, Locale: loc}
+				n.Kind, n.Previous, n.Run = store.NoticeUpdate, &p, 2
+				if lv == "confirmed" {
+					n.PreviousSentAt = r.c.End.Add(72 * time.Hour)
+				}
+				if _, err := r.render(n, false); err != nil {
+					return fmt.Errorf("update notice templates (%s, %s, %s): %w", loc, pl[1], lv, err)
+				}
+				n.Kind, n.Previous = store.NoticeCorrection, nil
+				if _, err := r.render(n, false); err != nil {
+					return fmt.Errorf("correction notice templates (%s, %s, %s): %w", loc, pl[1], lv, err)
+				}
+				if lv == "confirmed" {
+					// An update from a notice that said some was shown: one
+					// category withdrawn, one newly confirmed, one the same.
+					p := store.AffectedAccount{UserID: a.UserID, Level: "confirmed", Categories: all[:3],
+						CategoryLevels: json.RawMessage(`{"` + all[0] + `":"confirmed","` + all[1] + `":"possible","` + all[2] + `":"confirmed"}`)}
+					n.Kind, n.Previous, n.PreviousSentAt = store.NoticeUpdate, &p, time.Time{}
+					n.Account.Categories, n.Account.CategoryLevels = all[1:], nil
+					if _, err := r.render(n, false); err != nil {
+						return fmt.Errorf("update notice templates (%s, %s, %s, earlier notice confirmed): %w", loc, pl[1], lv, err)
+					}
 				}
 			}
 		}
@@ -257,6 +308,36 @@ type noticeView struct {
 	// "no", "yes", or "" (not stated: the notice says nothing about it).
 	LawEnforcementDelay string
 	Jurisdictions       []string
+
+	// Kind is the notice kind (store.NoticeFirst, NoticeUpdate,
+	// NoticeCorrection). In an update, Confirmed, Views and the category
+	// lists above are what is known now; in a correction, what the earlier
+	// notice said (the person is no longer found affected).
+	Kind string
+	// What the earlier notice said (update, correction): its categories,
+	// and whether it said some of them were shown (PrevConfirmed) or only
+	// that they may have been.
+	PrevConfirmed                                                   bool
+	PrevCategories, PrevConfirmedCategories, PrevPossibleCategories []categoryView
+	PrevCategoryList                                                string
+	// When the earlier notice was sent, and that date formatted;
+	// HasPreviousSent is false when it is not known (the notice then says
+	// "our earlier notice").
+	PreviousSent    time.Time
+	HasPreviousSent bool
+	PreviousDay     string
+	// What is new (update): categories the earlier notice did not list
+	// (NewCategories, split by their level now), categories it called
+	// possible that are now confirmed (UpgradedCategories), the two together
+	// in category order (ChangedCategories: the advice list), categories it
+	// listed that are unchanged or now less certain (SameCategories), and
+	// categories it listed that are no longer found (WithdrawnCategories).
+	// Upgraded: the earlier notice said only "may have been shown", and now
+	// some of their information was shown.
+	NewCategories, NewConfirmedCategories, NewPossibleCategories []categoryView
+	UpgradedCategories, ChangedCategories                        []categoryView
+	SameCategories, WithdrawnCategories                          []categoryView
+	Upgraded                                                     bool
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -265,6 +346,13 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // cannot be used gives a *RecipientError (see Outbox.Reject); any other
 // error is a fault of the data or templates.
 func (r *Renderer) Render(n Notice) (*Message, error) {
+	return r.render(n, true)
+}
+
+// render renders a notice; without mime it stops once the templates have
+// run (the dry run checks the templates, not the MIME writer), and the
+// message has no Raw.
+func (r *Renderer) render(n Notice, mime bool) (*Message, error) {
 	a := &n.Account
 	uid := a.UserID
 	if reason := badUserID(uid); reason != "" {
@@ -285,6 +373,16 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 		return nil, &RecipientError{UserID: uid, Reason: "name is longer than 200 characters"}
 	}
 
+	kind, prev, err := noticeKind(&n)
+	if err != nil {
+		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
+	}
+	// shown is the row the notice describes: a correction describes what
+	// the earlier notice said.
+	shown := a
+	if kind == store.NoticeCorrection {
+		shown = prev
+	}
 	ls := r.locales[r.pickLocale(firstNonEmpty(n.Contact.Locale, a.Locale))]
 	country := strings.ToUpper(strings.TrimSpace(firstNonEmpty(n.Contact.Country, a.Country)))
 	region := strings.ToUpper(strings.TrimSpace(firstNonEmpty(n.Contact.Region, a.Region)))
@@ -292,8 +390,8 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 		country = region[:2]
 	}
 	v := &noticeView{Locale: ls.name, Name: name, Org: r.c.Organization, CaseID: r.c.ID, Narrative: ls.narrative,
-		Views: a.Views, Viewers: a.Viewers, LawEnforcementDelay: r.c.Notify.LawEnforcementDelay}
-	if err := r.categories(v, a, ls); err != nil {
+		Views: shown.Views, Viewers: shown.Viewers, LawEnforcementDelay: r.c.Notify.LawEnforcementDelay, Kind: kind}
+	if err := r.categories(v, shown, ls); err != nil {
 		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
 	}
 	if len(v.Categories) == 0 {
@@ -331,8 +429,8 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 		v.Contained, v.HasContained = r.c.Contain.In(zone), true
 	}
 	v.Confirmed = len(v.ConfirmedCategories) > 0
-	if v.Confirmed && a.FirstExposed.Valid && a.LastExposed.Valid {
-		v.FirstExposed, v.LastExposed, v.HasExposureTimes = a.FirstExposed.Time.In(zone), a.LastExposed.Time.In(zone), true
+	if v.Confirmed && shown.FirstExposed.Valid && shown.LastExposed.Valid {
+		v.FirstExposed, v.LastExposed, v.HasExposureTimes = shown.FirstExposed.Time.In(zone), shown.LastExposed.Time.In(zone), true
 	}
 	f := ls.format
 	v.NoticeDay, v.Window, v.AwareAt = f.Date(v.NoticeDate), f.Period(v.Start, v.End), f.DateTime(v.Aware)
@@ -344,6 +442,16 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 	}
 	v.CategoryList = f.List(labelsOf(v.Categories))
 	v.CauseParas, v.MeasuresParas, v.ConsequencesParas = ls.paras[0], ls.paras[1], ls.paras[2]
+	if prev != nil {
+		if err := r.revision(v, prev, ls); err != nil {
+			return nil, fmt.Errorf("%s notice for user %s: %w", kind, quoteID(uid), err)
+		}
+		if !n.PreviousSentAt.IsZero() {
+			v.PreviousSent, v.HasPreviousSent = n.PreviousSentAt.In(zone), true
+			v.PreviousDay = f.Date(v.PreviousSent)
+		}
+	}
+	set := ls.tmpl.notices[kind]
 
 	subj := bufPool.Get().(*bytes.Buffer)
 	text := bufPool.Get().(*bytes.Buffer)
@@ -355,30 +463,48 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 			bufPool.Put(b)
 		}
 	}()
-	if err := ls.tmpl.subject.Execute(subj, v); err != nil {
+	if err := set.subject.Execute(subj, v); err != nil {
 		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
 	}
-	if err := ls.tmpl.text.Execute(text, v); err != nil {
+	if err := set.text.Execute(text, v); err != nil {
 		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
 	}
-	if err := ls.tmpl.html.Execute(html, v); err != nil {
+	if err := set.html.Execute(html, v); err != nil {
 		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
 	}
 	subject := strings.Join(strings.Fields(subj.String()), " ")
 	if subject == "" {
-		return nil, fmt.Errorf("notice for user %s: %s renders an empty subject", quoteID(uid), templateName(ls.name, kindSubject))
+		return nil, fmt.Errorf("notice for user %s: %s renders an empty subject", quoteID(uid), set.subjectFile)
 	}
 
 	msgID := n.MessageID
-	if msgID == "" {
+	switch {
+	case msgID == "" && kind != store.NoticeFirst:
+		msgID = revisedMessageID(r.c.ID, r.domain, kind, uid, n.Run)
+	case msgID == "":
 		msgID = r.messageID(uid)
-	} else if badText(msgID) != "" || !strings.HasPrefix(msgID, "<") || !strings.HasSuffix(msgID, ">") {
+	case badText(msgID) != "" || !strings.HasPrefix(msgID, "<") || !strings.HasSuffix(msgID, ">"):
 		return nil, fmt.Errorf("notice for user %s: Message-ID %q is not <...>", quoteID(uid), msgID)
 	}
+	var refersTo string
+	if kind != store.NoticeFirst {
+		refersTo = n.RefersTo
+		switch {
+		case refersTo == "":
+			refersTo = r.messageID(uid)
+		case !isMessageID(refersTo):
+			return nil, fmt.Errorf("%s notice for user %s: the first notice's Message-ID %q (RefersTo) is not <...>", kind, quoteID(uid), refersTo)
+		case refersTo == msgID:
+			return nil, fmt.Errorf("%s notice for user %s: its Message-ID is the first notice's (RefersTo); an %s needs its own", kind, quoteID(uid), kind)
+		}
+	}
 	m := &Message{UserID: uid, Locale: ls.name, Jurisdictions: v.Jurisdictions, MessageID: msgID,
-		EnvelopeFrom: r.from.Address, To: to}
+		EnvelopeFrom: r.from.Address, To: to, Kind: kind, RefersTo: refersTo}
 	if m.Jurisdictions == nil {
 		m.Jurisdictions = []string{}
+	}
+	if !mime {
+		return m, nil
 	}
 	raw, err := r.build(m, name, subject, tidyText(tidy.AvailableBuffer(), text.Bytes(), ls.wrap), html.Bytes())
 	if err != nil {
@@ -386,6 +512,97 @@ func (r *Renderer) Render(n Notice) (*Message, error) {
 	}
 	m.Raw = raw
 	return m, nil
+}
+
+// isMessageID reports whether s can go into an In-Reply-To or References
+// header as it is: one <...> with no space, angle bracket or control
+// character inside.
+func isMessageID(s string) bool {
+	return badText(s) == "" && len(s) > 2 && strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") &&
+		!strings.ContainsAny(s[1:len(s)-1], "<> \t")
+}
+
+// noticeKind checks a notice's kind and returns it with the row the
+// person's earlier notice described (nil for a first notice).
+func noticeKind(n *Notice) (string, *store.AffectedAccount, error) {
+	kind := n.Kind
+	if kind == "" {
+		kind = store.NoticeFirst
+	}
+	var prev *store.AffectedAccount
+	switch kind {
+	case store.NoticeFirst:
+		return kind, nil, nil
+	case store.NoticeUpdate:
+		if n.Previous == nil {
+			return "", nil, errors.New("an update notice needs the row the earlier notice described (Previous)")
+		}
+		prev = n.Previous
+	case store.NoticeCorrection:
+		prev = n.Previous
+		if prev == nil {
+			prev = &n.Account
+		}
+	default:
+		return "", nil, fmt.Errorf("notice kind %q, want %s, %s or %s", n.Kind, store.NoticeFirst, store.NoticeUpdate, store.NoticeCorrection)
+	}
+	if prev.UserID != "" && prev.UserID != n.Account.UserID {
+		return "", nil, fmt.Errorf("the earlier notice's row (Previous) is user %s's", quoteID(prev.UserID))
+	}
+	return kind, prev, nil
+}
+
+// revision fills what an update or a correction says about the earlier
+// notice: what it said, and for an update what is new since. An update
+// with nothing new is an error: it would tell the person nothing.
+func (r *Renderer) revision(v *noticeView, prev *store.AffectedAccount, ls *localeSet) error {
+	var pv noticeView
+	if err := r.categories(&pv, prev, ls); err != nil {
+		return fmt.Errorf("the earlier notice's row: %w", err)
+	}
+	if len(pv.Categories) == 0 {
+		return errors.New("the earlier notice's row (Previous) has no data category")
+	}
+	v.PrevCategories, v.PrevConfirmedCategories, v.PrevPossibleCategories = pv.Categories, pv.ConfirmedCategories, pv.PossibleCategories
+	v.PrevConfirmed = len(pv.ConfirmedCategories) > 0
+	v.PrevCategoryList = ls.format.List(labelsOf(pv.Categories))
+	if v.Kind != store.NoticeUpdate {
+		return nil
+	}
+	was := map[string]bool{} // category -> the earlier notice called it confirmed
+	for _, c := range pv.Categories {
+		was[c.Code] = c.Confirmed
+	}
+	now := map[string]bool{}
+	for _, c := range v.Categories {
+		now[c.Code] = true
+		confirmed, listed := was[c.Code]
+		switch {
+		case !listed:
+			v.NewCategories = append(v.NewCategories, c)
+			if c.Confirmed {
+				v.NewConfirmedCategories = append(v.NewConfirmedCategories, c)
+			} else {
+				v.NewPossibleCategories = append(v.NewPossibleCategories, c)
+			}
+			v.ChangedCategories = append(v.ChangedCategories, c)
+		case c.Confirmed && !confirmed:
+			v.UpgradedCategories = append(v.UpgradedCategories, c)
+			v.ChangedCategories = append(v.ChangedCategories, c)
+		default:
+			v.SameCategories = append(v.SameCategories, c)
+		}
+	}
+	for _, c := range pv.Categories {
+		if !now[c.Code] {
+			v.WithdrawnCategories = append(v.WithdrawnCategories, c)
+		}
+	}
+	v.Upgraded = !v.PrevConfirmed && v.Confirmed
+	if len(v.ChangedCategories) == 0 {
+		return errors.New("nothing grew since the earlier notice (no new category, nothing newly confirmed), so there is nothing to update the person about")
+	}
+	return nil
 }
 
 // zoneFor caches incident.ZoneFor, which reads the time zone database on
@@ -488,6 +705,28 @@ func MessageID(c *incident.Case, userID string) string {
 
 func (r *Renderer) messageID(userID string) string {
 	return "<breachctl." + r.c.ID + "." + userHash(r.c.ID, userID) + "@" + r.domain + ">"
+}
+
+// UpdateMessageID returns the Message-ID of a person's update notice under
+// a run: like MessageID, the same for every render and resend, and distinct
+// from the first notice's, from a correction's and from another run's.
+func UpdateMessageID(c *incident.Case, userID string, run int) string {
+	return revisedMessageID(c.ID, messageIDDomain(c), store.NoticeUpdate, userID, run)
+}
+
+// CorrectionMessageID returns the Message-ID of a person's correction
+// notice under a run (see UpdateMessageID).
+func CorrectionMessageID(c *incident.Case, userID string, run int) string {
+	return revisedMessageID(c.ID, messageIDDomain(c), store.NoticeCorrection, userID, run)
+}
+
+// revisedMessageID is <breachctl.CASE.KIND-RUN.HASH@DOMAIN>: one more
+// dot-separated part than a first notice's (a case id has no dots), so the
+// two can never be equal; the hash is salted with the kind and the run.
+func revisedMessageID(caseID, domain, kind, userID string, run int) string {
+	h := sha256.Sum256([]byte("breachctl " + kind + " notice\x00" + caseID + "\x00" + userID + "\x00" + strconv.Itoa(run)))
+	return "<breachctl." + caseID + "." + kind + "-" + strconv.Itoa(run) + "." +
+		strings.ToLower(base32.StdEncoding.EncodeToString(h[:10])) + "@" + domain + ">"
 }
 
 func userHash(caseID, userID string) string {

@@ -15,11 +15,15 @@ import (
 	"text/template/parse"
 
 	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/templates"
 )
 
 // Template kinds: every notice locale has one file of each, named
-// notice_<locale>.<kind>.tmpl.
+// notice_<locale>.<kind>.tmpl. A first notice is written with subject, txt
+// and html; an update notice with update.subject, update.txt and
+// update.html; a correction with correction.subject, .txt and .html. The
+// labels are every kind's.
 const (
 	kindSubject = "subject" // text/template: the Subject line
 	kindText    = "txt"     // text/template: the text/plain part
@@ -27,10 +31,29 @@ const (
 	kindLabels  = "labels"  // text/template: {{define "category.X"}} and {{define "advice.X"}} per data category
 )
 
-var kinds = []string{kindSubject, kindText, kindHTML, kindLabels}
+// partKinds returns the subject, text and HTML template kinds of a notice
+// kind (store.NoticeFirst, NoticeUpdate, NoticeCorrection).
+func partKinds(notice string) (subject, text, html string) {
+	if notice == store.NoticeFirst {
+		return kindSubject, kindText, kindHTML
+	}
+	return notice + "." + kindSubject, notice + "." + kindText, notice + "." + kindHTML
+}
+
+// noticeKinds are the notice kinds every locale has templates for.
+var noticeKinds = []string{store.NoticeFirst, store.NoticeUpdate, store.NoticeCorrection}
+
+var kinds = func() []string {
+	var ks []string
+	for _, n := range noticeKinds {
+		s, t, h := partKinds(n)
+		ks = append(ks, s, t, h)
+	}
+	return append(ks, kindLabels)
+}()
 
 // noticeFileRe matches a notice template file name.
-var noticeFileRe = regexp.MustCompile(`^notice_([a-z]{2,3})\.(subject|txt|html|labels)\.tmpl$`)
+var noticeFileRe = regexp.MustCompile(`^notice_([a-z]{2,3})\.((?:(?:update|correction)\.)?(?:subject|txt|html)|labels)\.tmpl$`)
 
 func templateName(locale, kind string) string {
 	return "notice_" + locale + "." + kind + ".tmpl"
@@ -120,18 +143,24 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // parsedLocale is one locale's parsed templates.
 type parsedLocale struct {
-	subject *texttemplate.Template
-	text    *texttemplate.Template
-	html    *htmltemplate.Template
+	notices map[string]*noticeSet // by notice kind (store.NoticeFirst, ...)
 	labels  map[incident.Category]categoryText
+}
+
+// noticeSet is one notice kind's templates in one locale.
+type noticeSet struct {
+	subjectFile string
+	subject     *texttemplate.Template
+	text        *texttemplate.Template
+	html        *htmltemplate.Template
 }
 
 type categoryText struct{ Label, Advice string }
 
-// parseLocale parses one locale's four files and checks that every
-// {{template}} call names a defined block and every defined block is used.
+// parseLocale parses one locale's files and checks that every {{template}}
+// call names a defined block and every defined block is used.
 func parseLocale(locale string, src map[string]string, funcs map[string]any) (*parsedLocale, error) {
-	p := &parsedLocale{labels: map[incident.Category]categoryText{}}
+	p := &parsedLocale{notices: map[string]*noticeSet{}, labels: map[incident.Category]categoryText{}}
 	var err error
 
 	name := templateName(locale, kindLabels)
@@ -168,37 +197,132 @@ func parseLocale(locale string, src map[string]string, funcs map[string]any) (*p
 	if err := checkBlocks(name, lt.Templates(), used); err != nil {
 		return nil, err
 	}
+	for _, k := range noticeKinds {
+		if p.notices[k], err = parseNotice(locale, k, src, funcs); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
 
-	name = templateName(locale, kindSubject)
-	if p.subject, err = texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src[name]); err != nil {
+// parseNotice parses one notice kind's subject, text and HTML files. The
+// text and HTML files of an update or a correction can call the blocks the
+// first notice's files of the locale define (greeting, contact, hipaa, ...),
+// so the parts they share read the same; they may not define a block of the
+// same name.
+func parseNotice(locale, notice string, src map[string]string, funcs map[string]any) (*noticeSet, error) {
+	sk, tk, hk := partKinds(notice)
+	var baseText, baseHTML string
+	if notice != store.NoticeFirst {
+		baseText, baseHTML = templateName(locale, kindText), templateName(locale, kindHTML)
+	}
+	set := &noticeSet{subjectFile: templateName(locale, sk)}
+	var err error
+	name := set.subjectFile
+	if set.subject, err = texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src[name]); err != nil {
 		return nil, err
 	}
-	if err := checkBlocks(name, p.subject.Templates(), map[string]bool{name: true}); err != nil {
+	if err := checkBlocks(name, set.subject.Templates(), map[string]bool{name: true}); err != nil {
 		return nil, err
 	}
-	name = templateName(locale, kindText)
-	if p.text, err = texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src[name]); err != nil {
+
+	name = templateName(locale, tk)
+	if set.text, err = texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src[name]); err != nil {
 		return nil, err
 	}
-	if err := checkBlocks(name, p.text.Templates(), map[string]bool{name: true}); err != nil {
+	used := map[string]bool{name: true}
+	if baseText != "" {
+		base, err := texttemplate.New(baseText).Funcs(funcs).Parse(src[baseText])
+		if err != nil {
+			return nil, err
+		}
+		if err := noRedefinition(name, textNames(set.text.Templates()), baseText, textNames(base.Templates())); err != nil {
+			return nil, err
+		}
+		if _, err := set.text.New(baseText).Parse(src[baseText]); err != nil {
+			return nil, err
+		}
+		used[baseText] = true
+	}
+	if err := checkBlocks(name, set.text.Templates(), used); err != nil {
+		return nil, baseHint(err, baseText)
+	}
+
+	name = templateName(locale, hk)
+	if set.html, err = htmltemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src[name]); err != nil {
 		return nil, err
 	}
-	name = templateName(locale, kindHTML)
-	if p.html, err = htmltemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src[name]); err != nil {
-		return nil, err
+	used = map[string]bool{name: true}
+	if baseHTML != "" {
+		base, err := htmltemplate.New(baseHTML).Funcs(funcs).Parse(src[baseHTML])
+		if err != nil {
+			return nil, err
+		}
+		if err := noRedefinition(name, htmlNames(set.html.Templates()), baseHTML, htmlNames(base.Templates())); err != nil {
+			return nil, err
+		}
+		if _, err := set.html.New(baseHTML).Parse(src[baseHTML]); err != nil {
+			return nil, err
+		}
+		used[baseHTML] = true
 	}
 	var trees []*texttemplate.Template
-	for _, t := range p.html.Templates() {
+	for _, t := range set.html.Templates() {
 		if t.Tree != nil {
 			tt := texttemplate.New(t.Name())
 			tt.Tree = t.Tree
 			trees = append(trees, tt)
 		}
 	}
-	if err := checkBlocks(name, trees, map[string]bool{name: true}); err != nil {
-		return nil, err
+	if err := checkBlocks(name, trees, used); err != nil {
+		return nil, baseHint(err, baseHTML)
 	}
-	return p, nil
+	return set, nil
+}
+
+// baseHint adds to a block error of an update or correction template which
+// blocks it can call.
+func baseHint(err error, base string) error {
+	if base == "" {
+		return err
+	}
+	return fmt.Errorf("%w (it can call its own blocks and those %s defines)", err, base)
+}
+
+func textNames(ts []*texttemplate.Template) []string {
+	var names []string
+	for _, t := range ts {
+		if t.Tree != nil {
+			names = append(names, t.Name())
+		}
+	}
+	return names
+}
+
+func htmlNames(ts []*htmltemplate.Template) []string {
+	var names []string
+	for _, t := range ts {
+		if t.Tree != nil {
+			names = append(names, t.Name())
+		}
+	}
+	return names
+}
+
+// noRedefinition fails when file defines a block that base defines too: it
+// would silently replace the one base's own text uses.
+func noRedefinition(file string, defined []string, base string, baseDefined []string) error {
+	have := map[string]bool{}
+	for _, n := range baseDefined {
+		have[n] = true
+	}
+	sort.Strings(defined)
+	for _, n := range defined {
+		if n != file && have[n] {
+			return fmt.Errorf("%s: {{define %q}} is a block of %s too; give it another name", file, n, base)
+		}
+	}
+	return nil
 }
 
 // checkBlocks fails when a {{template "x"}} names no defined block, or a
