@@ -4,9 +4,11 @@
 // General's sample notice and the HIPAA notice to HHS.
 //
 // Reports hold aggregates only: counts, categories, regions, dates and the
-// case's own texts, never a user id, name or address. Every clock runs from
-// the case's discovered_at (incident.Case.Aware); Input.Now only decides
-// whether a deadline has passed.
+// case's own texts, never a user id, name or address. Each duty's clock
+// runs from a case time (Obligation.Clock: discovered_at for most, the
+// determination for some, never Input.Now); Input.Now only decides whether
+// a deadline has passed. A report written from a later run than an earlier
+// one of its family carries the Revision: which figures changed.
 package report
 
 import (
