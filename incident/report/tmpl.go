@@ -25,7 +25,7 @@ const (
 	// blocks, apart from the common ones so that an overridden common file
 	// from before them still works.
 	revisionTemplate = "report_revision.md.tmpl"
-	htmlTemplate   = "report.html.tmpl"
+	htmlTemplate     = "report.html.tmpl"
 )
 
 var mdTemplates = map[string]string{
