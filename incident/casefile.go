@@ -20,12 +20,18 @@ import (
 
 // Case is a loaded and validated case file (incident.yaml).
 type Case struct {
-	ID           string       `yaml:"id"`
-	Title        string       `yaml:"title"`
-	Timezone     string       `yaml:"timezone"`
-	Window       Window       `yaml:"window"`
-	DiscoveredAt string       `yaml:"discovered_at"`
-	ContainedAt  string       `yaml:"contained_at"`
+	ID           string `yaml:"id"`
+	Title        string `yaml:"title"`
+	Timezone     string `yaml:"timezone"`
+	Window       Window `yaml:"window"`
+	DiscoveredAt string `yaml:"discovered_at"`
+	ContainedAt  string `yaml:"contained_at"`
+	// FirstSignalAt (optional): the first sign of the incident (an alert, a
+	// customer's message), before it was recognised as one.
+	FirstSignalAt string `yaml:"first_signal_at"`
+	// DeterminedAt (optional): when the scope (or materiality) was
+	// determined; a run's own determination time overrides it.
+	DeterminedAt string       `yaml:"determined_at"`
 	Organization Organization `yaml:"organization"`
 	CauseKind    string       `yaml:"cause_kind"`
 	Narrative    Narrative    `yaml:"narrative"`
@@ -44,6 +50,10 @@ type Case struct {
 	End      time.Time      `yaml:"-"` // window.end
 	Aware    time.Time      `yaml:"-"` // discovered_at: every legal clock runs from it
 	Contain  time.Time      `yaml:"-"` // contained_at, zero when not given
+	// FirstSignal and Determined: first_signal_at and determined_at, zero
+	// when not given. Some clocks run from a determination, not awareness.
+	FirstSignal time.Time `yaml:"-"`
+	Determined  time.Time `yaml:"-"`
 
 	lines map[string]int // YAML path -> line, for problems found after loading
 
@@ -550,6 +560,22 @@ func (v *validator) check(c *Case) {
 	c.Contain = v.timestamp("contained_at", c.ContainedAt, false)
 	if !c.Contain.IsZero() && !c.Start.IsZero() && c.Contain.Before(c.Start) {
 		v.at("contained_at", "must not be before window.start")
+	}
+	c.FirstSignal = v.timestamp("first_signal_at", c.FirstSignalAt, false)
+	switch {
+	case c.FirstSignal.IsZero():
+	case !c.Start.IsZero() && c.FirstSignal.Before(c.Start):
+		v.at("first_signal_at", "must not be before window.start (there was nothing to notice before the exposure began)")
+	case !c.Aware.IsZero() && c.FirstSignal.After(c.Aware):
+		v.at("first_signal_at", "must not be after discovered_at (the first signal comes before, or is, the discovery)")
+	}
+	c.Determined = v.timestamp("determined_at", c.DeterminedAt, false)
+	switch {
+	case c.Determined.IsZero():
+	case !c.Start.IsZero() && c.Determined.Before(c.Start):
+		v.at("determined_at", "must not be before window.start")
+	case !c.Aware.IsZero() && c.Determined.Before(c.Aware):
+		v.at("determined_at", "must not be before discovered_at (the scope is determined after the breach is discovered)")
 	}
 
 	if strings.TrimSpace(c.Organization.Name) == "" {

@@ -54,6 +54,28 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
+// TestClocks: first_signal_at and determined_at are optional; given, they
+// are read with their offsets.
+func TestClocks(t *testing.T) {
+	c, err := Parse([]byte(readValid(t)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.FirstSignal.IsZero() || !c.Determined.IsZero() {
+		t.Errorf("without the fields: FirstSignal %v, Determined %v, want zero", c.FirstSignal, c.Determined)
+	}
+	src := repl("discovered_at:", "first_signal_at: 2017-06-22T14:41:00+09:00\ndetermined_at: 2017-06-23T10:00:00+09:00\ndiscovered_at:")(readValid(t))
+	if c, err = Parse([]byte(src), testEnv); err != nil {
+		t.Fatalf("Parse with both clocks = %v", err)
+	}
+	if want := time.Date(2017, 6, 22, 5, 41, 0, 0, time.UTC); !c.FirstSignal.Equal(want) || !c.FirstSignal.Equal(c.Aware) {
+		t.Errorf("FirstSignal = %v, want %v (equal to discovered_at is allowed)", c.FirstSignal, want)
+	}
+	if want := time.Date(2017, 6, 23, 1, 0, 0, 0, time.UTC); !c.Determined.Equal(want) {
+		t.Errorf("Determined = %v, want %v", c.Determined, want)
+	}
+}
+
 // TestValidationRules breaks valid.yaml one rule at a time (and several at
 // once) and checks each problem is reported with its path and line.
 func TestValidationRules(t *testing.T) {
@@ -80,6 +102,18 @@ func TestValidationRules(t *testing.T) {
 			[]string{`discovered_at (line 7): "2017-06-22 14:41" is not an RFC 3339 time with a UTC offset`}, nil},
 		{"discovered before the window", repl("discovered_at: 2017-06-22T14:41:00+09:00", "discovered_at: 2017-06-21T14:41:00+09:00"), nil,
 			[]string{`discovered_at (line 7): must not be before window.start`}, nil},
+		{"first signal not a time", repl("discovered_at:", "first_signal_at: yesterday\ndiscovered_at:"), nil,
+			[]string{`first_signal_at (line 7): "yesterday" is not an RFC 3339 time with a UTC offset`}, nil},
+		{"first signal before the window", repl("discovered_at:", "first_signal_at: 2017-06-22T09:00:00+09:00\ndiscovered_at:"), nil,
+			[]string{`first_signal_at (line 7): must not be before window.start`}, nil},
+		{"first signal after discovery", repl("discovered_at:", "first_signal_at: 2017-06-22T14:42:00+09:00\ndiscovered_at:"), nil,
+			[]string{`first_signal_at (line 7): must not be after discovered_at`}, nil},
+		{"determined before discovery", repl("discovered_at:", "determined_at: 2017-06-22T14:40:00+09:00\ndiscovered_at:"), nil,
+			[]string{`determined_at (line 7): must not be before discovered_at`}, nil},
+		{"determined before the window", repl("discovered_at:", "determined_at: 2017-06-21T14:40:00+09:00\ndiscovered_at:"), nil,
+			[]string{`determined_at (line 7): must not be before window.start`}, []string{"before discovered_at"}},
+		{"determined without offset", repl("discovered_at:", "determined_at: 2017-06-23 10:00\ndiscovered_at:"), nil,
+			[]string{`determined_at (line 7): "2017-06-23 10:00" is not an RFC 3339 time with a UTC offset`}, nil},
 		{"bad identity", repl("identity: cookie:sid", "identity: header"), nil,
 			[]string{`logs[0].identity (line 24): "header" must be cookie:NAME, field:NAME or remote_user`}, nil},
 		{"no logs", repl(`  - paths: ["logs/*.log"]

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -40,6 +43,15 @@ possible / total, by category, by region) come from the run (the latest by
 default), which the report names with the evidence files' SHA-256; the status
 of the notices to individuals comes from the delivery ledger. Reports carry
 aggregates only: no personal data.
+
+Every report written is recorded in the case database (kind, run, format,
+date, numbers, SHA-256 of the output). A report written from a later run
+than an earlier one of its family (APPI preliminary or final -> final;
+gdpr-art33, us-ca-ag, hipaa-hhs -> the same kind) says which figures changed
+and from what, naming the earlier report: APPI in Japanese in items 2 and 3
+and a 前回報告からの変更 section; GDPR as an Art. 33(4) supplementary
+notification; California as an updated sample notice; HIPAA as an addendum;
+JSON in "revision": {"previous": {...}, "changes": [{"figure", "from", "to"}]}.
 
 Markdown by default; --format html writes one self-contained page, json the
 structure in DESIGN.md. Templates can be overridden with --templates DIR (a
@@ -81,7 +93,7 @@ func runReport(ctx context.Context, d *deps, o reportOptions) error {
 		return err
 	}
 	defer closeFn()
-	r, err := report.Build(o.kind, *in)
+	r, err := report.Build(o.kind, in.Input)
 	if err != nil {
 		return err
 	}
@@ -92,18 +104,51 @@ func runReport(ctx context.Context, d *deps, o reportOptions) error {
 	case "json":
 		write = r.WriteJSON
 	}
-	if o.out == "" {
-		return write(d.io.Out)
-	}
-	if err := safefile.Write(o.out, func(w io.Writer) error { return write(w) }); err != nil {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.io.Err, "wrote %s\n", o.out)
+	if o.out == "" {
+		if _, err := d.io.Out.Write(b.Bytes()); err != nil {
+			return err
+		}
+	} else {
+		if err := safefile.Write(o.out, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.io.Err, "wrote %s\n", o.out)
+	}
+	return recordReport(ctx, in.Store, r, o.format, b.Bytes())
+}
+
+// recordReport records a written report (kind, run, format, date, numbers,
+// SHA-256 of the output), so a later report of its family can say which
+// figures changed and from what.
+func recordReport(ctx context.Context, st *store.Store, r *report.Report, format string, out []byte) error {
+	nums, err := r.NumbersJSON()
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(out)
+	_, err = st.RecordReport(ctx, store.ReportRecord{CaseID: r.CaseID, Kind: r.Kind, Run: r.Run, Format: format,
+		GeneratedAt: r.GeneratedAt, NumbersJSON: nums, SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		return fmt.Errorf("the %s report of run %d was written but not recorded, so a later report cannot say what changed since it: %w; write it again when the case database is reachable", r.Kind, r.Run, err)
+	}
 	return nil
 }
 
-// reportInput gathers what reports and obligations are computed from.
-func reportInput(ctx context.Context, d *deps, file string, run int, now, templates string) (*report.Input, func(), error) {
+// caseInput is a report's input and the case store it came from.
+type caseInput struct {
+	report.Input
+	Store *store.Store
+}
+
+// reportInput gathers what reports and obligations are computed from: the
+// run, its evidence and ledger, the reports recorded so far, the run's
+// determination time (the run's own, else the case file's) and the update
+// notices the run calls for.
+func reportInput(ctx context.Context, d *deps, file string, run int, now, templates string) (*caseInput, func(), error) {
 	at := d.now()
 	if now != "" {
 		t, err := time.Parse(time.RFC3339, now)
@@ -116,7 +161,7 @@ func reportInput(ctx context.Context, d *deps, file string, run int, now, templa
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(err error) (*report.Input, func(), error) {
+	fail := func(err error) (*caseInput, func(), error) {
 		st.Close()
 		return nil, nil, err
 	}
@@ -132,8 +177,53 @@ func reportInput(ctx context.Context, d *deps, file string, run int, now, templa
 	if err != nil {
 		return fail(err)
 	}
-	return &report.Input{Case: c, Run: r.Run, Affected: affected, Evidence: evidence, Delivery: del,
-		Now: at, TemplatesDir: templates}, func() { st.Close() }, nil
+	reports, err := st.Reports(ctx, c.ID)
+	if err != nil {
+		return fail(err)
+	}
+	updates, err := updatesOf(ctx, st, c.ID, r.Run, affected)
+	if err != nil {
+		return fail(err)
+	}
+	in := report.Input{Case: c, Run: r.Run, Affected: affected, Evidence: evidence, Delivery: del,
+		Now: at, TemplatesDir: templates, Reports: reports, Updates: updates}
+	switch {
+	case r.DeterminedAt.Valid:
+		in.Determined, in.DeterminedBy = r.DeterminedAt.Time, fmt.Sprintf("run %d", r.Run)
+	case !c.Determined.IsZero():
+		in.Determined, in.DeterminedBy = c.Determined, "case file"
+	}
+	return &caseInput{Input: in, Store: st}, func() { st.Close() }, nil
+}
+
+// updatesOf works out who is owed an update notice for run: from the last
+// notice sent to each person (the ledger) and the affected rows of the runs
+// those notices described.
+func updatesOf(ctx context.Context, st *store.Store, caseID string, run int, cur []store.AffectedAccount) (*report.Updates, error) {
+	last, err := st.LastSentNotices(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	told := make(map[string]report.Told, len(last))
+	for u, l := range last {
+		told[u] = report.Told{Kind: l.Kind, BasisRun: l.BasisRun, SentAt: l.SentAt}
+	}
+	rows := map[int]map[string]*store.AffectedAccount{}
+	return report.UpdatesOf(run, cur, told, func(n int) (map[string]*store.AffectedAccount, error) {
+		if m, ok := rows[n]; ok {
+			return m, nil
+		}
+		aff, err := st.ListAffected(ctx, caseID, n)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]*store.AffectedAccount, len(aff))
+		for i := range aff {
+			m[aff[i].UserID] = &aff[i]
+		}
+		rows[n] = m
+		return m, nil
+	})
 }
 
 // deliveryOf summarises the delivery ledger of a run for reports.
@@ -161,15 +251,23 @@ const obligationsLong = `Which laws the exposure triggers, what each requires, f
 by when, and whether it is done.
 
 Computed from the run's affected accounts (country, region, data categories,
-levels, counts) and the case file (discovered_at — every clock runs from it —
-cause_kind, organisation): APPI (report to the PPC: preliminary and final;
+levels, counts) and the case file (discovered_at, determined_at, cause_kind,
+organisation). Each duty names the clock it runs from (FROM; JSON "clock"):
+discovered_at (awareness: most duties), determined_at (Texas: the run's
+determination from 'runs --determine', else the case file's; without one,
+discovered_at), notices_sent (the California AG sample). Duties: APPI (report to the PPC: preliminary and final;
 notices to individuals), GDPR Art. 33 (72 hours) and Art. 34, California
 (residents within 30 days; the Attorney General sample when more than 500),
 other US states with fixed clocks (NY, CO, FL, WA, TX, DE), and HIPAA when
 health data is involved.
 
 Status: done, due or overdue on the clock (--now sets it). Notices to
-individuals are done when the delivery ledger shows them all sent.`
+individuals are done when the delivery ledger shows them all sent.
+
+Update notices: people told under an earlier run whose exposure grew in this
+one (a new category, possible -> confirmed) are owed an update notice, due
+under the same clock and deadline as the first notices: one "... -update"
+duty per law with notices to individuals, counting the people of its scope.`
 
 func newObligationsCmd(d *deps) *cobra.Command {
 	var o obligationsOptions
@@ -200,7 +298,7 @@ func runObligations(ctx context.Context, d *deps, o obligationsOptions) error {
 		return err
 	}
 	defer closeFn()
-	obs := report.Obligations(*in)
+	obs := report.Obligations(in.Input)
 	if o.format == "json" {
 		return report.WriteObligationsJSON(d.io.Out, obs)
 	}

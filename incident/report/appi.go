@@ -66,6 +66,16 @@ func buildAPPI(r *Report, in Input, final bool) {
 		{"報告期限", stamp(lang, deadline, loc) + "まで"},
 		{"報告対象事態", trigText},
 	}
+	if !c.FirstSignal.IsZero() {
+		r.Meta = append(r.Meta, Field{"最初の兆候の日時", stamp(lang, c.FirstSignal, loc)})
+	}
+	if !in.Determined.IsZero() {
+		r.Meta = append(r.Meta, Field{"影響範囲を確定した日時", stamp(lang, in.Determined, loc)})
+	}
+	if r.Revision != nil {
+		r.Meta = append(r.Meta, Field{"前回の報告", r.PreviousText() +
+			fmt.Sprintf("。本報告の数値は第%d回集計によるもので、前回報告の数値を改めます（「前回報告からの変更」参照）", r.Run)})
+	}
 
 	switch {
 	case !a.applies():
@@ -113,14 +123,18 @@ func buildAPPI(r *Report, in Input, final bool) {
 		}
 		cats = append(cats, line)
 	}
-	item(2, strings.Join(cats, "\n"), len(cats) > 0)
+	if ch := r.changeLines("by_category."); len(ch) > 0 {
+		cats = append(cats, "", r.previousRef()+"からの変更:")
+		cats = append(cats, ch...)
+	}
+	item(2, strings.Join(cats, "\n"), len(all.ByCategory) > 0)
 
 	// 3 本人の数
 	if all.People > 0 {
 		item(3, levelSplit(lang, all.People, all.Confirmed, all.Possible)+"\n\n"+
 			"地域別: "+regionListJA(all.ByRegion)+"\n\n"+
 			fmt.Sprintf("第%d回集計（アクセスログ %dファイルの解析）による人数です。調査の進展により改訂することがあります。", r.Run, len(in.Evidence))+
-			levelMeaningJA(in.Case), true)
+			levelMeaningJA(in.Case)+revisedJA(r, "people.", "by_region."), true)
 	} else {
 		item(3, "", false)
 	}
@@ -160,6 +174,16 @@ func buildAPPI(r *Report, in Input, final bool) {
 		other = append(other, "- 他の法域での対応: "+o)
 	}
 	item(9, strings.Join(other, "\n"), true)
+}
+
+// revisedJA is a paragraph listing the changes of the figures under
+// prefixes since the previous report ("" when none changed).
+func revisedJA(r *Report, prefixes ...string) string {
+	ch := r.changeLines(prefixes...)
+	if len(ch) == 0 {
+		return ""
+	}
+	return "\n\n" + r.previousRef() + "からの変更:\n" + strings.Join(ch, "\n")
 }
 
 func levelSplit(lang string, total, confirmed, possible int) string {

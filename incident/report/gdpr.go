@@ -34,6 +34,18 @@ func buildGDPR(r *Report, in Input) {
 		{"72 hours end", stamp(lang, deadline, loc)},
 		{"Notification", "initial; information may be provided in phases (Art. 33(4))"},
 	}
+	if !c.FirstSignal.IsZero() {
+		r.Meta = append(r.Meta, Field{"First signal", stamp(lang, c.FirstSignal, loc)})
+	}
+	if !in.Determined.IsZero() {
+		r.Meta = append(r.Meta, Field{"Scope determined", stamp(lang, in.Determined, loc)})
+	}
+	if r.Revision != nil {
+		r.Title = "Supplementary personal data breach notification to the supervisory authority (GDPR Art. 33(4))"
+		meta(r, "Notification").Value = fmt.Sprintf("supplementary: information provided in phases (Art. 33(4)); it follows %s, and its figures, from run %d, replace that notification's",
+			r.PreviousText(), r.Run)
+		r.Notes = append(r.Notes, "Supplementary notification: quote the reference the supervisory authority gave the initial notification.")
+	}
 	if g.EU.People == 0 {
 		r.Notes = append(r.Notes, "No affected person lives in the EU/EEA in this run: check whether Art. 33 applies at all.")
 	}
@@ -76,7 +88,7 @@ func buildGDPR(r *Report, in Input) {
 		"- Categories of personal data (EU/EEA data subjects): " + cats,
 		fmt.Sprintf("- Approximate number of personal data records concerned (one record = one category of data of one person): %s", num(g.EU.Records())),
 		"",
-		levelMeaningEN(c),
+		levelMeaningEN(c) + revisedEN(r, "Data subjects of the whole incident, changed since ", "people.") + seeChanges(r),
 	}, "\n"), true)
 
 	var b []string
@@ -107,6 +119,35 @@ func buildGDPR(r *Report, in Input) {
 	} else {
 		item("d", "Communication to the data subjects: "+notices, false)
 	}
+}
+
+// seeChanges points to the section with every changed figure.
+func seeChanges(r *Report) string {
+	if r.Revision == nil || len(r.Revision.Changes) == 0 {
+		return ""
+	}
+	return "\n\nEvery changed figure (categories, regions) is under \"Changes since the previous report\"."
+}
+
+// meta returns the header field with a label (it must exist).
+func meta(r *Report, label string) *Field {
+	for i := range r.Meta {
+		if r.Meta[i].Label == label {
+			return &r.Meta[i]
+		}
+	}
+	r.Meta = append(r.Meta, Field{Label: label})
+	return &r.Meta[len(r.Meta)-1]
+}
+
+// revisedEN is a paragraph listing the changes of the figures under
+// prefixes since the previous report ("" when none changed).
+func revisedEN(r *Report, lead string, prefixes ...string) string {
+	ch := r.changeLines(prefixes...)
+	if len(ch) == 0 {
+		return ""
+	}
+	return "\n\n" + lead + r.PreviousText() + ":\n\n" + strings.Join(ch, "\n")
 }
 
 func byCountry(m map[string]int) string {

@@ -63,6 +63,10 @@ func buildHIPAA(r *Report, in Input) {
 		{"Date of discovery", stamp(lang, c.Aware, loc)},
 		{"Due", stamp(lang, deadline, loc) + ", " + when},
 	}
+	if r.Revision != nil {
+		r.Meta = append(r.Meta, Field{"Report type", "Addendum to " + r.PreviousText() +
+			fmt.Sprintf("; its figures are from run %d (see \"Changes since the previous report\")", r.Run)})
+	}
 	if t.People == 0 {
 		r.Notes = append(r.Notes, "No affected person has health data exposed in this run: check whether a HIPAA notice is required at all.")
 	}

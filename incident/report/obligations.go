@@ -21,6 +21,14 @@ const (
 	StatusOverdue = "overdue" // the deadline has passed and the duty is not known to be done
 )
 
+// Clocks: the time a duty's deadline runs from (Obligation.Clock).
+const (
+	ClockDiscovered  = "discovered_at"   // awareness: the case file's discovered_at
+	ClockDetermined  = "determined_at"   // the scope or materiality determined: the run's, else the case file's
+	ClockFirstSignal = "first_signal_at" // the first sign of the incident
+	ClockNoticesSent = "notices_sent"    // the notices to individuals, per the ledger
+)
+
 // Recipients of a duty.
 const (
 	ToRegulator   = "regulator"
@@ -40,8 +48,12 @@ type Obligation struct {
 	Confirmed int
 	Possible  int
 	Deadline  time.Time // in the case's time zone; computed from the case, never from the clock
+	Clock     string    // what the deadline runs from: ClockDiscovered, ClockDetermined, ...
 	Status    string    // StatusDone, StatusDue or StatusOverdue at Input.Now
 	DoneAt    time.Time // when done: the last notice sent
+
+	update bool // an update-notice duty: its status comes from Input.Updates
+	due    int  // update notices still to send
 }
 
 // Obligations decides which duties the run's affected accounts trigger, with
@@ -63,6 +75,13 @@ func Obligations(in Input) []Obligation {
 		o := &out[i]
 		o.Deadline = o.Deadline.In(loc)
 		switch {
+		case o.update && o.due == 0:
+			o.Status = StatusDone
+			o.DoneAt = o.DoneAt.In(loc)
+		case o.update && in.Now.After(o.Deadline):
+			o.Status = StatusOverdue
+		case o.update:
+			o.Status = StatusDue
 		case o.To == ToIndividuals && done:
 			o.Status, o.DoneAt = StatusDone, doneAt.In(loc)
 		case in.Now.After(o.Deadline):
@@ -197,20 +216,24 @@ func appiDuties(in Input) []Obligation {
 	if a.Intent {
 		final += " because case (3) holds"
 	}
-	return []Obligation{
+	out := []Obligation{
 		{ID: "appi-ppc-preliminary", Law: "APPI", To: ToRegulator, Report: "appi-preliminary",
 			Duty:    "Preliminary report (速報) to the PPC, Act Art. 26(1), Rules Art. 8(1)",
 			Trigger: why + " Deadline \"promptly\": the PPC guidance reads about 3-5 days; shown is the end of day 5 (JST), counting the day of awareness as day 1.",
-			People:  n, Confirmed: conf, Possible: poss, Deadline: a.preliminaryDeadline(c)},
+			People:  n, Confirmed: conf, Possible: poss, Deadline: a.preliminaryDeadline(c), Clock: ClockDiscovered},
 		{ID: "appi-ppc-final", Law: "APPI", To: ToRegulator, Report: "appi-final",
 			Duty:    "Final report (確報) to the PPC, Act Art. 26(1), Rules Art. 8(2)",
 			Trigger: why + " Deadline: " + final + " (end of that day, JST, counting the day of awareness as day 1).",
-			People:  n, Confirmed: conf, Possible: poss, Deadline: a.finalDeadline(c)},
+			People:  n, Confirmed: conf, Possible: poss, Deadline: a.finalDeadline(c), Clock: ClockDiscovered},
 		{ID: "appi-individuals", Law: "APPI", To: ToIndividuals,
 			Duty:    "Notify each person (items 1, 2, 4, 5, 9), Act Art. 26(2), Rules Art. 10",
 			Trigger: why + " Deadline \"promptly as circumstances allow\" has no fixed period; the tool uses the preliminary report's.",
-			People:  n, Confirmed: conf, Possible: poss, Deadline: a.preliminaryDeadline(c)},
+			People:  n, Confirmed: conf, Possible: poss, Deadline: a.preliminaryDeadline(c), Clock: ClockDiscovered},
 	}
+	if u, ok := updateDuty(in, out[2], nil); ok {
+		out = append(out, u)
+	}
+	return out
 }
 
 // ---------------------------------------------------------------- GDPR
@@ -230,8 +253,10 @@ type gdprCheck struct {
 	Reasons []string // why the risk is high; empty when it is not
 }
 
+func isEU(a *store.AffectedAccount) bool { return incident.EUCountries[countryOf(a)] }
+
 func checkGDPR(in Input) gdprCheck {
-	g := gdprCheck{EU: tallyOf(in.Affected, func(a *store.AffectedAccount) bool { return incident.EUCountries[countryOf(a)] })}
+	g := gdprCheck{EU: tallyOf(in.Affected, isEU)}
 	if cats := g.EU.has(func(i incident.CategoryInfo) bool { return i.Financial || i.Sensitive || i.Identifier }); len(cats) > 0 {
 		g.Reasons = append(g.Reasons, "financial, special-category or identifier data: "+joinCats("en", cats, g.EU.ByCategory))
 	}
@@ -254,12 +279,15 @@ func gdprDuties(in Input) []Obligation {
 	out := []Obligation{{ID: "gdpr-art33", Law: "GDPR", To: ToRegulator, Report: "gdpr-art33",
 		Duty:    "Notify the supervisory authority, Art. 33",
 		Trigger: scope + ". Deadline: without undue delay and, where feasible, within 72 hours of becoming aware; a later notification must give the reasons for the delay.",
-		People:  n, Confirmed: conf, Possible: poss, Deadline: g.deadline(c)}}
+		People:  n, Confirmed: conf, Possible: poss, Deadline: g.deadline(c), Clock: ClockDiscovered}}
 	if len(g.Reasons) > 0 {
 		out = append(out, Obligation{ID: "gdpr-art34", Law: "GDPR", To: ToIndividuals,
 			Duty:    "Communicate the breach to the data subjects, Art. 34",
 			Trigger: scope + ". High risk: " + strings.Join(g.Reasons, "; ") + ". Deadline \"without undue delay\" has no fixed period; the tool uses the Art. 33 72 hours.",
-			People:  n, Confirmed: conf, Possible: poss, Deadline: g.deadline(c)})
+			People:  n, Confirmed: conf, Possible: poss, Deadline: g.deadline(c), Clock: ClockDiscovered})
+		if u, ok := updateDuty(in, out[1], isEU); ok {
+			out = append(out, u)
+		}
 	}
 	return out
 }
@@ -293,11 +321,15 @@ func regionListOf(m map[string]int, esc func(string) string) string {
 // listed either way for counsel to confirm.
 type usState struct {
 	Region, Name, Cite string
-	Days               int // to individuals, calendar days from discovery
+	Days               int // to individuals, calendar days from discovery (or Clock)
 	AGOver             int // a regulator notice when more than AGOver residents (0: none encoded)
 	AGDays             int
 	AGName, AGCite     string
 	Note               string
+	// Clock: what the residents' deadline runs from; "" is discovery.
+	// Texas counts from the determination that the breach occurred
+	// (LAWS-2023-2026.md).
+	Clock string
 }
 
 var usStates = []usState{
@@ -309,7 +341,7 @@ var usStates = []usState{
 	{Region: "US-WA", Name: "Washington", Cite: "RCW 19.255.010", Days: 30,
 		AGOver: 500, AGDays: 30, AGName: "Attorney General", AGCite: "RCW 19.255.010"},
 	{Region: "US-TX", Name: "Texas", Cite: "Tex. Bus. & Com. Code §521.053", Days: 30,
-		Note: " (30 days per the secondary source; check the statute before relying on it)"},
+		Note: " (30 days per the secondary source; check the statute before relying on it)", Clock: ClockDetermined},
 	{Region: "US-DE", Name: "Delaware", Cite: "6 Del. C. §12B-102", Days: 60},
 }
 
@@ -323,8 +355,26 @@ func coveredCategories(t tally) []incident.Category {
 	return t.has(func(i incident.CategoryInfo) bool { return i.Financial || i.Identifier || i.Sensitive })
 }
 
-func (s usState) residents(in Input) tally {
-	return tallyOf(in.Affected, func(a *store.AffectedAccount) bool { return regionOf(a) == s.Region })
+func (s usState) residents(in Input) tally { return tallyOf(in.Affected, s.lives) }
+
+func (s usState) lives(a *store.AffectedAccount) bool { return regionOf(a) == s.Region }
+
+// start is when the residents' clock starts, its name, and how to say it:
+// a state that counts from the determination uses the run's (or the case
+// file's) determined_at; without one, discovered_at, the earliest it can
+// be, so the deadline is never later than the statute's.
+func (s usState) start(in Input) (time.Time, string, string) {
+	if s.Clock != ClockDetermined {
+		return in.Case.Aware, ClockDiscovered, "from discovery"
+	}
+	if in.Determined.IsZero() {
+		return in.Case.Aware, ClockDiscovered, "from the determination that the breach occurred; no determined_at is recorded (case file or breachctl runs --determine), so from discovery, the earliest it can be"
+	}
+	by := ""
+	if in.DeterminedBy != "" {
+		by = ", " + in.DeterminedBy
+	}
+	return in.Determined, ClockDetermined, fmt.Sprintf("from the determination (determined_at %s%s)", stamp("en", in.Determined, caseLoc(in.Case)), by)
 }
 
 // caAGDeadline: 15 calendar days after the last notice sent per the ledger;
@@ -353,10 +403,15 @@ func usStateDuties(in Input) []Obligation {
 		} else {
 			why += "; none of the exposed categories (" + keys(sortedCategories(t.ByCategory)) + ") is typically \"personal information\" under the statute: counsel to confirm whether notice is required"
 		}
-		out = append(out, Obligation{ID: id + "-residents", Law: s.Name, To: ToIndividuals,
+		from, clock, fromText := s.start(in)
+		res := Obligation{ID: id + "-residents", Law: s.Name, To: ToIndividuals,
 			Duty:    "Notify residents, " + s.Cite,
-			Trigger: fmt.Sprintf("%s. Deadline: %d calendar days from discovery%s.", why, s.Days, s.Note),
-			People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(in.Case.Aware, s.Days, loc)})
+			Trigger: fmt.Sprintf("%s. Deadline: %d calendar days %s%s.", why, s.Days, fromText, s.Note),
+			People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(from, s.Days, loc), Clock: clock}
+		out = append(out, res)
+		if u, ok := updateDuty(in, res, s.lives); ok {
+			out = append(out, u)
+		}
 		if s.AGOver == 0 || t.People <= s.AGOver {
 			continue
 		}
@@ -367,13 +422,16 @@ func usStateDuties(in Input) []Obligation {
 		if s.Region == "US-CA" {
 			ag.Report = "us-ca-ag"
 			ag.Deadline = caAGDeadline(in)
+			ag.Clock = ClockNoticesSent
 			if in.Delivery.LastSent.IsZero() {
+				ag.Clock = ClockDiscovered
 				ag.Trigger = agWhy + ". Deadline: 15 calendar days after the residents are notified; no notice sent yet, so 15 days after the 30-day notice deadline."
 			} else {
 				ag.Trigger = agWhy + fmt.Sprintf(". Deadline: 15 calendar days after the last notice sent (%s).", stamp("en", in.Delivery.LastSent, loc))
 			}
 		} else {
 			ag.Deadline = dayClock(in.Case.Aware, s.AGDays, loc)
+			ag.Clock = ClockDiscovered
 			ag.Trigger = agWhy + fmt.Sprintf(". Deadline: %d calendar days from discovery.", s.AGDays)
 		}
 		out = append(out, ag)
@@ -395,15 +453,17 @@ type hipaaCheck struct {
 	ByState map[string]int // US region -> people with health data
 }
 
-func checkHIPAA(in Input) hipaaCheck {
-	isHealth := func(a *store.AffectedAccount) bool {
-		for _, c := range a.Categories {
-			if incident.Category(c).Info().Sensitive {
-				return true
-			}
+// isHealth: the account has a sensitive (health) category exposed.
+func isHealth(a *store.AffectedAccount) bool {
+	for _, c := range a.Categories {
+		if incident.Category(c).Info().Sensitive {
+			return true
 		}
-		return false
 	}
+	return false
+}
+
+func checkHIPAA(in Input) hipaaCheck {
 	h := hipaaCheck{Health: tallyOf(in.Affected, isHealth), ByState: map[string]int{}}
 	for i := range in.Affected {
 		a := &in.Affected[i]
@@ -446,9 +506,12 @@ func hipaaDuties(in Input) []Obligation {
 	out := []Obligation{{ID: "hipaa-individuals", Law: "HIPAA", To: ToIndividuals,
 		Duty:    "Notify each individual, 45 CFR 164.404",
 		Trigger: why + ". Deadline: 60 calendar days from discovery.",
-		People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(c.Aware, hipaaDays, loc)}}
+		People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(c.Aware, hipaaDays, loc), Clock: ClockDiscovered}}
+	if u, ok := updateDuty(in, out[0], isHealth); ok {
+		out = append(out, u)
+	}
 	hhs := Obligation{ID: "hipaa-hhs", Law: "HIPAA", To: ToRegulator, Report: "hipaa-hhs",
-		Duty: "Notify the Secretary of HHS, 45 CFR 164.408", People: n, Confirmed: conf, Possible: poss, Deadline: h.hhsDeadline(c)}
+		Duty: "Notify the Secretary of HHS, 45 CFR 164.408", People: n, Confirmed: conf, Possible: poss, Deadline: h.hhsDeadline(c), Clock: ClockDiscovered}
 	if h.Health.People >= hipaaHHSAtLeast {
 		hhs.Trigger = why + fmt.Sprintf(". %s people, 500 or more: within 60 calendar days from discovery.", num(h.Health.People))
 	} else {
@@ -463,7 +526,7 @@ func hipaaDuties(in Input) []Obligation {
 		out = append(out, Obligation{ID: "hipaa-media-" + strings.ToLower(kc.Key), Law: "HIPAA", To: ToMedia,
 			Duty:    "Notify prominent media outlets serving " + kc.Key + ", 45 CFR 164.406",
 			Trigger: fmt.Sprintf("%s. %s residents of %s have health data exposed, more than 500. Deadline: 60 calendar days from discovery.", why, num(kc.Count), kc.Key),
-			People:  kc.Count, Deadline: dayClock(c.Aware, hipaaDays, loc)})
+			People:  kc.Count, Deadline: dayClock(c.Aware, hipaaDays, loc), Clock: ClockDiscovered})
 	}
 	return out
 }
@@ -481,7 +544,7 @@ func WriteObligationsText(w io.Writer, obs []Obligation, now time.Time) error {
 	}
 	loc := obs[0].Deadline.Location()
 	count := map[string]int{}
-	rows := [][]string{{"LAW", "STATUS", "PEOPLE", "DEADLINE", "LEFT", "DUTY"}}
+	rows := [][]string{{"LAW", "STATUS", "PEOPLE", "DEADLINE", "LEFT", "FROM", "DUTY"}}
 	for _, o := range obs {
 		count[o.Status]++
 		when := left(o.Deadline, now)
@@ -490,7 +553,7 @@ func WriteObligationsText(w io.Writer, obs []Obligation, now time.Time) error {
 		}
 		// Duties and triggers name regions from the user records: shown
 		// escaped, they cannot forge a line or drive the terminal.
-		rows = append(rows, []string{o.Law, o.Status, num(o.People), o.Deadline.Format("2006-01-02 15:04 MST"), when, textsafe.Term(o.Duty)})
+		rows = append(rows, []string{o.Law, o.Status, num(o.People), o.Deadline.Format("2006-01-02 15:04 MST"), when, o.Clock, textsafe.Term(o.Duty)})
 	}
 	noun := "duties"
 	if len(obs) == 1 {
@@ -559,6 +622,7 @@ type obligationJSON struct {
 	People    int    `json:"people"`
 	Deadline  string `json:"deadline"`
 	Status    string `json:"status"`
+	Clock     string `json:"clock"`
 	ID        string `json:"id"`
 	To        string `json:"to"`
 	Report    string `json:"report,omitempty"`
@@ -573,7 +637,7 @@ func WriteObligationsJSON(w io.Writer, obs []Obligation) error {
 	out := make([]obligationJSON, len(obs))
 	for i, o := range obs {
 		out[i] = obligationJSON{Law: o.Law, Duty: o.Duty, Trigger: o.Trigger, People: o.People,
-			Deadline: o.Deadline.UTC().Format(time.RFC3339), Status: o.Status, ID: o.ID, To: o.To, Report: o.Report,
+			Deadline: o.Deadline.UTC().Format(time.RFC3339), Status: o.Status, Clock: o.Clock, ID: o.ID, To: o.To, Report: o.Report,
 			Confirmed: o.Confirmed, Possible: o.Possible}
 		if !o.DoneAt.IsZero() {
 			out[i].DoneAt = o.DoneAt.UTC().Format(time.RFC3339)

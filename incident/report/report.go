@@ -4,9 +4,11 @@
 // General's sample notice and the HIPAA notice to HHS.
 //
 // Reports hold aggregates only: counts, categories, regions, dates and the
-// case's own texts, never a user id, name or address. Every clock runs from
-// the case's discovered_at (incident.Case.Aware); Input.Now only decides
-// whether a deadline has passed.
+// case's own texts, never a user id, name or address. Each duty's clock
+// runs from a case time (Obligation.Clock: discovered_at for most, the
+// determination for some, never Input.Now); Input.Now only decides whether
+// a deadline has passed. A report written from a later run than an earlier
+// one of its family carries the Revision: which figures changed.
 package report
 
 import (
@@ -42,6 +44,20 @@ type Input struct {
 	// TemplatesDir, when set, overrides embedded templates: a file there
 	// with an embedded template's name replaces it.
 	TemplatesDir string
+	// Reports are the case's reports recorded before this one, oldest
+	// first (store.Reports): a report of the same family written from
+	// another run makes this one a revision of it.
+	Reports []store.ReportRecord
+	// Determined is when the run's scope was determined: the run's own
+	// determination (breachctl runs --determine), else the case file's
+	// determined_at; zero when neither is recorded. DeterminedBy says
+	// which ("run 2", "case file").
+	Determined   time.Time
+	DeterminedBy string
+	// Updates are the people to send an update notice to (their exposure
+	// grew since what they were told) and those already sent one; nil
+	// when the case has no earlier run's notices to compare with.
+	Updates *Updates
 }
 
 // Kinds lists the report kinds Build accepts.
@@ -62,6 +78,9 @@ type Report struct {
 	Items       []Item
 	Numbers     Numbers
 	Evidence    []EvidenceFile
+	// Revision is set when the report follows one of its family written
+	// from another run: which figures changed and from what.
+	Revision *Revision
 
 	loc *time.Location
 	set *templateSet
@@ -147,6 +166,11 @@ func Build(kind string, in Input) (*Report, error) {
 	for _, e := range in.Evidence {
 		r.Evidence = append(r.Evidence, EvidenceFile{Path: e.Path, SHA256: e.SHA256})
 	}
+	rv, err := revisionOf(kind, in, r.Numbers)
+	if err != nil {
+		return nil, err
+	}
+	r.Revision = rv
 	b(r, in)
 	return r, nil
 }
@@ -196,6 +220,7 @@ type reportJSON struct {
 	Items       []Item         `json:"items"`
 	Numbers     Numbers        `json:"numbers"`
 	Evidence    []EvidenceFile `json:"evidence"`
+	Revision    *revisionJSON  `json:"revision,omitempty"`
 }
 
 // WriteJSON writes the report in DESIGN.md's JSON shape.
@@ -204,7 +229,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(reportJSON{Kind: r.Kind, Case: r.CaseID, Run: r.Run, GeneratedAt: r.GeneratedAt.UTC().Format(time.RFC3339),
-		Language: r.Language, Items: r.Items, Numbers: r.Numbers, Evidence: r.Evidence})
+		Language: r.Language, Items: r.Items, Numbers: r.Numbers, Evidence: r.Evidence, Revision: r.Revision.toJSON()})
 }
 
 // WriteMarkdown writes the report as Markdown, from the kind's template.
@@ -240,11 +265,15 @@ var htmlLabels = map[string]map[string]string{
 	"en": {"case": "Case", "run": "Run", "generated": "Generated", "items": "Items", "unknown": "not yet known",
 		"numbers": "Numbers", "people": "People", "confirmed": "confirmed", "possible": "possible", "total": "total",
 		"category": "Data category", "region": "Region", "evidence": "Evidence", "file": "File", "notes": "Before filing",
-		"aggregates": "Aggregates only: this report holds no personal data."},
+		"aggregates": "Aggregates only: this report holds no personal data.",
+		"revision":   "Changes since the previous report", "figure": "Figure", "before": "Previous report", "after": "This report",
+		"previous": "Previous report", "nochange": "No figure changed."},
 	"ja": {"case": "事案ID", "run": "集計回", "generated": "作成日時", "items": "報告事項", "unknown": "未確定",
 		"numbers": "人数", "people": "本人の数", "confirmed": "漏えいを確認", "possible": "漏えいのおそれ", "total": "合計",
 		"category": "個人データの項目", "region": "地域", "evidence": "証跡", "file": "ファイル", "notes": "提出前の確認事項",
-		"aggregates": "本報告書には集計値のみを記載し、個人を特定できる情報は含みません。"},
+		"aggregates": "本報告書には集計値のみを記載し、個人を特定できる情報は含みません。",
+		"revision":   "前回報告からの変更", "figure": "項目", "before": "前回報告", "after": "本報告",
+		"previous": "前回の報告", "nochange": "変更された数値はありません。"},
 }
 
 // sortedKeys returns the keys of m in order.

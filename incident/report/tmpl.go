@@ -21,7 +21,11 @@ import (
 // page for every kind.
 const (
 	commonTemplate = "report_common.md.tmpl"
-	htmlTemplate   = "report.html.tmpl"
+	// revisionTemplate holds the "changes since the previous report"
+	// blocks, apart from the common ones so that an overridden common file
+	// from before them still works.
+	revisionTemplate = "report_revision.md.tmpl"
+	htmlTemplate     = "report.html.tmpl"
 )
 
 var mdTemplates = map[string]string{
@@ -34,7 +38,7 @@ var mdTemplates = map[string]string{
 
 // TemplateNames lists every template file the reports read.
 func TemplateNames() []string {
-	set := map[string]bool{commonTemplate: true, htmlTemplate: true}
+	set := map[string]bool{commonTemplate: true, revisionTemplate: true, htmlTemplate: true}
 	for _, n := range mdTemplates {
 		set[n] = true
 	}

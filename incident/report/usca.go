@@ -72,6 +72,11 @@ func buildUSCA(r *Report, in Input) {
 		{"California residents notified", levelSplit(lang, ca.People, ca.Confirmed, ca.Possible)},
 		{"Sample due to the Attorney General", stamp(lang, deadline, loc)},
 	}
+	if r.Revision != nil {
+		r.Meta = append(r.Meta, Field{"Updated sample notice", "Updated: it replaces " + r.PreviousText() +
+			fmt.Sprintf("; its figures are from run %d (see \"Changes since the previous report\")", r.Run)})
+		r.Notes = append(r.Notes, "Updated sample notice: submit it to the Attorney General as an update of the earlier submission; residents whose exposure grew get an update notice.")
+	}
 	if ca.People <= usStates[0].AGOver {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s California residents: a sample notice to the Attorney General is required only when more than 500 are notified.", num(ca.People)))
 	}
