@@ -31,6 +31,10 @@ type ManifestEntry struct {
 	SHA256        string   `json:"sha256,omitempty"`
 	Path          string   `json:"path,omitempty"` // relative to the case's directory
 	Rejected      string   `json:"rejected,omitempty"`
+	// Kind and RefersTo for an update or a correction (absent for a
+	// first notice).
+	Kind     string `json:"kind,omitempty"`
+	RefersTo string `json:"refers_to,omitempty"`
 }
 
 // Outbox writes rendered notices to DIR/<case id>/<file name> (0600, each
@@ -165,8 +169,12 @@ func (o *Outbox) Write(m *Message) error {
 	if jur == nil {
 		jur = []string{}
 	}
-	return o.add(name, ManifestEntry{UserID: m.UserID, Locale: m.Locale, Jurisdictions: jur,
-		MessageID: m.MessageID, SHA256: hex.EncodeToString(sum[:]), Path: name})
+	e := ManifestEntry{UserID: m.UserID, Locale: m.Locale, Jurisdictions: jur,
+		MessageID: m.MessageID, SHA256: hex.EncodeToString(sum[:]), Path: name}
+	if m.Kind != "" && m.Kind != "first" {
+		e.Kind, e.RefersTo = m.Kind, m.RefersTo
+	}
+	return o.add(name, e)
 }
 
 // Reject records that userID gets no notice, and why (a RecipientError's

@@ -48,11 +48,12 @@ a notice is made; the case database keeps user ids.`,
 
 // noticeFlags are shared by render and send.
 type noticeFlags struct {
-	caseFile  string
-	run       int
-	templates string
-	date      string
-	workers   int
+	corrections bool
+	caseFile    string
+	run         int
+	templates   string
+	date        string
+	workers     int
 }
 
 func (n *noticeFlags) register(cmd *cobra.Command, workers int) {
@@ -62,6 +63,7 @@ func (n *noticeFlags) register(cmd *cobra.Command, workers int) {
 	f.StringVar(&n.templates, "templates", "", "directory of notice templates overriding the built-in ones (same file names)")
 	f.StringVar(&n.date, "date", "", "the notice date and Date header (RFC 3339; default now)")
 	f.IntVar(&n.workers, "workers", workers, "parallel workers")
+	f.BoolVar(&n.corrections, "corrections", false, "also write a correction notice to people sent a notice under an earlier run who are no longer affected in this one (never without this flag)")
 }
 
 // composer prepares the notices of a run. The caller closes the store and
@@ -100,6 +102,15 @@ func (d *deps) composer(ctx context.Context, n noticeFlags) (*incident.Case, *st
 	res := &correlate.DBResolver{DB: udb, SessionsQuery: c.Users.SessionsQuery, UsersQuery: c.Users.UsersQuery,
 		AllowPrivilegedRole: c.Users.AllowPrivilegedRole}
 	p := pipeline.New(c, run.Run, accounts, r, res, n.workers)
+	// Against what the case's other runs sent: first notices, updates for
+	// people whose exposure grew, nothing for people told all this run
+	// knows, corrections only when asked.
+	if p.Plan, err = pipeline.MakePlan(ctx, st, c, run.Run, accounts, n.corrections); err != nil {
+		udb.Close()
+		st.Close()
+		return nil, nil, nil, nil, err
+	}
+	printPlan(d, c, p.Plan, n.corrections)
 	return c, st, p, func() { udb.Close(); st.Close() }, nil
 }
 
@@ -153,7 +164,7 @@ func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error 
 		return err
 	}
 	var n atomic.Int64
-	bar := progress.Start(d.io.Err, d.io.ErrIsTerminal, int64(len(p.Accounts())), "rendering", false, &n)
+	bar := progress.Start(d.io.Err, d.io.ErrIsTerminal, int64(len(p.Plan.Order)), "rendering", false, &n)
 	start := time.Now()
 	stats, err := p.Render(ctx, box, &n)
 	bar.Stop()
@@ -321,11 +332,7 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 		return err
 	}
 	defer done()
-	seeds := make([]store.NoticeSeed, 0, len(p.Accounts()))
-	for _, a := range p.Accounts() {
-		seeds = append(seeds, store.NoticeSeed{UserID: a.UserID, MessageID: notify.MessageID(c, a.UserID), State: "pending"})
-	}
-	seeded, err := st.SeedNotices(ctx, c.ID, p.Run, seeds)
+	seeded, err := st.SeedNotices(ctx, c.ID, p.Run, p.Plan.Seeds())
 	if err != nil {
 		return fmt.Errorf("notify send: seed the ledger: %w", err)
 	}
@@ -480,4 +487,24 @@ func termStatus(s *deliver.StatusReport) *deliver.StatusReport {
 	t.Uncertain = textsafe.Terms(s.Uncertain)
 	t.SentInDoubt = textsafe.Terms(s.SentInDoubt)
 	return &t
+}
+
+// printPlan says, on standard error, what a run owes whom when another run
+// has sent notices already (a single run's plan is first notices only, and
+// says nothing).
+func printPlan(d *deps, c *incident.Case, p *pipeline.Plan, corrections bool) {
+	if p.Updates == 0 && p.Unchanged == 0 && p.Corrections == 0 && len(p.NoLongerAffected) == 0 {
+		return
+	}
+	w := d.io.Err
+	fmt.Fprintf(w, "run %d against the notices of the case's other runs: %d first notices, %d updates (exposure grew), %d already told all this run knows (nothing sent)",
+		p.Run, p.First, p.Updates, p.Unchanged)
+	if corrections {
+		fmt.Fprintf(w, ", %d corrections", p.Corrections)
+	}
+	fmt.Fprintln(w)
+	if n := len(p.NoLongerAffected); n > 0 && !corrections {
+		fmt.Fprintf(w, "  %d people sent a notice under an earlier run are no longer affected in run %d: nothing is sent to them automatically; "+
+			"'breachctl diff -f %s' lists them, 'notify send --corrections' writes to them\n", n, p.Run, textsafe.Term(c.Path))
+	}
 }

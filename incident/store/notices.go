@@ -134,7 +134,7 @@ WITH s AS (
 	SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
 		AS s(user_id, message_id, state, last_error, kind, refers_to, basis_run)
 ), prev AS (
-	SELECT DISTINCT ON (s.user_id) s.user_id, p.run, p.message_id, p.sent_at, p.uncertain_count
+	SELECT DISTINCT ON (s.user_id) s.user_id, p.run, p.message_id, p.sent_at, p.uncertain_count, coalesce(p.basis_run, p.run) AS basis_run
 	FROM s JOIN breachctl.notices p
 	  ON p.case_id = $1 AND p.run <> $2 AND p.channel = 'email' AND p.state = 'sent' AND p.user_id = s.user_id
 	 AND (p.message_id = s.message_id OR (p.kind = 'first' AND s.kind = 'first'))
@@ -149,7 +149,7 @@ WITH s AS (
 		CASE WHEN prev.user_id IS NOT NULL THEN 'already sent in run ' || prev.run || '; not sent again' END,
 		prev.sent_at,
 		coalesce(prev.uncertain_count, 0),
-		s.kind, nullif(s.refers_to, ''), s.basis_run
+		s.kind, nullif(s.refers_to, ''), coalesce(prev.basis_run, s.basis_run)
 	FROM s LEFT JOIN prev ON prev.user_id = s.user_id
 	ON CONFLICT DO NOTHING
 	RETURNING state, smtp_reply

@@ -130,3 +130,26 @@ func (s *Store) hashJoins(ctx context.Context, fn func(tx *sqlx.Tx) error) error
 	}
 	return tx.Commit()
 }
+
+// NoLongerAffected lists the people sent a notice under another run of the
+// case (their last one not a correction) who are not affected in run, in
+// user-id order.
+func (s *Store) NoLongerAffected(ctx context.Context, caseID string, run int) ([]string, error) {
+	var ids []string
+	err := s.hashJoins(ctx, func(tx *sqlx.Tx) error {
+		return tx.SelectContext(ctx, &ids, `
+		WITH last AS (
+			SELECT DISTINCT ON (user_id) user_id, kind FROM breachctl.notices
+			WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND state = 'sent' AND sent_at IS NOT NULL
+			ORDER BY user_id, sent_at DESC, run DESC
+		)
+		SELECT last.user_id FROM last
+		WHERE last.kind <> 'correction'
+		  AND NOT EXISTS (SELECT 1 FROM breachctl.affected a WHERE a.case_id = $1 AND a.run = $2 AND a.user_id = last.user_id)
+		ORDER BY length(last.user_id), last.user_id`, caseID, run)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("people no longer affected in run %d: %w", run, err)
+	}
+	return ids, nil
+}

@@ -33,7 +33,7 @@ func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sent
 	}
 	err = tx.GetContext(ctx, &sentElsewhere, `
 		WITH other AS (
-			SELECT DISTINCT ON (n.user_id) n.user_id, o.run, o.sent_at
+			SELECT DISTINCT ON (n.user_id) n.user_id, o.run, o.sent_at, coalesce(o.basis_run, o.run) AS basis_run
 			FROM breachctl.notices n JOIN breachctl.notices o
 			  ON o.case_id = n.case_id AND o.run <> n.run AND o.channel = 'email' AND o.state = 'sent' AND o.user_id = n.user_id
 			 AND (o.message_id = n.message_id OR (o.kind = 'first' AND n.kind = 'first'))
@@ -41,7 +41,7 @@ func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sent
 			ORDER BY n.user_id, o.sent_at
 		), u AS (
 			UPDATE breachctl.notices n SET state = 'sent', sent_at = other.sent_at, next_attempt_at = NULL, updated_at = now(),
-				smtp_reply = 'already sent in run ' || other.run || '; not sent again'
+				smtp_reply = 'already sent in run ' || other.run || '; not sent again', basis_run = other.basis_run
 			FROM other
 			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = other.user_id
 			  AND n.state IN ('pending', 'uncertain')

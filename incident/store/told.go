@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -19,17 +18,13 @@ type LastSent struct {
 // run (its kind and the run it described), for working out who is owed an
 // update notice. People never sent a notice are absent.
 func (s *Store) LastSentNotices(ctx context.Context, caseID string) (map[string]LastSent, error) {
-	var rows []LastSent
-	err := s.DB.SelectContext(ctx, &rows, `
-		SELECT DISTINCT ON (user_id) user_id, kind, coalesce(basis_run, run) AS basis_run, sent_at
-		FROM breachctl.notices WHERE case_id = $1 AND state = 'sent' AND sent_at IS NOT NULL
-		ORDER BY user_id, sent_at DESC, run DESC`, caseID)
+	sent, err := s.LastSent(ctx, caseID, 0)
 	if err != nil {
-		return nil, fmt.Errorf("notices sent in case %s: %w", caseID, err)
+		return nil, err
 	}
-	out := make(map[string]LastSent, len(rows))
-	for _, r := range rows {
-		out[r.UserID] = r
+	out := make(map[string]LastSent, len(sent))
+	for u, n := range sent {
+		out[u] = LastSent{UserID: u, Kind: n.Kind, BasisRun: n.BasisRun, SentAt: n.SentAt}
 	}
 	return out, nil
 }

@@ -29,6 +29,13 @@ type StatusReport struct {
 	// over): the person may or may not have it. --retry-failed puts them
 	// back (as uncertain: resent with the same Message-ID).
 	FailedUncertain []string `json:"failed_uncertain"`
+	// ByKind counts the run's notices by kind (first, update, correction)
+	// and state.
+	ByKind []store.KindCount `json:"by_kind"`
+	// NoLongerAffected lists the people sent a notice under another run
+	// who are not affected in this one: nothing is sent to them unless
+	// `notify send --corrections` is asked for.
+	NoLongerAffected []string `json:"no_longer_affected"`
 }
 
 // Status reads a run's ledger.
@@ -49,6 +56,18 @@ func Status(ctx context.Context, st *store.Store, caseID string, run int) (*Stat
 	}
 	if r.FailedUncertain, err = st.NoticesFailedUncertain(ctx, caseID, run); err != nil {
 		return nil, err
+	}
+	if r.ByKind, err = st.CountNoticeKinds(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	if r.NoLongerAffected, err = st.NoLongerAffected(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	if r.ByKind == nil {
+		r.ByKind = []store.KindCount{}
+	}
+	if r.NoLongerAffected == nil {
+		r.NoLongerAffected = []string{}
 	}
 	return r, nil
 }
@@ -82,6 +101,21 @@ func WriteStatusText(w io.Writer, r *StatusReport) error {
 	fmt.Fprintf(&b, "  %-10s %8d\n", "uncertain", c.Uncertain)
 	if c.Sending > 0 {
 		fmt.Fprintf(&b, "  %-10s %8d  (a sender is running, or one stopped mid-transaction: the next send marks them uncertain)\n", "sending", c.Sending)
+	}
+	kinds := map[string]bool{}
+	for _, k := range r.ByKind {
+		kinds[k.Kind] = true
+	}
+	if len(kinds) > 1 || (len(kinds) == 1 && !kinds[store.NoticeFirst]) {
+		b.WriteString("\nby kind:\n")
+		for _, k := range r.ByKind {
+			fmt.Fprintf(&b, "  %-10s %-10s %8d\n", k.Kind, k.State, k.N)
+		}
+	}
+	if len(r.NoLongerAffected) > 0 {
+		fmt.Fprintf(&b, "\nno longer affected in run %d (%d; sent a notice under another run; nothing is sent to them unless `notify send --corrections`):\n",
+			r.Run, len(r.NoLongerAffected))
+		writeIDs(&b, r.NoLongerAffected)
 	}
 	if len(r.Failures) > 0 {
 		b.WriteString("\nfailures by reason:\n")

@@ -32,6 +32,10 @@ type Composer struct {
 	// MessageIDs, when set, gives each person's Message-ID (the delivery
 	// ledger's) instead of the one derived from the case file.
 	MessageIDs map[string]string
+	// Plan, when set, says which notice each person is owed (first,
+	// update, correction; nothing for people already told): Render writes
+	// only those, Compose renders each as its kind.
+	Plan *Plan
 
 	accounts []store.AffectedAccount
 	byID     map[string]int
@@ -65,8 +69,18 @@ func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notif
 	bad := map[string]string{}
 	var notices []notify.Notice
 	for _, id := range ids {
+		var acct store.AffectedAccount
+		var pl *Planned
+		if p.Plan != nil {
+			pl = p.Plan.ByUser[id]
+		}
 		i, ok := p.byID[id]
-		if !ok {
+		switch {
+		case ok:
+			acct = p.accounts[i]
+		case pl != nil && pl.Kind == store.NoticeCorrection:
+			acct = p.Plan.corrected[id]
+		default:
 			bad[id] = fmt.Sprintf("not affected in run %d", p.Run)
 			continue
 		}
@@ -75,7 +89,14 @@ func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notif
 			bad[id] = NoRecord
 			continue
 		}
-		notices = append(notices, notify.Notice{Run: p.Run, Account: p.accounts[i], Contact: ct, MessageID: p.MessageIDs[id]})
+		n := notify.Notice{Run: p.Run, Account: acct, Contact: ct, MessageID: p.MessageIDs[id]}
+		if pl != nil && pl.Kind != "" {
+			n.Kind, n.Previous, n.PreviousSentAt, n.RefersTo = pl.Kind, pl.Previous, pl.PreviousSentAt, pl.RefersTo
+			if n.MessageID == "" {
+				n.MessageID = pl.MessageID
+			}
+		}
+		notices = append(notices, n)
 	}
 	err = notify.RenderAll(ctx, p.Renderer, notices, p.Workers, func(m *notify.Message, err error) error {
 		if err != nil {
@@ -134,14 +155,19 @@ func (p *Composer) Render(ctx context.Context, out *notify.Outbox, done *atomic.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan batch, 1)
+	order := make([]string, 0, len(p.accounts))
+	if p.Plan != nil {
+		order = p.Plan.Order
+	} else {
+		for _, a := range p.accounts {
+			order = append(order, a.UserID)
+		}
+	}
 	go func() {
 		defer close(batches)
-		for lo := 0; lo < len(p.accounts); lo += BatchSize {
-			hi := min(lo+BatchSize, len(p.accounts))
-			ids := make([]string, 0, hi-lo)
-			for _, a := range p.accounts[lo:hi] {
-				ids = append(ids, a.UserID)
-			}
+		for lo := 0; lo < len(order); lo += BatchSize {
+			hi := min(lo+BatchSize, len(order))
+			ids := order[lo:hi:hi]
 			msgs, bad, err := p.Compose(ctx, ids)
 			select {
 			case batches <- batch{ids, msgs, bad, err}:

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/revision"
+	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/mailpit"
+	"github.com/breachctl/breachctl/notify"
+)
+
+// edgeTruth is one person on one edge in truth.json's affected_by_edge.
+type edgeTruth struct {
+	UserID              string   `json:"user_id"`
+	Level               string   `json:"level"`
+	Categories          []string `json:"categories"`
+	ConfirmedCategories []string `json:"confirmed_categories"`
+}
+
+// truthAccount is the affected row the truth says a set of edges yields:
+// the per-edge rows merged (confirmed when any edge confirms; categories
+// and confirmed categories united), as store rows for revision.Grew.
+func truthAccounts(t *testing.T, byEdge map[string][]edgeTruth, edges []string) map[string]*store.AffectedAccount {
+	t.Helper()
+	type acc struct {
+		confirmed bool
+		cats      map[string]bool
+		conf      map[string]bool
+	}
+	m := map[string]*acc{}
+	for _, e := range edges {
+		rows, ok := byEdge[e]
+		if !ok {
+			t.Fatalf("truth has no edge %s", e)
+		}
+		for _, r := range rows {
+			a := m[r.UserID]
+			if a == nil {
+				a = &acc{cats: map[string]bool{}, conf: map[string]bool{}}
+				m[r.UserID] = a
+			}
+			a.confirmed = a.confirmed || r.Level == "confirmed"
+			for _, c := range r.Categories {
+				a.cats[c] = true
+			}
+			for _, c := range r.ConfirmedCategories {
+				a.conf[c] = true
+			}
+		}
+	}
+	out := map[string]*store.AffectedAccount{}
+	for u, a := range m {
+		row := &store.AffectedAccount{UserID: u, Level: "possible"}
+		if a.confirmed {
+			row.Level = "confirmed"
+		}
+		levels := map[string]string{}
+		for c := range a.cats {
+			row.Categories = append(row.Categories, c)
+			levels[c] = "possible"
+			if a.conf[c] {
+				levels[c] = "confirmed"
+			}
+		}
+		sort.Strings(row.Categories)
+		row.CategoryLevels, _ = json.Marshal(levels)
+		out[u] = row
+	}
+	return out
+}
+
+// TestRevisedCountEndToEnd: run 1 reads the logs of two edges and its
+// notices are sent; run 2 reads every edge. `diff` says exactly what the
+// simulator's truth says changed between those two sets of evidence, and
+// sending run 2 writes a first notice to exactly the newly affected, an
+// update to exactly the people whose exposure grew, nothing to anyone else
+// — and a second send of run 2 writes nothing.
+func TestRevisedCountEndToEnd(t *testing.T) {
+	mp := mailpit.Start(t)
+	caseFile, env, _ := simulateCase(t, "nginx", "--precision", "ms", "--seed", "16")
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(caseFile), "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		Edges          []string               `json:"edges"`
+		AffectedByEdge map[string][]edgeTruth `json:"affected_by_edge"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	part := []string{"KIX56", "NRT51"}
+	editFile(t, caseFile, `paths: ["logs/*/*.log", "logs/*/*.log.gz"]`,
+		`paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`)
+	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
+		t.Fatalf("ingest run 1: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	send := func(what string) {
+		t.Helper()
+		if r := runCLI(t, env, "notify", "send", "-f", caseFile, "--smtp", mp.SMTPURL()); r.code != 0 {
+			t.Fatalf("notify send (%s): exit %d\n%s\n%s", what, r.code, r.out, r.err)
+		}
+	}
+	send("run 1")
+	editFile(t, caseFile, `paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`,
+		`paths: ["logs/*/*.log", "logs/*/*.log.gz"]`)
+	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
+		t.Fatalf("ingest run 2: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+
+	before := truthAccounts(t, truth.AffectedByEdge, part)
+	after := truthAccounts(t, truth.AffectedByEdge, truth.Edges)
+
+	// What the truth says changed.
+	var added, grew, upgraded, catsChanged []string
+	for u, cur := range after {
+		prev, ok := before[u]
+		if !ok {
+			added = append(added, u)
+			continue
+		}
+		if _, g := revision.Grew(prev, cur); g {
+			grew = append(grew, u)
+		}
+		if prev.Level == "possible" && cur.Level == "confirmed" {
+			upgraded = append(upgraded, u)
+		} else if prev.Level == cur.Level && (!slices.Equal(prev.Categories, cur.Categories) || string(prev.CategoryLevels) != string(cur.CategoryLevels)) {
+			// same level, other categories, or some of them now confirmed
+			catsChanged = append(catsChanged, u)
+		}
+	}
+	for u := range before {
+		if after[u] == nil {
+			t.Fatalf("the truth has user %s affected by two edges and not by all four", u)
+		}
+	}
+	if len(added) == 0 || len(grew) == 0 || len(upgraded) == 0 {
+		t.Fatalf("the simulation revises too little to test: %d added, %d grew, %d upgraded", len(added), len(grew), len(upgraded))
+	}
+
+	// diff equals it.
+	r := runCLI(t, env, "diff", "-f", caseFile, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("diff: exit %d\n%s", r.code, r.err)
+	}
+	var d revision.Diff
+	if err := json.Unmarshal([]byte(r.out), &d); err != nil {
+		t.Fatalf("diff json: %v\n%s", err, r.out)
+	}
+	got := map[string][]string{}
+	for _, p := range d.People {
+		got[p.Change] = append(got[p.Change], p.UserID)
+		if p.Grew {
+			got["grew"] = append(got["grew"], p.UserID)
+		}
+		if p.Change == "added" || p.Change == "removed" {
+			continue
+		}
+		want := after[p.UserID]
+		var addedCats []string
+		for _, c := range want.Categories {
+			if !slices.Contains(before[p.UserID].Categories, c) {
+				addedCats = append(addedCats, c)
+			}
+		}
+		if !slices.Equal(p.CategoriesAdded, addedCats) || p.LevelFrom != before[p.UserID].Level || p.LevelTo != want.Level {
+			t.Errorf("diff for %s: %s→%s +%v, want %s→%s +%v", p.UserID, p.LevelFrom, p.LevelTo, p.CategoriesAdded,
+				before[p.UserID].Level, want.Level, addedCats)
+		}
+	}
+	for _, c := range []struct {
+		change string
+		want   []string
+	}{{"added", added}, {"removed", nil}, {"upgraded", upgraded}, {"downgraded", nil}, {"categories", catsChanged}, {"grew", grew}} {
+		g := got[c.change]
+		slices.Sort(g)
+		slices.Sort(c.want)
+		if !slices.Equal(g, c.want) {
+			t.Errorf("diff %s: %d people %v, want %d %v", c.change, len(g), g, len(c.want), c.want)
+		}
+	}
+	if d.From != 1 || d.To != 2 || d.Totals.Added != len(added) || d.Totals.Grew != len(grew) {
+		t.Errorf("diff totals: runs %d→%d, %+v", d.From, d.To, d.Totals)
+	}
+
+	// Sending run 2: first notices to the added, updates to the grown,
+	// nothing else; the same again writes nothing.
+	sentBefore := mp.Messages(t)
+	if len(sentBefore) != len(before) {
+		t.Fatalf("run 1 sent %d messages, want %d (its affected people)", len(sentBefore), len(before))
+	}
+	send("run 2")
+	send("run 2, again")
+	c, err := incident.Load(caseFile, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for u := range before {
+		want[strings.Trim(notify.MessageID(c, u), "<>")] = true
+	}
+	for _, u := range added {
+		want[strings.Trim(notify.MessageID(c, u), "<>")] = true
+	}
+	for _, u := range grew {
+		want[strings.Trim(notify.UpdateMessageID(c, u, 2), "<>")] = true
+	}
+	seen := map[string]int{}
+	for _, m := range mp.Messages(t) {
+		seen[m.MessageID]++
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("Message-ID %s delivered %d times", id, n)
+		}
+		if !want[id] {
+			t.Errorf("Message-ID %s delivered but not owed", id)
+		}
+	}
+	for id := range want {
+		if seen[id] == 0 {
+			t.Errorf("Message-ID %s owed but not delivered", id)
+		}
+	}
+	st := runCLI(t, env, "notify", "status", "-f", caseFile, "--format", "json")
+	var status struct {
+		ByKind []store.KindCount `json:"by_kind"`
+	}
+	if err := json.Unmarshal([]byte(st.out), &status); err != nil {
+		t.Fatalf("status json: %v\n%s", err, st.out)
+	}
+	kinds := map[string]int{}
+	for _, k := range status.ByKind {
+		kinds[k.Kind+"/"+k.State] += k.N
+	}
+	if kinds["update/sent"] != len(grew) || kinds["first/sent"] != len(after)-len(grew) {
+		t.Errorf("run 2 ledger by kind %v, want %d updates sent and %d first notices (sent now or before)", kinds, len(grew), len(after)-len(grew))
+	}
+	t.Logf("run 1: %d people; run 2: %d (+%d added, %d grew, %d upgraded); %d messages in all", len(before), len(after),
+		len(added), len(grew), len(upgraded), len(seen))
+}
