@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/revision"
@@ -83,67 +88,10 @@ func truthAccounts(t *testing.T, byEdge map[string][]edgeTruth, edges []string) 
 // update to exactly the people whose exposure grew, nothing to anyone else
 // — and a second send of run 2 writes nothing.
 func TestRevisedCountEndToEnd(t *testing.T) {
-	mp := mailpit.Start(t)
-	caseFile, env, _ := simulateCase(t, "nginx", "--precision", "ms", "--seed", "16")
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(caseFile), "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var truth struct {
-		Edges          []string               `json:"edges"`
-		AffectedByEdge map[string][]edgeTruth `json:"affected_by_edge"`
-	}
-	if err := json.Unmarshal(raw, &truth); err != nil {
-		t.Fatal(err)
-	}
-	part := []string{"KIX56", "NRT51"}
-	editFile(t, caseFile, `paths: ["logs/*/*.log", "logs/*/*.log.gz"]`,
-		`paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`)
-	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
-		t.Fatalf("ingest run 1: exit %d\n%s\n%s", r.code, r.out, r.err)
-	}
-	send := func(what string) {
-		t.Helper()
-		if r := runCLI(t, env, "notify", "send", "-f", caseFile, "--smtp", mp.SMTPURL()); r.code != 0 {
-			t.Fatalf("notify send (%s): exit %d\n%s\n%s", what, r.code, r.out, r.err)
-		}
-	}
-	send("run 1")
-	editFile(t, caseFile, `paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`,
-		`paths: ["logs/*/*.log", "logs/*/*.log.gz"]`)
-	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
-		t.Fatalf("ingest run 2: exit %d\n%s\n%s", r.code, r.out, r.err)
-	}
-
-	before := truthAccounts(t, truth.AffectedByEdge, part)
-	after := truthAccounts(t, truth.AffectedByEdge, truth.Edges)
-
-	// What the truth says changed.
-	var added, grew, upgraded, catsChanged []string
-	for u, cur := range after {
-		prev, ok := before[u]
-		if !ok {
-			added = append(added, u)
-			continue
-		}
-		if _, g := revision.Grew(prev, cur); g {
-			grew = append(grew, u)
-		}
-		if prev.Level == "possible" && cur.Level == "confirmed" {
-			upgraded = append(upgraded, u)
-		} else if prev.Level == cur.Level && (!slices.Equal(prev.Categories, cur.Categories) || string(prev.CategoryLevels) != string(cur.CategoryLevels)) {
-			// same level, other categories, or some of them now confirmed
-			catsChanged = append(catsChanged, u)
-		}
-	}
-	for u := range before {
-		if after[u] == nil {
-			t.Fatalf("the truth has user %s affected by two edges and not by all four", u)
-		}
-	}
-	if len(added) == 0 || len(grew) == 0 || len(upgraded) == 0 {
-		t.Fatalf("the simulation revises too little to test: %d added, %d grew, %d upgraded", len(added), len(grew), len(upgraded))
-	}
+	rc := newRevisedCase(t)
+	caseFile, env, mp := rc.caseFile, rc.env, rc.mp
+	before, after, added, grew, upgraded, catsChanged := rc.before, rc.after, rc.added, rc.grew, rc.upgraded, rc.catsChanged
+	send := rc.send
 
 	// diff equals it.
 	r := runCLI(t, env, "diff", "-f", caseFile, "--format", "json")
@@ -198,20 +146,7 @@ func TestRevisedCountEndToEnd(t *testing.T) {
 	}
 	send("run 2")
 	send("run 2, again")
-	c, err := incident.Load(caseFile, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{}
-	for u := range before {
-		want[strings.Trim(notify.MessageID(c, u), "<>")] = true
-	}
-	for _, u := range added {
-		want[strings.Trim(notify.MessageID(c, u), "<>")] = true
-	}
-	for _, u := range grew {
-		want[strings.Trim(notify.UpdateMessageID(c, u, 2), "<>")] = true
-	}
+	want := rc.owed(t)
 	seen := map[string]int{}
 	for _, m := range mp.Messages(t) {
 		seen[m.MessageID]++
@@ -220,7 +155,7 @@ func TestRevisedCountEndToEnd(t *testing.T) {
 		if n != 1 {
 			t.Errorf("Message-ID %s delivered %d times", id, n)
 		}
-		if !want[id] {
+		if want[id] == "" {
 			t.Errorf("Message-ID %s delivered but not owed", id)
 		}
 	}
@@ -245,4 +180,185 @@ func TestRevisedCountEndToEnd(t *testing.T) {
 	}
 	t.Logf("run 1: %d people; run 2: %d (+%d added, %d grew, %d upgraded); %d messages in all", len(before), len(after),
 		len(added), len(grew), len(upgraded), len(seen))
+}
+
+// revisedCase is a simulated incident ingested twice: run 1 on the logs of
+// two edges (its notices sent to Mailpit), run 2 on all four; with what the
+// truth says changed between them.
+type revisedCase struct {
+	caseFile                           string
+	env                                map[string]string
+	mp                                 *mailpit.Server
+	send                               func(what string)
+	before, after                      map[string]*store.AffectedAccount
+	added, grew, upgraded, catsChanged []string
+}
+
+func newRevisedCase(t *testing.T) *revisedCase {
+	t.Helper()
+	mp := mailpit.Start(t)
+	caseFile, env, _ := simulateCase(t, "nginx", "--precision", "ms", "--seed", "16")
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(caseFile), "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		Edges          []string               `json:"edges"`
+		AffectedByEdge map[string][]edgeTruth `json:"affected_by_edge"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	part := []string{"KIX56", "NRT51"}
+	editFile(t, caseFile, `paths: ["logs/*/*.log", "logs/*/*.log.gz"]`,
+		`paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`)
+	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
+		t.Fatalf("ingest run 1: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	rc := &revisedCase{caseFile: caseFile, env: env, mp: mp}
+	rc.send = func(what string) {
+		t.Helper()
+		if r := runCLI(t, env, "notify", "send", "-f", caseFile, "--smtp", mp.SMTPURL()); r.code != 0 {
+			t.Fatalf("notify send (%s): exit %d\n%s\n%s", what, r.code, r.out, r.err)
+		}
+	}
+	rc.send("run 1")
+	editFile(t, caseFile, `paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`,
+		`paths: ["logs/*/*.log", "logs/*/*.log.gz"]`)
+	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
+		t.Fatalf("ingest run 2: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+
+	before := truthAccounts(t, truth.AffectedByEdge, part)
+	after := truthAccounts(t, truth.AffectedByEdge, truth.Edges)
+
+	// What the truth says changed.
+	var added, grew, upgraded, catsChanged []string
+	for u, cur := range after {
+		prev, ok := before[u]
+		if !ok {
+			added = append(added, u)
+			continue
+		}
+		if _, g := revision.Grew(prev, cur); g {
+			grew = append(grew, u)
+		}
+		if prev.Level == "possible" && cur.Level == "confirmed" {
+			upgraded = append(upgraded, u)
+		} else if prev.Level == cur.Level && (!slices.Equal(prev.Categories, cur.Categories) || string(prev.CategoryLevels) != string(cur.CategoryLevels)) {
+			// same level, other categories, or some of them now confirmed
+			catsChanged = append(catsChanged, u)
+		}
+	}
+	for u := range before {
+		if after[u] == nil {
+			t.Fatalf("the truth has user %s affected by two edges and not by all four", u)
+		}
+	}
+	if len(added) == 0 || len(grew) == 0 || len(upgraded) == 0 {
+		t.Fatalf("the simulation revises too little to test: %d added, %d grew, %d upgraded", len(added), len(grew), len(upgraded))
+	}
+
+	rc.before, rc.after = before, after
+	rc.added, rc.grew, rc.upgraded, rc.catsChanged = added, grew, upgraded, catsChanged
+	return rc
+}
+
+// owed is every Message-ID the two runs owe, by Message-ID (without angle
+// brackets) to the user it is for.
+func (rc *revisedCase) owed(t *testing.T) map[string]string {
+	t.Helper()
+	c, err := incident.Load(rc.caseFile, func(k string) (string, bool) { v, ok := rc.env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for u := range rc.before {
+		want[strings.Trim(notify.MessageID(c, u), "<>")] = u
+	}
+	for _, u := range rc.added {
+		want[strings.Trim(notify.MessageID(c, u), "<>")] = u
+	}
+	for _, u := range rc.grew {
+		want[strings.Trim(notify.UpdateMessageID(c, u, 2), "<>")] = u
+	}
+	return want
+}
+
+// TestRevisedSendKilled kills `notify send` of the revised run with SIGKILL
+// while it sends, then resumes it: every owed notice (first notices to the
+// newly affected, updates to the grown) arrives, nothing is sent that is
+// not owed, and a Message-ID arrives twice only when the ledger records
+// that notice as sent after being in doubt.
+func TestRevisedSendKilled(t *testing.T) {
+	rc := newRevisedCase(t)
+	startCount := rc.mp.Count(t)
+	args := []string{"notify", "send", "-f", rc.caseFile, "--smtp", rc.mp.SMTPURL(), "--rate", "40", "--workers", "2"}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReviewFilesHelperProcess$")
+	cmd.Env = append(os.Environ(), "BREACHCTL_REVIEW_HELPER=1", "BREACHCTL_REVIEW_ARGS="+strings.Join(args, "\x1f"),
+		"BREACHCTL_DATABASE_URL="+rc.env["BREACHCTL_DATABASE_URL"])
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for rc.mp.Count(t) < startCount+20 {
+		select {
+		case err := <-exited:
+			t.Fatalf("the sender exited before it was killed (%v):\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("nothing sent in 60 s:\n%s", out.String())
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	if err := <-exited; !strings.Contains(fmt.Sprint(err), "killed") {
+		t.Fatalf("the sender was not killed (%v): raise the number of notices or lower --rate", err)
+	}
+	killedAt := rc.mp.Count(t) - startCount
+	for i := 0; i < 2; i++ { // the second send resends what the first held as uncertain, if any
+		r := runCLI(t, rc.env, "notify", "send", "-f", rc.caseFile, "--smtp", rc.mp.SMTPURL())
+		if r.code != 0 && !strings.Contains(r.err, "uncertain") {
+			t.Fatalf("resume: exit %d\n%s", r.code, r.err)
+		}
+	}
+	st := runCLI(t, rc.env, "notify", "status", "-f", rc.caseFile, "--format", "json")
+	var status struct {
+		Counts      store.NoticeCounts `json:"counts"`
+		SentInDoubt []string           `json:"sent_in_doubt"`
+	}
+	if err := json.Unmarshal([]byte(st.out), &status); err != nil {
+		t.Fatalf("status: %v\n%s", err, st.out)
+	}
+	doubt := map[string]bool{}
+	for _, u := range status.SentInDoubt {
+		doubt[u] = true
+	}
+	want := rc.owed(t)
+	seen := map[string]int{}
+	for _, m := range rc.mp.Messages(t) {
+		seen[m.MessageID]++
+	}
+	for id, n := range seen {
+		switch {
+		case want[id] == "":
+			t.Errorf("Message-ID %s delivered but not owed", id)
+		case n > 1 && !doubt[want[id]]:
+			t.Errorf("Message-ID %s (user %s) delivered %d times, and the ledger does not record it in doubt", id, want[id], n)
+		}
+	}
+	for id, u := range want {
+		if seen[id] == 0 {
+			t.Errorf("Message-ID %s (user %s) owed but never delivered", id, u)
+		}
+	}
+	if status.Counts.Pending != 0 || status.Counts.Sending != 0 || status.Counts.Uncertain != 0 || status.Counts.Failed != 0 {
+		t.Errorf("run 2's ledger after the resume: %+v", status.Counts)
+	}
+	t.Logf("killed after %d of run 2's %d messages; %d in doubt", killedAt, len(rc.added)+len(rc.grew), len(doubt))
 }
