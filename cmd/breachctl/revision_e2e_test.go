@@ -362,3 +362,99 @@ func TestRevisedSendKilled(t *testing.T) {
 	}
 	t.Logf("killed after %d of run 2's %d messages; %d in doubt", killedAt, len(rc.added)+len(rc.grew), len(doubt))
 }
+
+// TestCorrectionsOnlyWhenAsked: run 1 reads every edge and its notices are
+// sent; run 2 reads two edges only, so some people are no longer affected.
+// Sending run 2 writes to nobody (nobody's exposure grew, the others were
+// told); `notify status` lists the people no longer affected; only `notify
+// send --corrections` writes them a correction, exactly them, once.
+func TestCorrectionsOnlyWhenAsked(t *testing.T) {
+	mp := mailpit.Start(t)
+	caseFile, env, _ := simulateCase(t, "nginx", "--precision", "ms", "--seed", "17")
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(caseFile), "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		Edges          []string               `json:"edges"`
+		AffectedByEdge map[string][]edgeTruth `json:"affected_by_edge"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	send := func(what string, extra ...string) {
+		t.Helper()
+		if r := runCLI(t, env, append([]string{"notify", "send", "-f", caseFile, "--smtp", mp.SMTPURL()}, extra...)...); r.code != 0 {
+			t.Fatalf("notify send (%s): exit %d\n%s\n%s", what, r.code, r.out, r.err)
+		}
+	}
+	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
+		t.Fatalf("ingest run 1: %s", r.err)
+	}
+	send("run 1")
+	editFile(t, caseFile, `paths: ["logs/*/*.log", "logs/*/*.log.gz"]`, `paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`)
+	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
+		t.Fatalf("ingest run 2: %s", r.err)
+	}
+	all := truthAccounts(t, truth.AffectedByEdge, truth.Edges)
+	part := truthAccounts(t, truth.AffectedByEdge, []string{"KIX56", "NRT51"})
+	var gone []string
+	for u := range all {
+		if part[u] == nil {
+			gone = append(gone, u)
+		}
+	}
+	sortIDs(gone)
+	if len(gone) == 0 {
+		t.Fatal("nobody is dropped by reading fewer edges: the test would prove nothing")
+	}
+	n1 := mp.Count(t)
+	send("run 2")
+	if n := mp.Count(t); n != n1 {
+		t.Fatalf("run 2 (fewer people, nobody grew) sent %d messages, want none", n-n1)
+	}
+	st := runCLI(t, env, "notify", "status", "-f", caseFile, "--format", "json")
+	var status struct {
+		NoLongerAffected []string `json:"no_longer_affected"`
+	}
+	if err := json.Unmarshal([]byte(st.out), &status); err != nil {
+		t.Fatalf("status: %v\n%s", err, st.out)
+	}
+	if !slices.Equal(status.NoLongerAffected, gone) {
+		t.Errorf("status lists %d people no longer affected, want %d: %v", len(status.NoLongerAffected), len(gone), status.NoLongerAffected)
+	}
+	if txt := runCLI(t, env, "notify", "status", "-f", caseFile); !strings.Contains(txt.out, "no longer affected in run 2") {
+		t.Errorf("status text does not say who is no longer affected:\n%s", txt.out)
+	}
+	send("run 2 --corrections", "--corrections")
+	send("run 2 --corrections, again", "--corrections")
+	c, err := incident.Load(caseFile, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, u := range gone {
+		want[strings.Trim(notify.CorrectionMessageID(c, u, 2), "<>")] = true
+	}
+	got := 0
+	for _, m := range mp.Messages(t) {
+		if strings.Contains(m.MessageID, ".correction-") || want[m.MessageID] {
+			got++
+			if !want[m.MessageID] {
+				t.Errorf("correction %s sent to someone still affected", m.MessageID)
+			}
+		}
+	}
+	if got != len(gone) || mp.Count(t) != n1+len(gone) {
+		t.Errorf("%d corrections sent (%d messages in all), want %d to the people no longer affected", got, mp.Count(t)-n1, len(gone))
+	}
+}
+
+func sortIDs(ids []string) {
+	slices.SortFunc(ids, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(a) - len(b)
+		}
+		return strings.Compare(a, b)
+	})
+}
