@@ -198,17 +198,7 @@ func newRevisedCase(t *testing.T) *revisedCase {
 	t.Helper()
 	mp := mailpit.Start(t)
 	caseFile, env, _ := simulateCase(t, "nginx", "--precision", "ms", "--seed", "16")
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(caseFile), "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var truth struct {
-		Edges          []string               `json:"edges"`
-		AffectedByEdge map[string][]edgeTruth `json:"affected_by_edge"`
-	}
-	if err := json.Unmarshal(raw, &truth); err != nil {
-		t.Fatal(err)
-	}
+	truth := readEdgeTruth(t, caseFile)
 	part := []string{"KIX56", "NRT51"}
 	editFile(t, caseFile, `paths: ["logs/*/*.log", "logs/*/*.log.gz"]`,
 		`paths: ["logs/KIX56/*.log", "logs/KIX56/*.log.gz", "logs/NRT51/*.log", "logs/NRT51/*.log.gz"]`)
@@ -371,17 +361,7 @@ func TestRevisedSendKilled(t *testing.T) {
 func TestCorrectionsOnlyWhenAsked(t *testing.T) {
 	mp := mailpit.Start(t)
 	caseFile, env, _ := simulateCase(t, "nginx", "--precision", "ms", "--seed", "17")
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(caseFile), "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var truth struct {
-		Edges          []string               `json:"edges"`
-		AffectedByEdge map[string][]edgeTruth `json:"affected_by_edge"`
-	}
-	if err := json.Unmarshal(raw, &truth); err != nil {
-		t.Fatal(err)
-	}
+	truth := readEdgeTruth(t, caseFile)
 	send := func(what string, extra ...string) {
 		t.Helper()
 		if r := runCLI(t, env, append([]string{"notify", "send", "-f", caseFile, "--smtp", mp.SMTPURL()}, extra...)...); r.code != 0 {
@@ -457,4 +437,23 @@ func sortIDs(ids []string) {
 		}
 		return strings.Compare(a, b)
 	})
+}
+
+// edgeTruthFile is what the revision tests read of truth.json.
+type edgeTruthFile struct {
+	Edges          []string               `json:"edges"`
+	AffectedByEdge map[string][]edgeTruth `json:"affected_by_edge"`
+}
+
+func readEdgeTruth(t *testing.T, caseFile string) edgeTruthFile {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(caseFile), "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth edgeTruthFile
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	return truth
 }
