@@ -293,3 +293,19 @@ func AddCounts(dst *map[string]int64, src map[string]int64) {
 		(*dst)[k] += v
 	}
 }
+
+// Thousands writes 1234567 as 1,234,567 (counts in reports, triage, diff).
+func Thousands(n int64) string {
+	if n < 0 {
+		return "-" + Thousands(-n)
+	}
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -82,20 +82,7 @@ func causeKindLabel(lang, kind string) string {
 }
 
 // num writes 1234567 as 1,234,567.
-func num(n int) string {
-	if n < 0 {
-		return "-" + num(-n)
-	}
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func num(n int) string { return incident.Thousands(int64(n)) }
 
 // stamp formats a time for people, in loc, in the report's language.
 func stamp(lang string, t time.Time, loc *time.Location) string {

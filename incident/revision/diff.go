@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/internal/textsafe"
 )
@@ -487,20 +488,7 @@ func sortedKeys(m map[string]Count) []string {
 }
 
 // group writes 1234567 as 1,234,567.
-func group(n int) string {
-	if n < 0 {
-		return "-" + group(-n)
-	}
-	s := strconv.Itoa(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func group(n int) string { return incident.Thousands(int64(n)) }
 
 // signed writes a change with its sign: +12, -3, 0.
 func signed(n int) string {

@@ -60,21 +60,12 @@ func (s *Store) LastSent(ctx context.Context, caseID string, exclude int) (map[s
 // first notice keeps one Message-ID across runs (a resend after doubt, a
 // revised count), even if the case file's sender changed since.
 func (s *Store) FirstMessageIDs(ctx context.Context, caseID string, exclude int) (map[string]string, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT DISTINCT ON (user_id) user_id, message_id FROM breachctl.notices
+	out, err := s.userStrings(ctx, `SELECT DISTINCT ON (user_id) user_id, message_id FROM breachctl.notices
 		WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND kind = 'first' ORDER BY user_id, run`, caseID, exclude)
 	if err != nil {
 		return nil, fmt.Errorf("first notices of case %s: %w", caseID, err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var u, id string
-		if err := rows.Scan(&u, &id); err != nil {
-			return nil, err
-		}
-		out[u] = id
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // NoticeKinds returns the kind of each person's notice in a run.

@@ -98,19 +98,28 @@ func (s *Store) RetryFailed(ctx context.Context, caseID string, run int) (int, e
 // of a run: a notice is always sent under the Message-ID it was seeded
 // with, even if the case file's sender address changed since.
 func (s *Store) NoticeMessageIDs(ctx context.Context, caseID string, run int) (map[string]string, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT user_id, message_id FROM breachctl.notices
+	out, err := s.userStrings(ctx, `SELECT user_id, message_id FROM breachctl.notices
 		WHERE case_id = $1 AND run = $2 AND channel = 'email'`, caseID, run)
 	if err != nil {
 		return nil, fmt.Errorf("message ids of run %d: %w", run, err)
 	}
+	return out, nil
+}
+
+// userStrings runs a query of (user_id, text) rows into a map.
+func (s *Store) userStrings(ctx context.Context, query string, args ...any) (map[string]string, error) {
+	rows, err := s.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
 	out := map[string]string{}
 	for rows.Next() {
-		var u, id string
-		if err := rows.Scan(&u, &id); err != nil {
+		var u, v string
+		if err := rows.Scan(&u, &v); err != nil {
 			return nil, err
 		}
-		out[u] = id
+		out[u] = v
 	}
 	return out, rows.Err()
 }

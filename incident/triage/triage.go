@@ -416,20 +416,7 @@ func (p *printer) f(format string, args ...any) {
 }
 
 // group writes 1234567 as 1,234,567.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + group(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func group(n int64) string { return incident.Thousands(n) }
 
 func pct(n, of int64) string {
 	if of == 0 || n == 0 {

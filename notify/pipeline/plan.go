@@ -37,7 +37,7 @@ type Plan struct {
 	ByUser map[string]*Planned
 	// Order lists the people with something to send, in the run's order
 	// (corrections last).
-	Order                                 []string
+	Order                                  []string
 	First, Updates, Unchanged, Corrections int
 	// NoLongerAffected were sent a notice under another run and are not
 	// affected in this one (corrections go to them only when asked).
