@@ -259,7 +259,7 @@ func (v *validator) checkRules(c *Case, e *Exposure) {
 				v.at(p+".kind", "an owner rule reads whose data each response carried from logs[].subject (e.g. subject: field:upstream_http_x_user_id); %d of %d logs[] entries have none", missing, len(c.Logs))
 			}
 		case RuleActor:
-			v.checkActor(p, r)
+			v.checkActor(c, p, r)
 		}
 	}
 	v.checkOverlaps(e)
@@ -392,17 +392,19 @@ func (v *validator) checkObject(c *Case, p string, r *Rule) {
 	}
 	if r.Viewers != nil {
 		v.parties(p+".viewers", r.Viewers)
+		v.agentsLogged(c, p+".viewers", r.Viewers)
 		if r.Viewers.Empty() {
 			v.at(p+".viewers", "lists nobody: remove it (every requester but the victim counts) or list ips, cidrs, user_agents or identities")
 		}
 	}
 }
 
-func (v *validator) checkActor(p string, r *Rule) {
+func (v *validator) checkActor(c *Case, p string, r *Rule) {
 	v.routes(p, r.Routes, false)
 	v.statuses(p, r)
 	if r.Actors != nil {
 		v.parties(p+".actors", r.Actors)
+		v.agentsLogged(c, p+".actors", r.Actors)
 	}
 	if r.Login != nil {
 		lp := p + ".login"
@@ -557,4 +559,22 @@ func sharedPath(a, b *RouteMatcher) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// agentsLogged refuses user agents to match when a logs[] entry does not
+// say where its user agent is: those requests could never match, and the
+// rule would quietly find fewer people than it should.
+func (v *validator) agentsLogged(c *Case, p string, ps *Parties) {
+	if ps == nil || len(ps.UserAgents) == 0 {
+		return
+	}
+	missing := 0
+	for _, l := range c.Logs {
+		if l.UserAgent == "" {
+			missing++
+		}
+	}
+	if missing > 0 {
+		v.at(p+".user_agents", "user agents are read from logs[].user_agent (e.g. user_agent: field:http_user_agent), which %d of %d logs[] entries do not set: their requests could never match", missing, len(c.Logs))
+	}
 }

@@ -126,6 +126,11 @@ func TestRulesProblems(t *testing.T) {
       routes: [{match: /a, categories: [name]}]`,
 			want: []string{`exposure.rules[0].actors.ips[0] (line 37): "203.0.113.0/24" is not an IP address (networks go under cidrs)`,
 				`exposure.rules[0].actors.cidrs[0] (line 37): "203.0.113.300/24" is not a network`}},
+		{name: "user agents the logs do not carry", rules: `
+    - kind: actor
+      actors: {user_agents: [python-requests]}
+      routes: [{match: /a, categories: [name]}]`,
+			want: []string{`exposure.rules[0].actors.user_agents (line 37): user agents are read from logs[].user_agent`}},
 		{name: "an unknown kind", rules: `
     - kind: ddos
       routes: [{match: /a, categories: [name]}]`,
