@@ -49,16 +49,8 @@ type scenarioEvent struct {
 }
 
 type scenarioPerson struct {
-	UserID              string   `json:"user_id"`
-	Level               string   `json:"level"`
-	Categories          []string `json:"categories"`
-	ConfirmedCategories []string `json:"confirmed_categories"`
-	Views               int      `json:"views"`
-	Viewers             int      `json:"viewers"`
-	FirstExposed        *string  `json:"first_exposed"`
-	LastExposed         *string  `json:"last_exposed"`
-	RuleLevel           string   `json:"rule_level"`
-	Rules               []string `json:"rules"`
+	truthAffected          // the cache truth's person, as JSON: the same keys in the same order
+	Rules         []string `json:"rules"`
 }
 
 type nearMiss struct {
@@ -230,7 +222,7 @@ func (sc *scen) buildTruth(p *plan, results []*edgeResult) (*scenarioTruth, erro
 			continue
 		}
 		slices.Sort(pe.rules)
-		a := scenarioPerson{
+		a := scenarioPerson{truthAffected: truthAffected{
 			UserID:              us[ui].idString(),
 			Level:               pe.level,
 			RuleLevel:           pe.level,
@@ -238,8 +230,7 @@ func (sc *scen) buildTruth(p *plan, results []*edgeResult) (*scenarioTruth, erro
 			ConfirmedCategories: pe.confCats.names(),
 			Views:               pe.views,
 			Viewers:             len(pe.viewers),
-			Rules:               pe.rules,
-		}
+		}, Rules: pe.rules}
 		if pe.level == levelConfirmed {
 			first, last := sc.writtenTime(pe.first), sc.writtenTime(pe.last)
 			a.FirstExposed, a.LastExposed = &first, &last
