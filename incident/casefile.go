@@ -131,6 +131,10 @@ type UsersConfig struct {
 	DatabaseURL   string `yaml:"database_url"`
 	SessionsQuery string `yaml:"sessions_query"`
 	UsersQuery    string `yaml:"users_query"`
+	// LookupQuery, optional, finds people by e-mail address for breachctl
+	// serve: a SELECT returning id, taking the address as $1. The address
+	// is never stored.
+	LookupQuery string `yaml:"lookup_query"`
 	// AllowPrivilegedRole accepts a database_url whose role could write to
 	// the user database (a superuser, a role with write privileges):
 	// validate and ingest refuse one otherwise.
@@ -614,6 +618,15 @@ func (v *validator) check(c *Case) {
 		v.at("users.sessions_query", "not used when identity_kind is user; remove it")
 	}
 	v.query("users.users_query", c.Users.UsersQuery, "id, email, name, locale, country, region")
+	if q := strings.TrimSpace(c.Users.LookupQuery); q != "" {
+		up := strings.ToUpper(q)
+		switch {
+		case !strings.Contains(q, "$1") || strings.Contains(q, "$2"):
+			v.at("users.lookup_query", "must take the e-mail address as $1 and nothing else, e.g. SELECT id FROM users WHERE lower(email) = lower($1)")
+		case !strings.HasPrefix(up, "SELECT") && !strings.HasPrefix(up, "WITH"):
+			v.at("users.lookup_query", "must be a SELECT (the user database is only ever read)")
+		}
+	}
 
 	v.checkRules(c, &c.Exposure)
 

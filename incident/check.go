@@ -85,6 +85,12 @@ func checkUsers(ctx context.Context, c *Case, d CheckDeps) Check {
 		return Check{Name: name, Detail: fmt.Sprintf("users.users_query: %v", err)}
 	}
 	notes = append(notes, "users_query")
+	if c.Users.LookupQuery != "" {
+		if _, err := users.LookupIDs(ctx, db, c.Users.LookupQuery, ""); err != nil {
+			return Check{Name: name, Detail: fmt.Sprintf("users.lookup_query: %v", err)}
+		}
+		notes = append(notes, "lookup_query")
+	}
 	for i, r := range c.Exposure.Rules {
 		if r.OwnersQuery == "" {
 			continue

@@ -73,13 +73,14 @@ type Notice struct {
 type Message struct {
 	UserID        string
 	Locale        string
-	Jurisdictions []string // JP, US-CA, US, EU; plus HIPAA when health data was involved
-	MessageID     string   // with angle brackets, as in the header
-	Kind          string   // store.NoticeFirst, NoticeUpdate or NoticeCorrection
-	RefersTo      string   // update, correction: the first notice's Message-ID (In-Reply-To, References)
-	EnvelopeFrom  string   // bare address
-	To            string   // bare address
-	Raw           []byte   // the whole message, CRLF line endings
+	Jurisdictions []string  // JP, US-CA, US, EU; plus HIPAA when health data was involved
+	MessageID     string    // with angle brackets, as in the header
+	Kind          string    // store.NoticeFirst, NoticeUpdate or NoticeCorrection
+	RefersTo      string    // update, correction: the first notice's Message-ID (In-Reply-To, References)
+	EnvelopeFrom  string    // bare address
+	To            string    // bare address
+	Raw           []byte    // the whole message, CRLF line endings
+	Date          time.Time // the Date header
 }
 
 // RecipientError says a person cannot be sent a notice (an unusable address
@@ -498,7 +499,7 @@ func (r *Renderer) render(n Notice, mime bool) (*Message, error) {
 			return nil, fmt.Errorf("%s notice for user %s: its Message-ID is the first notice's (RefersTo); an %s needs its own", kind, quoteID(uid), kind)
 		}
 	}
-	m := &Message{UserID: uid, Locale: ls.name, Jurisdictions: v.Jurisdictions, MessageID: msgID,
+	m := &Message{UserID: uid, Date: r.date, Locale: ls.name, Jurisdictions: v.Jurisdictions, MessageID: msgID,
 		EnvelopeFrom: r.from.Address, To: to, Kind: kind, RefersTo: refersTo}
 	if m.Jurisdictions == nil {
 		m.Jurisdictions = []string{}

@@ -15,7 +15,9 @@ const nginxLogFormat = `$remote_addr - $remote_user [$time_local] "$request" $st
 
 const (
 	sessionsQuery = `SELECT session_id, user_id FROM sim_sessions WHERE session_id = ANY($1)`
-	usersQuery    = `SELECT id, email, name, locale, country, region, has_postal_address, has_phone, has_bank_account, has_payment_card FROM sim_users WHERE id = ANY($1)`
+	// lookupQuery finds people by e-mail address for breachctl serve.
+	lookupQuery = `SELECT id FROM sim_users WHERE lower(email) = lower($1)`
+	usersQuery  = `SELECT id, email, name, locale, country, region, has_postal_address, has_phone, has_bank_account, has_payment_card FROM sim_users WHERE id = ANY($1)`
 )
 
 // yamlQuote returns s as a YAML double-quoted scalar (JSON string syntax is
@@ -144,6 +146,7 @@ func caseText(o Options, cs caseSpec) []byte {
 	line("  database_url: %s", yamlQuote(o.UsersDBURL))
 	line("  sessions_query: %s", yamlQuote(sessionsQuery))
 	line("  users_query: %s", yamlQuote(usersQuery))
+	line("  lookup_query: %s", yamlQuote(lookupQuery))
 	line("exposure:")
 	for _, l := range cs.exposure {
 		line("  %s", l)

@@ -454,6 +454,7 @@ func loadPopulation(ctx context.Context, db *sqlx.DB, p *population) error {
 	for _, q := range []string{
 		`ALTER TABLE sim_users ADD PRIMARY KEY (id)`,
 		`ALTER TABLE sim_sessions ADD PRIMARY KEY (session_id)`,
+		`CREATE INDEX sim_users_email ON sim_users (lower(email))`,
 		`ALTER TABLE sim_sessions ADD FOREIGN KEY (user_id) REFERENCES sim_users (id)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {

@@ -337,6 +337,11 @@ type NoticeOutcome struct {
 	// NoticeUncertain: a notice that failed with its delivery unknown.
 	// NoticeUncertain always counts as in doubt.
 	InDoubt bool
+	// MessageSHA256 and MessageDate describe the message of this attempt;
+	// they are recorded when it was handed over (sent, uncertain, or
+	// failed in doubt).
+	MessageSHA256 string
+	MessageDate   time.Time
 }
 
 // ClaimNotice moves one notice to `sending`, committed. It returns
@@ -413,6 +418,8 @@ func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, 
 		dNext                       sql.NullTime
 		dDelta                      int
 		dDoubt                      bool
+		dSum                        sql.NullString
+		dDate                       sql.NullTime
 		cUser, cState               sql.NullString
 	)
 	if done != nil {
@@ -423,6 +430,8 @@ func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, 
 		dNext = sql.NullTime{Time: done.NextAttemptAt, Valid: !done.NextAttemptAt.IsZero()}
 		dDelta = done.AttemptsDelta
 		dDoubt = done.InDoubt
+		dSum = sql.NullString{String: done.MessageSHA256, Valid: done.MessageSHA256 != ""}
+		dDate = sql.NullTime{Time: done.MessageDate, Valid: !done.MessageDate.IsZero()}
 	}
 	if claim != nil {
 		cUser = sql.NullString{String: claim.UserID, Valid: true}
@@ -435,7 +444,7 @@ func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, 
 		Attempts       sql.NullInt64  `db:"attempts"`
 		UncertainCount sql.NullInt64  `db:"uncertain_count"`
 	}
-	err := get(&row, caseID, run, dUser, dState, dReply, dErr, dNext, dDelta, cUser, cState, dDoubt)
+	err := get(&row, caseID, run, dUser, dState, dReply, dErr, dNext, dDelta, cUser, cState, dDoubt, dSum, dDate)
 	if err != nil {
 		what := "claim notice of user " + cUser.String
 		if done != nil {
@@ -471,7 +480,9 @@ WITH done AS (
 		next_attempt_at = CASE WHEN $4::text IN ('pending', 'uncertain') THEN $7::timestamptz END,
 		sent_at = CASE WHEN $4::text = 'sent' THEN now() ELSE sent_at END,
 		uncertain_count = uncertain_count + CASE WHEN $4::text = 'uncertain' OR $11::boolean THEN 1 ELSE 0 END,
-		attempts = greatest(0, attempts + $8::integer)
+		attempts = greatest(0, attempts + $8::integer),
+		message_sha256 = CASE WHEN $4::text IN ('sent', 'uncertain') OR $11::boolean THEN coalesce($12::text, message_sha256) ELSE message_sha256 END,
+		message_date = CASE WHEN $4::text IN ('sent', 'uncertain') OR $11::boolean THEN coalesce($13::timestamptz, message_date) ELSE message_date END
 	WHERE $3::text IS NOT NULL AND case_id = $1 AND run = $2 AND user_id = $3::text AND channel = 'email' AND state = 'sending'
 	RETURNING 1
 ), claim AS (
@@ -626,6 +637,13 @@ type Notice struct {
 	Kind     string         `db:"kind"`
 	RefersTo sql.NullString `db:"refers_to"`
 	BasisRun sql.NullInt64  `db:"basis_run"`
+	// MessageSHA256 and MessageDate describe the message handed to the
+	// SMTP server (sent, or in doubt): its SHA-256 and its Date header, so
+	// the notice can be shown as the person received it (re-rendered with
+	// that date and compared). Empty for notices sent before they were
+	// recorded.
+	MessageSHA256 sql.NullString `db:"message_sha256"`
+	MessageDate   sql.NullTime   `db:"message_date"`
 }
 
 // Notice kinds.
@@ -639,7 +657,8 @@ const (
 func (s *Store) GetNotice(ctx context.Context, caseID string, run int, userID string) (*Notice, error) {
 	var n Notice
 	err := s.DB.GetContext(ctx, &n, `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
-		smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count, kind, refers_to, basis_run
+		smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count, kind, refers_to, basis_run,
+		message_sha256, message_date
 		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND user_id = $3 AND channel = 'email'`, caseID, run, userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("notice of user %s in run %d: %w", userID, run, ErrNotFound)

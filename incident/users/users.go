@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,4 +79,52 @@ func CheckQuery(ctx context.Context, db *sqlx.DB, query string, required []strin
 		return cols, fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), strings.Join(missing, ", "))
 	}
 	return cols, nil
+}
+
+// LookupIDs runs a lookup query (users.lookup_query: a SELECT returning
+// id, taking one text argument, such as an e-mail address) inside a
+// read-only transaction and returns the ids it found, sorted and without
+// repeats.
+func LookupIDs(ctx context.Context, db *sqlx.DB, query, arg string) ([]string, error) {
+	var ids []string
+	err := ReadOnly(ctx, db, 10*time.Second, func(tx *sqlx.Tx) error {
+		rows, err := tx.QueryxContext(ctx, query, arg)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		at := -1
+		for i, c := range cols {
+			if strings.EqualFold(c, "id") {
+				at = i
+			}
+		}
+		if at < 0 {
+			return fmt.Errorf("returns %s but not id", strings.Join(cols, ", "))
+		}
+		vals := make([]any, len(cols))
+		for rows.Next() {
+			var id sql.NullString
+			for i := range vals {
+				vals[i] = new(any)
+			}
+			vals[at] = &id
+			if err := rows.Scan(vals...); err != nil {
+				return err
+			}
+			if id.Valid {
+				ids = append(ids, id.String)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
 }

@@ -19,7 +19,9 @@ package deliver
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +43,9 @@ type Message struct {
 	EnvelopeFrom string
 	To           string
 	Raw          []byte // the whole RFC 5322 message, CRLF line ends
+	// Date is the message's Date header, recorded with its SHA-256 when it
+	// is handed over, so the notice can be shown as it was received.
+	Date time.Time
 }
 
 // Source returns the ready messages for the given user ids. A user id whose
@@ -744,7 +749,8 @@ func (s *sender) connect(ctx context.Context) (*conn, error) {
 func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Claimed) (store.NoticeOutcome, *conn) {
 	o := s.opts
 	log := o.Logger.With("user_id", c.UserID)
-	out := store.NoticeOutcome{UserID: c.UserID}
+	sum := sha256.Sum256(m.Raw)
+	out := store.NoticeOutcome{UserID: c.UserID, MessageSHA256: hex.EncodeToString(sum[:]), MessageDate: m.Date}
 	if normID(m.MessageID) != normID(c.MessageID) {
 		// The Source must render under the ledger's Message-ID; a mismatch
 		// is a program error: leave the notice pending and stop.

@@ -124,7 +124,7 @@ func (p *Composer) Source() deliver.Source {
 		}
 		out := make(map[string]*deliver.Message, len(msgs))
 		for id, m := range msgs {
-			out[id] = &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, EnvelopeFrom: m.EnvelopeFrom, To: m.To, Raw: m.Raw}
+			out[id] = &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, EnvelopeFrom: m.EnvelopeFrom, To: m.To, Raw: m.Raw, Date: m.Date}
 		}
 		return out, bad, nil
 	}
