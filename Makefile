@@ -35,6 +35,7 @@ demo: build services
 	@echo "The delivered notices: http://$(MAILPIT_HTTP)/ (Mailpit's web UI)"
 
 test: services
+	@scripts/ensure-chromium.sh
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 

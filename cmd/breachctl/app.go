@@ -218,6 +218,8 @@ other than its owner is an exposure event. Start with a case file
   breachctl notify send -f incident.yaml --smtp URL   deliver them from a resumable ledger
   breachctl obligations -f incident.yaml              which laws, for whom, by when
   breachctl report -f incident.yaml --kind K          a regulator report (APPI, GDPR, CA, HIPAA)
+  breachctl serve -f incident.yaml                    the support desk and the live case in a browser
+  breachctl audit -f incident.yaml                    who looked at whose data in serve
 
 To see it all on a realistic simulated incident first: breachctl demo
 (or 'make demo' in the source tree).
@@ -296,6 +298,8 @@ func newRootCmd(d *deps) *cobra.Command {
 		newReportCmd(d),
 		newDemoCmd(d),
 		newLogsCmd(d),
+		newServeCmd(d),
+		newAuditCmd(d),
 	)
 	return root
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +16,7 @@ import (
 	"github.com/breachctl/breachctl/incident/report"
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/internal/pgembed"
+	"github.com/breachctl/breachctl/serve"
 )
 
 type demoOptions struct {
@@ -26,6 +29,8 @@ type demoOptions struct {
 	smtp     string
 	noSend   bool
 	usersDB  string
+	serve    bool
+	listen   string
 }
 
 const demoLong = `Run the whole pipeline on a simulated incident, end to end, in the spirit
@@ -49,6 +54,10 @@ only) and removes it afterwards.
 
 --scenario picks the kind of incident (simulate --help lists them); the
 default, cache, is the case above.
+
+--serve then serves the case (breachctl serve) on --listen with a demo
+admin account, prints its password and a ready self-check request, and runs
+until Ctrl-C.
 
 The default size (50,000 users, 2 million requests) takes well under a minute.`
 
@@ -75,6 +84,8 @@ func newDemoCmd(d *deps) *cobra.Command {
 	f.Uint64Var(&o.seed, "seed", 1, "simulation seed")
 	f.StringVar(&o.smtp, "smtp", "", "deliver the notices to this SMTP server (default: Mailpit on 127.0.0.1:1025 when it answers)")
 	f.BoolVar(&o.noSend, "no-send", false, "render the notices but do not send them")
+	f.BoolVar(&o.serve, "serve", false, "at the end, serve the case in a browser (breachctl serve) with a demo account, until Ctrl-C")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "with --serve: the address to serve on")
 	f.StringVar(&o.usersDB, "users-db", "", "database for the simulated users (default: the case database; never $USERS_DATABASE_URL, which may be your real one)")
 	return cmd
 }
@@ -208,10 +219,102 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	if sent && (o.smtp == "" || o.smtp == "smtp://127.0.0.1:1025") {
 		fmt.Fprintf(w, "  %-34s the delivered notices in Mailpit's web UI\n", "http://127.0.0.1:8025/")
 	}
+	if o.serve {
+		if err := demoServe(ctx, d, o, caseFile); err != nil {
+			return err
+		}
+	}
 	if stop != nil {
 		fmt.Fprintln(w, "(the private PostgreSQL is removed now; pass --db to keep the case database)")
 	}
 	return nil
+}
+
+// demoAccount is the staff account demo --serve signs in with.
+const demoAccount = "demo-admin"
+
+// demoServe serves the demo case with a demo admin account (its password
+// made anew each time) until ctx ends.
+func demoServe(ctx context.Context, d *deps, o demoOptions, caseFile string) error {
+	w := d.io.Out
+	fmt.Fprintf(w, "\n── serve the case in a browser ──\n")
+	pw := generatePassword()
+	hash, err := serve.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	st, err := d.store(ctx)
+	if err != nil {
+		return err
+	}
+	err = st.AddStaff(ctx, demoAccount, store.RoleAdmin, hash)
+	if errors.Is(err, store.ErrExists) {
+		err = st.UpdateStaff(ctx, demoAccount, store.RoleAdmin, false, hash)
+	}
+	var sample string
+	if err == nil {
+		sample, err = demoSampleUser(ctx, st, demoCase(o.scenario))
+	}
+	st.Close()
+	if err != nil {
+		return err
+	}
+	// The self-check API needs a secret: the configured one, else one made
+	// for this demo only.
+	getenv := d.getenv
+	secret := []byte(d.env("BREACHCTL_SELFCHECK_SECRET"))
+	if len(secret) == 0 {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		secret = []byte(hex.EncodeToString(b[:]))
+		d.getenv = func(k string) (string, bool) {
+			if k == "BREACHCTL_SELFCHECK_SECRET" {
+				return string(secret), true
+			}
+			return getenv(k)
+		}
+		defer func() { d.getenv = getenv }()
+	}
+	return runServe(ctx, d, serveOptions{caseFile: caseFile, listen: o.listen, sessionTTL: 8 * time.Hour}, func(addr string) {
+		fmt.Fprintf(w, "serving %s\n", addr)
+		fmt.Fprintf(w, "  sign in as %s with password %s (admin; made anew by each demo)\n", demoAccount, pw)
+		if sample != "" {
+			var nonce [16]byte
+			_, _ = rand.Read(nonce[:])
+			tok := serve.SignSelfCheck(secret, sample, time.Now().Add(serve.MaxSelfCheckTTL), nonce[:])
+			fmt.Fprintf(w, "  look up user %s, or ask as that person would through the company's site (answers once, for %s):\n", sample, serve.MaxSelfCheckTTL)
+			fmt.Fprintf(w, "    curl -H 'Authorization: Bearer %s' %sapi/v1/self-check\n", tok, addr)
+		}
+		fmt.Fprintln(w, "  Ctrl-C stops it.")
+	})
+}
+
+// demoSampleUser is an affected person of the demo's latest run to show
+// (the first confirmed one by id), "" when nobody is affected.
+func demoSampleUser(ctx context.Context, st *store.Store, caseID string) (string, error) {
+	r, err := st.LatestRun(ctx, caseID)
+	if err != nil {
+		return "", err
+	}
+	as, err := st.ListAffected(ctx, caseID, r.Run)
+	if err != nil {
+		return "", err
+	}
+	pick := ""
+	for _, a := range as {
+		if a.Level == "confirmed" && (pick == "" || lessUserID(a.UserID, pick)) {
+			pick = a.UserID
+		}
+	}
+	return pick, nil
+}
+
+// lessUserID orders numeric ids by number, others as strings.
+func lessUserID(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }
 
 // prepareDemoDir makes dir empty: it may be absent, empty, or an earlier demo.

@@ -161,29 +161,35 @@ func reportInput(ctx context.Context, d *deps, file string, run int, now, templa
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(err error) (*caseInput, func(), error) {
+	in, err := runInput(ctx, st, c, r, at, templates)
+	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
+	return &caseInput{Input: in, Store: st}, func() { st.Close() }, nil
+}
+
+// runInput reads a completed run's report input from the case database.
+func runInput(ctx context.Context, st *store.Store, c *incident.Case, r *store.Run, at time.Time, templates string) (report.Input, error) {
 	affected, err := st.ListAffected(ctx, c.ID, r.Run)
 	if err != nil {
-		return fail(err)
+		return report.Input{}, err
 	}
 	evidence, err := st.ListEvidence(ctx, c.ID, r.Run)
 	if err != nil {
-		return fail(err)
+		return report.Input{}, err
 	}
 	del, err := deliveryOf(ctx, st, c, r.Run)
 	if err != nil {
-		return fail(err)
+		return report.Input{}, err
 	}
 	reports, err := st.Reports(ctx, c.ID)
 	if err != nil {
-		return fail(err)
+		return report.Input{}, err
 	}
 	updates, err := updatesOf(ctx, st, c.ID, r.Run, affected)
 	if err != nil {
-		return fail(err)
+		return report.Input{}, err
 	}
 	in := report.Input{Case: c, Run: r.Run, Affected: affected, Evidence: evidence, Delivery: del,
 		Now: at, TemplatesDir: templates, Reports: reports, Updates: updates}
@@ -193,7 +199,7 @@ func reportInput(ctx context.Context, d *deps, file string, run int, now, templa
 	case !c.Determined.IsZero():
 		in.Determined, in.DeterminedBy = c.Determined, "case file"
 	}
-	return &caseInput{Input: in, Store: st}, func() { st.Close() }, nil
+	return in, nil
 }
 
 // updatesOf works out who is owed an update notice for run: from the last
