@@ -328,7 +328,10 @@ func TestAuditBatcher(t *testing.T) {
 	}
 	for i := 1; i < 50; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = b.record(context.Background(), store.AuditEntry{UserID: "u" + strconv.Itoa(i)}) }()
+		go func() {
+			defer wg.Done()
+			errs[i] = b.record(context.Background(), store.AuditEntry{UserID: "u" + strconv.Itoa(i)})
+		}()
 	}
 	time.Sleep(50 * time.Millisecond)
 	close(gate)
