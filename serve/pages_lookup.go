@@ -70,16 +70,19 @@ func (s *Server) lookupSubmit(w http.ResponseWriter, r *http.Request) {
 			s.render(w, r, http.StatusBadRequest, "lookup", "Look someone up", lookupView{Email: addr, Error: "That is not an e-mail address."})
 			return
 		}
+		if run, ok = s.resolveRun(w, r, run); !ok {
+			return
+		}
 		ids, err := s.data.LookupEmail(r.Context(), addr)
 		if errors.Is(err, ErrNoLookupQuery) {
 			s.render(w, r, http.StatusOK, "lookup", "Look someone up", lookupView{Email: addr, Error: ErrNoLookupQuery.Error()})
 			return
 		}
 		if err != nil {
+			// The driver's error may quote the query's argument: never log
+			// the address.
+			err = errors.New(strings.ReplaceAll(err.Error(), addr, "<address>"))
 			s.dataError(w, r, "the user database (lookup by e-mail address)", err)
-			return
-		}
-		if run, ok = s.resolveRun(w, r, run); !ok {
 			return
 		}
 		detail := fmt.Sprintf("by e-mail: %d found, run %d", len(ids), run)

@@ -393,3 +393,20 @@ func TestWebConcurrentLookups(t *testing.T) {
 		t.Errorf("%d audit rows, want %d", got, n)
 	}
 }
+
+// BenchmarkWebLookup: signed-in lookups by user id, each audited (group
+// commit) on the real case database, 25 clients per CPU (-cpu 2: 50).
+func BenchmarkWebLookup(b *testing.B) {
+	e := newWebEnv(b, false)
+	c, csrf := e.signedIn("sup")
+	form := url.Values{"csrf": {csrf}, "user": {"u1"}}
+	b.SetParallelism(25) // 50 clients on 2 CPUs
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := e.post(c, "/lookup", form); r.StatusCode != http.StatusOK {
+				b.Errorf("lookup: %d", r.StatusCode)
+			}
+		}
+	})
+}

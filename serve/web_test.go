@@ -166,7 +166,7 @@ func (l *lockedBuffer) String() string {
 }
 
 type webEnv struct {
-	t    *testing.T
+	t    testing.TB
 	st   *store.Store
 	data *webFakeData
 	srv  *Server
@@ -182,7 +182,7 @@ const webPassword = "correct horse battery"
 // newWebEnv is a server on a fresh case database with the accounts sup
 // (support), ana (analyst), adm (admin) and off (disabled analyst), all
 // with webPassword.
-func newWebEnv(t *testing.T, useTLS bool) *webEnv {
+func newWebEnv(t testing.TB, useTLS bool) *webEnv {
 	t.Helper()
 	dbURL, _ := pgtest.NewDB(t)
 	ctx := context.Background()
