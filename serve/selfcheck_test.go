@@ -514,3 +514,53 @@ func TestSelfCheckBackground(t *testing.T) {
 		t.Errorf("refusals %+v, want malformed 3", rs)
 	}
 }
+
+// Many clients at once: each fresh token is answered and audited exactly
+// once, each replay refused, whichever request comes first.
+func TestSelfCheckConcurrent(t *testing.T) {
+	e := newSCEnv(t, func(c *Config) { c.SelfCheckTokenRate = rate.Inf })
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	const clients, perClient = 16, 10
+	tokens := make([]string, clients*perClient)
+	for i := range tokens {
+		tokens[i] = e.token(fmt.Sprint("u-", i%7))
+	}
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perClient {
+				// Every token is sent twice, by two clients.
+				for _, tok := range []string{tokens[c*perClient+i], tokens[(c+1)%clients*perClient+i]} {
+					r, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/self-check", nil)
+					r.Header.Set("Authorization", "Bearer "+tok)
+					resp, err := srv.Client().Do(r)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					mu.Lock()
+					codes[resp.StatusCode]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := len(tokens)
+	if codes[200] != n || codes[401] != n || len(codes) != 2 {
+		t.Errorf("statuses %v, want 200: %d, 401: %d", codes, n, n)
+	}
+	es, err := e.st.AuditLog(context.Background(), scCase, store.AuditFilter{})
+	if err != nil || len(es) != n {
+		t.Errorf("audit: %d entries, %v; want %d", len(es), err, n)
+	}
+	if st := e.srv.SelfCheckStats(); st["answered"] != int64(n) || st[ReasonReplayed] != int64(n) {
+		t.Errorf("stats %v, want answered and replayed %d", st, n)
+	}
+}

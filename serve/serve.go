@@ -8,6 +8,15 @@
 // one person only, on a token the company's backend signed. Logs name user
 // ids and account names, never e-mail addresses, names or postal
 // addresses.
+//
+// A self-check token (token.go has the details and an example) travels in
+// "Authorization: Bearer <token>" and reads
+//
+//	base64url(user id) "." expiry (Unix seconds) ["." base64url(nonce)] "." base64url(HMAC-SHA256(secret, all before the last dot))
+//
+// with base64url unpadded (RFC 4648 §5), an expiry at most 15 minutes
+// ahead, and a secret of at least 32 bytes (BREACHCTL_SELFCHECK_SECRET). A
+// token answers once.
 package serve
 
 import (
