@@ -8,6 +8,15 @@
 // one person only, on a token the company's backend signed. Logs name user
 // ids and account names, never e-mail addresses, names or postal
 // addresses.
+//
+// A self-check token (token.go has the details and an example) travels in
+// "Authorization: Bearer <token>" and reads
+//
+//	base64url(user id) "." expiry (Unix seconds) ["." base64url(nonce)] "." base64url(HMAC-SHA256(secret, all before the last dot))
+//
+// with base64url unpadded (RFC 4648 §5), an expiry at most 15 minutes
+// ahead, and a secret of at least 32 bytes (BREACHCTL_SELFCHECK_SECRET). A
+// token answers once.
 package serve
 
 import (
@@ -22,6 +31,7 @@ import (
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/incident/triage"
 	"github.com/breachctl/breachctl/notify/deliver"
+	"golang.org/x/time/rate"
 )
 
 // Data is what the pages show, read from the case database (and, for a
@@ -54,7 +64,10 @@ type Data interface {
 	// file's users.lookup_query (read-only; the address is never stored).
 	// ErrNoLookupQuery when the case file has none.
 	LookupEmail(ctx context.Context, email string) ([]string, error)
-	// SelfCheck is what the self-check API tells one person.
+	// SelfCheck is what the self-check API tells one person (of the latest
+	// completed run). A person the run does not name is an answer with
+	// Affected false, not an error; store.ErrNotFound means no run has
+	// completed yet.
 	SelfCheck(ctx context.Context, userID string) (*SelfCheck, error)
 }
 
@@ -122,8 +135,18 @@ type Config struct {
 	// TLS: the server is reached over HTTPS (cookies are Secure).
 	TLS bool
 	// SelfCheckSecret signs self-check tokens (HMAC-SHA256); nil turns the
-	// self-check API off (503).
+	// self-check API off (503). New refuses one shorter than 32 bytes.
 	SelfCheckSecret []byte
+	// SelfCheckMaxTTL is how far ahead a self-check token's expiry may be
+	// (default 15 min): the replay list keeps a used token until then.
+	SelfCheckMaxTTL time.Duration
+	// Self-check rate limits, per token (default 5 a minute, bursts of 5)
+	// and per client address (an IPv6 /64; default 20 a second, bursts of
+	// 40). rate.Inf turns one off (load tests).
+	SelfCheckTokenRate  rate.Limit
+	SelfCheckTokenBurst int
+	SelfCheckAddrRate   rate.Limit
+	SelfCheckAddrBurst  int
 	// SessionTTL is how long a sign-in lasts (default 8h).
 	SessionTTL time.Duration
 	Logger     *slog.Logger
@@ -171,7 +194,8 @@ func (s *Server) Handler() http.Handler { return s.secure(s.mux) }
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.Handle("GET /api/v1/self-check", s.selfCheckHandler())
+	// Any method: GET is answered, the others get a JSON 405.
+	s.mux.Handle("/api/v1/self-check", s.selfCheckHandler())
 	s.staffRoutes(s.mux) // web.go
 }
 
