@@ -100,23 +100,33 @@ func TestWebCSRF(t *testing.T) {
 		path   string
 		form   url.Values
 		origin string
+		fetch  string // Sec-Fetch-Site
 		status int
 	}{
-		{"missing token", sup, "/lookup", url.Values{"user": {"u1"}}, "", 403},
-		{"bad token", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {"x" + csrf[1:]}}, "", 403},
-		{"another session's token", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {anaCSRF}}, "", 403},
-		{"cross-origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "https://evil.example", 403},
-		{"null origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "null", 403},
-		{"logout without token", sup, "/logout", url.Values{}, "", 403},
-		{"admin action by analyst", ana, "/admin/accounts", url.Values{"csrf": {anaCSRF}, "name": {"x1"}, "role": {"admin"}, "password": {webPassword}}, "", 403},
-		{"same origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, e.ts.URL, 200},
-		{"no origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "", 200},
+		{"missing token", sup, "/lookup", url.Values{"user": {"u1"}}, "", "", 403},
+		{"bad token", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {"x" + csrf[1:]}}, "", "", 403},
+		{"another session's token", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {anaCSRF}}, "", "", 403},
+		{"cross-origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "https://evil.example", "", 403},
+		{"cross-site fetch", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "null", "cross-site", 403},
+		{"same-site fetch", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "", "same-site", 403},
+		{"null origin without a token", sup, "/lookup", url.Values{"user": {"u1"}}, "null", "", 403},
+		{"logout without token", sup, "/logout", url.Values{}, "", "", 403},
+		{"admin action by analyst", ana, "/admin/accounts", url.Values{"csrf": {anaCSRF}, "name": {"x1"}, "role": {"admin"}, "password": {webPassword}}, "", "", 403},
+		{"same origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, e.ts.URL, "", 200},
+		{"no origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "", "", 200},
+		// What a browser sends for this site's own form under
+		// Referrer-Policy no-referrer (Chromium, seen in the browser test).
+		{"own form, null origin", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "null", "same-origin", 200},
+		{"null origin, older browser", sup, "/lookup", url.Values{"user": {"u1"}, "csrf": {csrf}}, "null", "", 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(e.audit(store.AuditFilter{}))
 			hdr := map[string]string{}
 			if tc.origin != "" {
 				hdr["Origin"] = tc.origin
+			}
+			if tc.fetch != "" {
+				hdr["Sec-Fetch-Site"] = tc.fetch
 			}
 			r := e.do(tc.c, "POST", tc.path, tc.form, hdr)
 			if r.StatusCode != tc.status {

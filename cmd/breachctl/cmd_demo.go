@@ -281,8 +281,8 @@ func demoServe(ctx context.Context, d *deps, o demoOptions, caseFile string) err
 		if sample != "" {
 			var nonce [16]byte
 			_, _ = rand.Read(nonce[:])
-			tok := serve.SignSelfCheck(secret, sample, time.Now().Add(serve.MaxSelfCheckTTL), nonce[:])
-			fmt.Fprintf(w, "  look up user %s, or ask as that person would through the company's site (answers once, for %s):\n", sample, serve.MaxSelfCheckTTL)
+			tok := serve.SignSelfCheck(secret, sample, time.Now().Add(serve.DefaultSelfCheckMaxTTL), nonce[:])
+			fmt.Fprintf(w, "  look up user %s, or ask as that person would through the company's site (answers once, for %s):\n", sample, serve.DefaultSelfCheckMaxTTL)
 			fmt.Fprintf(w, "    curl -H 'Authorization: Bearer %s' %sapi/v1/self-check\n", tok, addr)
 		}
 		fmt.Fprintln(w, "  Ctrl-C stops it.")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"golang.org/x/time/rate"
 
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/serve"
@@ -30,6 +31,7 @@ type serveOptions struct {
 	templates  string
 	sessionTTL time.Duration
 	insecure   bool
+	addrRate   float64
 }
 
 const serveLong = `Serve the case in a browser for the team, and the self-check API for the
@@ -87,6 +89,7 @@ func newServeCmd(d *deps) *cobra.Command {
 	f.StringVar(&o.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.StringVar(&o.templates, "templates", "", "the notice templates directory notify send used (--templates), to show notices as sent")
 	f.DurationVar(&o.sessionTTL, "session-ttl", 8*time.Hour, "how long a sign-in lasts")
+	f.Float64Var(&o.addrRate, "selfcheck-rate", 20, "self-check requests a second allowed from one client address (burst twice that); the company's backend calling server-to-server is one address")
 	f.BoolVar(&o.insecure, "insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy only)")
 	cmd.AddCommand(newServeUsersCmd(d), newServeTokenCmd(d))
 	return cmd
@@ -119,6 +122,9 @@ func runServe(ctx context.Context, d *deps, o serveOptions, ready func(addr stri
 		return usageErrorf("--listen %s is not a loopback address: staff passwords and personal data would cross the network in clear; "+
 			"give --tls-cert and --tls-key, or --insecure-http behind a TLS-terminating proxy", o.listen)
 	}
+	if o.addrRate <= 0 {
+		o.addrRate = 20
+	}
 	if o.sessionTTL < time.Minute {
 		return usageErrorf("--session-ttl %s: give a minute or more", o.sessionTTL)
 	}
@@ -141,7 +147,7 @@ func runServe(ctx context.Context, d *deps, o serveOptions, ready func(addr stri
 	udb.SetMaxOpenConns(8)
 	data := &caseData{c: c, st: st, udb: udb, templates: o.templates}
 	srv, err := serve.New(serve.Config{Data: data, Store: st, TLS: tls, SelfCheckSecret: secret, SessionTTL: o.sessionTTL,
-		Logger: d.serveLogger()})
+		Logger: d.serveLogger(), SelfCheckAddrRate: rate.Limit(o.addrRate), SelfCheckAddrBurst: int(2 * o.addrRate)})
 	if err != nil {
 		return err
 	}
@@ -170,7 +176,16 @@ func runServe(ctx context.Context, d *deps, o serveOptions, ready func(addr stri
 	if ready != nil {
 		ready(addr)
 	}
+	// The self-check API's upkeep (refusal counts written, expired tokens
+	// pruned), until the server has stopped.
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan error, 1)
+	go func() { bgDone <- srv.Background(bgCtx) }()
 	err = srv.Run(ctx, ln, o.tlsCert, o.tlsKey)
+	stopBg()
+	if bgErr := <-bgDone; err == nil && bgErr != nil && !errors.Is(bgErr, context.Canceled) {
+		err = bgErr
+	}
 	if err == nil {
 		fmt.Fprintln(d.io.Err, "breachctl serve: stopped")
 	}
@@ -425,8 +440,8 @@ the format). It answers once, until it expires.`,
 			if secret == nil {
 				return usageErrorf("$BREACHCTL_SELFCHECK_SECRET is not set: the token is signed with it")
 			}
-			if ttl <= 0 || ttl > serve.MaxSelfCheckTTL {
-				return usageErrorf("--ttl %s: give a duration up to %s", ttl, serve.MaxSelfCheckTTL)
+			if ttl <= 0 || ttl > serve.DefaultSelfCheckMaxTTL {
+				return usageErrorf("--ttl %s: give a duration up to %s", ttl, serve.DefaultSelfCheckMaxTTL)
 			}
 			var nonce [16]byte
 			_, _ = rand.Read(nonce[:])

@@ -22,14 +22,15 @@ type serveFixture struct {
 	env                         map[string]string
 	c                           *incident.Case
 	st                          *store.Store
-	udb                         *sqlx.DB
+	udb                         *sqlx.DB // as the case file connects (read-only role)
+	admin                       *sqlx.DB // the test's own connection (to read e-mail addresses)
 	mp                          *mailpit.Server
 }
 
 func newServeFixture(t *testing.T) *serveFixture {
 	t.Helper()
 	caseURL, _ := pgtest.NewDB(t)
-	usersURL, udb := pgtest.NewDB(t)
+	usersURL, admin := pgtest.NewDB(t)
 	mp := mailpit.Start(t)
 	out := filepath.Join(t.TempDir(), "demo")
 	env := map[string]string{"BREACHCTL_DATABASE_URL": caseURL}
@@ -37,7 +38,7 @@ func newServeFixture(t *testing.T) *serveFixture {
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.out, r.err)
 	}
-	f := &serveFixture{caseFile: filepath.Join(out, "incident", "incident.yaml"), caseURL: caseURL, usersURL: usersURL, env: env, udb: udb, mp: mp}
+	f := &serveFixture{caseFile: filepath.Join(out, "incident", "incident.yaml"), caseURL: caseURL, usersURL: usersURL, env: env, admin: admin, mp: mp}
 	var err error
 	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	if f.c, err = incident.Load(f.caseFile, getenv, logs.CaseProblems); err != nil {
@@ -47,6 +48,11 @@ func newServeFixture(t *testing.T) *serveFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
+	// The user database as the case file reaches it (a read-only role).
+	if f.udb, err = store.Connect(context.Background(), f.c.Users.DatabaseURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.udb.Close() })
 	return f
 }
 
@@ -97,7 +103,7 @@ func TestNoticeAsSent(t *testing.T) {
 			}
 		}
 		var email string
-		if err := f.udb.Get(&email, "SELECT email FROM sim_users WHERE id = $1", a.UserID); err != nil {
+		if err := f.admin.Get(&email, "SELECT email FROM sim_users WHERE id = $1", a.UserID); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(to, email) {
@@ -166,7 +172,7 @@ func TestLookupEmail(t *testing.T) {
 	cd := f.data()
 	a := f.affected(t)[1]
 	var email string
-	if err := f.udb.Get(&email, "SELECT email FROM sim_users WHERE id = $1", a.UserID); err != nil {
+	if err := f.admin.Get(&email, "SELECT email FROM sim_users WHERE id = $1", a.UserID); err != nil {
 		t.Fatal(err)
 	}
 	for _, in := range []string{email, strings.ToUpper(email)} {
