@@ -41,13 +41,17 @@ test: services
 
 # Benchmarks: Go benchmarks of the parsers, notice rendering and delivery to
 # Mailpit, then the end-to-end ingest
-# benchmark (scripts/bench.sh; LINES and USERS set its size).
+# benchmark (scripts/bench.sh; LINES and USERS set its size), then the load
+# check of breachctl serve (scripts/serve-load.sh: lookups and self-checks
+# per second, p99, with 50 clients on the demo case).
 LINES ?= 20000000
 USERS ?= 1000000
 bench: build services
 	$(GO) test -run '^$$' -bench . -benchmem ./incident/logs/
 	$(GO) test -run '^$$' -bench . -benchmem ./notify/ ./notify/deliver/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 2 ./serve/
 	LINES=$(LINES) USERS=$(USERS) scripts/bench.sh
+	scripts/serve-load.sh
 
 clean:
 	rm -rf bin $(DEMO_DIR)

@@ -43,12 +43,14 @@ const (
 
 // selfCheckState: the self-check API's secret, limits and counters.
 type selfCheckState struct {
-	secret    []byte
-	maxTTL    time.Duration
-	perToken  *limiter
-	perAddr   *limiter
-	answered  atomic.Int64
-	refused   map[string]*atomic.Int64 // by reason; the map is never written after start
+	secret   []byte
+	maxTTL   time.Duration
+	perToken *limiter
+	perAddr  *limiter
+	answered atomic.Int64
+	refused  map[string]*atomic.Int64 // by reason; the map is never written after start
+	// uses group-commits the tokens' uses with their audit rows.
+	uses      *batcher[store.SelfCheckUse, bool]
 	flushMu   sync.Mutex
 	persisted map[string]int64 // by reason: what the case database has of refused
 }
@@ -85,6 +87,9 @@ func newSelfCheckState(s *Server) (*selfCheckState, error) {
 	}
 	sc.perToken.now = s.now
 	sc.perAddr.now = s.now
+	sc.uses = newBatcher(func(ctx context.Context, us []store.SelfCheckUse) ([]bool, error) {
+		return s.st.UseSelfCheckTokens(ctx, s.data.CaseID(), us, true)
+	})
 	for _, r := range refusalReasons {
 		sc.refused[r] = new(atomic.Int64)
 	}
@@ -248,7 +253,7 @@ func (s *Server) selfCheck(w http.ResponseWriter, r *http.Request) {
 		selfCheckError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	fresh, err := s.st.UseSelfCheckToken(ctx, s.data.CaseID(), tokenHash, expiry, &store.AuditEntry{
+	fresh, err := sc.uses.do(ctx, store.SelfCheckUse{TokenSHA256: tokenHash, Expires: expiry, Audit: store.AuditEntry{
 		CaseID: s.data.CaseID(),
 		At:     now,
 		Actor:  store.ActorSelfCheck,
@@ -256,13 +261,13 @@ func (s *Server) selfCheck(w http.ResponseWriter, r *http.Request) {
 		UserID: userID,
 		Remote: remote,
 		Detail: "run " + strconv.Itoa(res.Run),
-	})
+	}})
 	if err != nil {
 		s.log.Error("self-check: record the token's use", "user_id", userID, "err", err)
 		selfCheckError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	if !fresh {
+	if !fresh[0] {
 		s.selfCheckRefuse(w, remote, ReasonReplayed)
 		return
 	}

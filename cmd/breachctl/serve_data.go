@@ -46,6 +46,12 @@ type caseData struct {
 	mu       sync.Mutex
 	latest   int
 	latestAt time.Time
+	// kinds: each completed run's rule kinds, read once (a done run's
+	// never change; a case deleted and ingested again, as the demo does,
+	// needs serve restarted).
+	kinds map[int]*triage.RuleKinds
+	// done: run numbers known to be completed runs (a run stays done).
+	done map[int]bool
 }
 
 var _ serve.Data = (*caseData)(nil)
@@ -80,10 +86,22 @@ func (cd *caseData) run(ctx context.Context, n int) (int, error) {
 	if n == 0 {
 		return cd.LatestRun(ctx)
 	}
+	cd.mu.Lock()
+	done := cd.done[n]
+	cd.mu.Unlock()
+	if done {
+		return n, nil
+	}
 	r, err := cd.st.DoneRun(ctx, cd.c.ID, n)
 	if err != nil {
 		return 0, err
 	}
+	cd.mu.Lock()
+	if cd.done == nil {
+		cd.done = map[int]bool{}
+	}
+	cd.done[n] = true
+	cd.mu.Unlock()
 	return r.Run, nil
 }
 
@@ -120,7 +138,21 @@ func (cd *caseData) Disclose(ctx context.Context, run int, userID string) (*tria
 	if err != nil {
 		return nil, err
 	}
-	return triage.Disclose(ctx, cd.st, cd.c, n, userID)
+	cd.mu.Lock()
+	rk := cd.kinds[n]
+	cd.mu.Unlock()
+	if rk == nil {
+		if rk, err = triage.ReadRuleKinds(ctx, cd.st, cd.c, n); err != nil {
+			return nil, err
+		}
+		cd.mu.Lock()
+		if cd.kinds == nil {
+			cd.kinds = map[int]*triage.RuleKinds{}
+		}
+		cd.kinds[n] = rk
+		cd.mu.Unlock()
+	}
+	return triage.DiscloseWith(ctx, cd.st, cd.c, n, userID, rk)
 }
 
 func (cd *caseData) PersonNotices(ctx context.Context, userID string) ([]store.Notice, error) {

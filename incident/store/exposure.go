@@ -260,8 +260,11 @@ func (s *Store) ListAffected(ctx context.Context, caseID string, run int) ([]Aff
 // GetAffected returns one person's row, or ErrNotFound when they are not affected.
 func (s *Store) GetAffected(ctx context.Context, caseID string, run int, userID string) (*AffectedAccount, error) {
 	var a AffectedAccount
-	err := s.DB.GetContext(ctx, &a, `SELECT `+affectedColumns+` FROM breachctl.affected
-		WHERE case_id = $1 AND run = $2 AND user_id = $3`, caseID, run, userID)
+	stmt, err := s.prepared(ctx, getAffectedSQL)
+	if err != nil {
+		return nil, fmt.Errorf("user %s in run %d: %w", userID, run, err)
+	}
+	err = stmt.GetContext(ctx, &a, caseID, run, userID)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("user %s in run %d: %w", userID, run, ErrNotFound)
 	}
@@ -276,10 +279,56 @@ const eventColumns = `event_no, kind, at, pop, cache_key, path, status, victim_u
 // VictimEvents returns the events of one person, in time order.
 func (s *Store) VictimEvents(ctx context.Context, caseID string, run int, userID string) ([]ExposureEvent, error) {
 	var out []ExposureEvent
-	err := s.DB.SelectContext(ctx, &out, `SELECT `+eventColumns+` FROM breachctl.exposure_events
-		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 ORDER BY at, event_no`, caseID, run, userID)
+	stmt, err := s.prepared(ctx, victimEventsSQL)
+	if err != nil {
+		return nil, err
+	}
+	err = stmt.SelectContext(ctx, &out, caseID, run, userID)
 	return out, err
 }
+
+// VictimPage sums up one person's exposure events on one page under one
+// rule: views by level, the first and last, and the categories of the
+// first event.
+type VictimPage struct {
+	Rule       string         `db:"rule"`
+	Path       string         `db:"path"`
+	Confirmed  int            `db:"confirmed"`
+	Possible   int            `db:"possible"`
+	First      time.Time      `db:"first"`
+	Last       time.Time      `db:"last"`
+	Categories pq.StringArray `db:"categories"`
+}
+
+// VictimPages sums up one person's exposure events (kind exposure) by rule
+// and page, in the database: a person viewed a thousand times is a few
+// rows, not a thousand.
+func (s *Store) VictimPages(ctx context.Context, caseID string, run int, userID string) ([]VictimPage, error) {
+	var out []VictimPage
+	stmt, err := s.prepared(ctx, victimPagesSQL)
+	if err != nil {
+		return nil, err
+	}
+	if err := stmt.SelectContext(ctx, &out, caseID, run, userID); err != nil {
+		return nil, fmt.Errorf("pages of user %s in run %d: %w", userID, run, err)
+	}
+	return out, nil
+}
+
+var (
+	victimPagesSQL = `SELECT rule, path,
+		count(*) FILTER (WHERE level = 'confirmed') AS confirmed,
+		count(*) FILTER (WHERE level IS DISTINCT FROM 'confirmed') AS possible,
+		min(at) AS first, max(at) AS last,
+		string_to_array((array_agg(array_to_string(categories, ',') ORDER BY at, event_no))[1], ',') AS categories
+		FROM breachctl.exposure_events
+		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 AND kind = 'exposure'
+		GROUP BY rule, path`
+	getAffectedSQL = `SELECT ` + affectedColumns + ` FROM breachctl.affected
+		WHERE case_id = $1 AND run = $2 AND user_id = $3`
+	victimEventsSQL = `SELECT ` + eventColumns + ` FROM breachctl.exposure_events
+		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 ORDER BY at, event_no`
+)
 
 // EachEvent streams a run's events in time order.
 func (s *Store) EachEvent(ctx context.Context, caseID string, run int, fn func(*ExposureEvent) error) error {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -202,29 +203,31 @@ const (
 // AddAudit records entries in one transaction, durably: a lookup is
 // answered only once its audit row is committed.
 func (s *Store) AddAudit(ctx context.Context, es []AuditEntry) error {
+	if err := addAudit(ctx, s.DB, es); err != nil {
+		return fmt.Errorf("record %d audit entries: %w", len(es), err)
+	}
+	return nil
+}
+
+func addAudit(ctx context.Context, db sqlx.ExecerContext, es []AuditEntry) error {
 	if len(es) == 0 {
 		return nil
 	}
 	cols := make([][]string, 7)
-	for _, e := range es {
-		for i, v := range []string{e.CaseID, e.Actor, e.Role, e.Action, e.UserID, e.Remote, e.Detail} {
-			cols[i] = append(cols[i], v)
-		}
-	}
 	ats := make([]time.Time, len(es))
 	for i, e := range es {
+		for j, v := range []string{e.CaseID, e.Actor, e.Role, e.Action, e.UserID, e.Remote, e.Detail} {
+			cols[j] = append(cols[j], v)
+		}
 		ats[i] = e.At
 		if e.At.IsZero() {
 			ats[i] = time.Now()
 		}
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO breachctl.audit (case_id, at, actor, role, action, user_id, remote, detail)
+	_, err := db.ExecContext(ctx, `INSERT INTO breachctl.audit (case_id, at, actor, role, action, user_id, remote, detail)
 		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
 		pq.Array(cols[0]), pq.Array(ats), pq.Array(cols[1]), pq.Array(cols[2]), pq.Array(cols[3]), pq.Array(cols[4]), pq.Array(cols[5]), pq.Array(cols[6]))
-	if err != nil {
-		return fmt.Errorf("record %d audit entries: %w", len(es), err)
-	}
-	return nil
+	return err
 }
 
 // AuditFilter narrows AuditLog.
@@ -256,37 +259,76 @@ func (s *Store) AuditLog(ctx context.Context, caseID string, f AuditFilter) ([]A
 	return es, nil
 }
 
+// SelfCheckUse is one self-check token's use, with its audit row.
+type SelfCheckUse struct {
+	TokenSHA256 string
+	Expires     time.Time
+	Audit       AuditEntry
+}
+
 // UseSelfCheckToken records a self-check token's use: fresh is false when
-// it was used before (a replay). Expired entries are removed as it goes.
-// When audit is not nil it is recorded in the same transaction.
+// it was used before (a replay). When audit is not nil it is recorded in
+// the same transaction. Expired tokens are removed by
+// PruneSelfCheckTokens.
 func (s *Store) UseSelfCheckToken(ctx context.Context, caseID, tokenSHA256 string, expires time.Time, audit *AuditEntry) (fresh bool, err error) {
+	u := SelfCheckUse{TokenSHA256: tokenSHA256, Expires: expires}
+	if audit != nil {
+		u.Audit = *audit
+	}
+	fs, err := s.UseSelfCheckTokens(ctx, caseID, []SelfCheckUse{u}, audit != nil)
+	if err != nil {
+		return false, err
+	}
+	return fs[0], nil
+}
+
+// UseSelfCheckTokens records many tokens' uses in one transaction (a group
+// commit), each fresh one with its audit row when audit is set; fresh[i]
+// is false for a replay (a token used before, or earlier in uses).
+func (s *Store) UseSelfCheckTokens(ctx context.Context, caseID string, uses []SelfCheckUse, audit bool) (fresh []bool, err error) {
+	fresh = make([]bool, len(uses))
+	if len(uses) == 0 {
+		return fresh, nil
+	}
+	hashes := make([]string, len(uses))
+	exps := make([]time.Time, len(uses))
+	for i, u := range uses {
+		hashes[i], exps[i] = u.TokenSHA256, u.Expires
+	}
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("self-check token: %w", err)
+		return nil, fmt.Errorf("self-check tokens: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO breachctl.selfcheck_tokens (token_sha256, case_id, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (token_sha256) DO NOTHING`, tokenSHA256, caseID, expires)
-	if err != nil {
-		return false, fmt.Errorf("self-check token: %w", err)
+	var inserted []string
+	if err := tx.SelectContext(ctx, &inserted, `INSERT INTO breachctl.selfcheck_tokens (token_sha256, case_id, expires_at)
+		SELECT h, $1, e FROM unnest($2::text[], $3::timestamptz[]) AS u(h, e)
+		ON CONFLICT (token_sha256) DO NOTHING RETURNING token_sha256`, caseID, pq.Array(hashes), pq.Array(exps)); err != nil {
+		return nil, fmt.Errorf("self-check tokens: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
+	new := make(map[string]bool, len(inserted))
+	for _, h := range inserted {
+		new[h] = true
 	}
-	if audit != nil {
-		a := *audit
-		if a.At.IsZero() {
-			a.At = time.Now()
+	var es []AuditEntry
+	for i, u := range uses {
+		if new[u.TokenSHA256] {
+			fresh[i] = true
+			delete(new, u.TokenSHA256) // a second use in the same batch is a replay
+			if audit {
+				es = append(es, u.Audit)
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO breachctl.audit (case_id, at, actor, role, action, user_id, remote, detail)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, a.CaseID, a.At, a.Actor, a.Role, a.Action, a.UserID, a.Remote, a.Detail); err != nil {
-			return false, fmt.Errorf("self-check audit: %w", err)
+	}
+	if len(es) > 0 {
+		if err := addAudit(ctx, tx, es); err != nil {
+			return nil, fmt.Errorf("self-check audit: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("self-check token: %w", err)
+		return nil, fmt.Errorf("self-check tokens: %w", err)
 	}
-	return true, nil
+	return fresh, nil
 }
 
 // PruneSelfCheckTokens removes used tokens that have expired (a replay of
@@ -330,12 +372,17 @@ func (s *Store) SelfCheckRefusals(ctx context.Context, caseID string) ([]SelfChe
 // first.
 func (s *Store) PersonNotices(ctx context.Context, caseID, userID string) ([]Notice, error) {
 	var ns []Notice
-	err := s.DB.SelectContext(ctx, &ns, `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
-		smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count, kind, refers_to, basis_run,
-		message_sha256, message_date
-		FROM breachctl.notices WHERE case_id = $1 AND user_id = $2 ORDER BY run, channel`, caseID, userID)
+	stmt, err := s.prepared(ctx, personNoticesSQL)
+	if err == nil {
+		err = stmt.SelectContext(ctx, &ns, caseID, userID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("notices of user %s: %w", userID, err)
 	}
 	return ns, nil
 }
+
+const personNoticesSQL = `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
+	smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count, kind, refers_to, basis_run,
+	message_sha256, message_date
+	FROM breachctl.notices WHERE case_id = $1 AND user_id = $2 ORDER BY run, channel`

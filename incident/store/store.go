@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,6 +29,28 @@ var migrationFS embed.FS
 // Store is an open case database.
 type Store struct {
 	DB *sqlx.DB
+
+	// stmts keeps the prepared statements of the per-person reads the
+	// support desk makes for every lookup (query -> *sqlx.Stmt): parsed
+	// and planned once per connection instead of once per lookup.
+	stmts sync.Map
+}
+
+// prepared returns query as a statement prepared on the pool (database/sql
+// prepares it on each connection as it is used).
+func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if v, ok := s.stmts.Load(query); ok {
+		return v.(*sqlx.Stmt), nil
+	}
+	st, err := s.DB.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sqlx.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open connects to the case database at url and applies pending migrations.
@@ -73,7 +96,13 @@ func explainConnErr(err error) error {
 }
 
 // Close closes the connection pool.
-func (s *Store) Close() error { return s.DB.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sqlx.Stmt).Close()
+		return true
+	})
+	return s.DB.Close()
+}
 
 // Redact hides the password in a database URL so it can be shown.
 func Redact(raw string) string {

@@ -64,12 +64,21 @@ type PageExposure struct {
 
 // Disclose builds userID's disclosure from a run.
 func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, userID string) (*Disclosure, error) {
+	return DiscloseWith(ctx, st, c, run, userID, nil)
+}
+
+// DiscloseWith is Disclose with the run's rule kinds already read (nil:
+// read them).
+func DiscloseWith(ctx context.Context, st *store.Store, c *incident.Case, run int, userID string, rk *RuleKinds) (*Disclosure, error) {
 	d := &Disclosure{Case: c.ID, Run: run, UserID: userID, Categories: []string{}, Rules: []RuleExposure{}, Pages: []PageExposure{},
 		loc: c.Location}
-	kinds, order, err := ruleKinds(ctx, st, c, run)
-	if err != nil {
-		return nil, err
+	if rk == nil {
+		var err error
+		if rk, err = ReadRuleKinds(ctx, st, c, run); err != nil {
+			return nil, err
+		}
 	}
+	kinds, order := rk.kinds, rk.order
 	for _, k := range kinds {
 		if k != incident.RuleCache {
 			d.beyondCache = true
@@ -98,7 +107,7 @@ func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, u
 		t := a.LastExposed.Time
 		d.LastExposed = &t
 	}
-	evs, err := st.VictimEvents(ctx, c.ID, run, userID)
+	vps, err := st.VictimPages(ctx, c.ID, run, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -125,32 +134,27 @@ func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, u
 	for _, rule := range a.Rules {
 		ruleOf(rule)
 	}
-	for _, e := range evs {
-		if e.Kind != "exposure" {
-			continue
-		}
-		r := ruleOf(e.Rule)
-		rule := r.Name
-		p := pages[pageKey{rule, e.Path}]
+	for _, vp := range vps {
+		r := ruleOf(vp.Rule)
+		k := pageKey{r.Name, vp.Path}
+		p := pages[k]
+		first, last := vp.First, vp.Last
 		if p == nil {
-			p = &PageExposure{Rule: rule, Path: e.Path, Categories: e.Categories}
-			pages[pageKey{rule, e.Path}] = p
-		}
-		if e.Level.String == "confirmed" {
-			p.Confirmed++
-			r.Confirmed++
+			p = &PageExposure{Rule: r.Name, Path: vp.Path, Categories: []string(vp.Categories), First: &first, Last: &last}
+			pages[k] = p
 		} else {
-			p.Possible++
-			r.Possible++
+			// "" and the default rule's name are one rule.
+			if first.Before(*p.First) {
+				p.First, p.Categories = &first, []string(vp.Categories)
+			}
+			if last.After(*p.Last) {
+				p.Last = &last
+			}
 		}
-		t := e.At
-		if p.First == nil || t.Before(*p.First) {
-			p.First = &t
-		}
-		if p.Last == nil || t.After(*p.Last) {
-			tt := t
-			p.Last = &tt
-		}
+		p.Confirmed += vp.Confirmed
+		p.Possible += vp.Possible
+		r.Confirmed += vp.Confirmed
+		r.Possible += vp.Possible
 	}
 	for _, p := range pages {
 		d.Pages = append(d.Pages, *p)
@@ -188,6 +192,24 @@ func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, u
 // the case file's order: from the run's summary (what the run was ingested
 // with), else from the case file; a run stored before rules existed is the
 // cache rule's.
+// RuleKinds are a completed run's exposure rules: each one's kind and its
+// place in the case file's order. A done run's never change, so a caller
+// answering many lookups reads them once (ReadRuleKinds) and passes them to
+// DiscloseWith.
+type RuleKinds struct {
+	kinds map[string]string
+	order map[string]int
+}
+
+// ReadRuleKinds reads a completed run's rule kinds.
+func ReadRuleKinds(ctx context.Context, st *store.Store, c *incident.Case, run int) (*RuleKinds, error) {
+	kinds, order, err := ruleKinds(ctx, st, c, run)
+	if err != nil {
+		return nil, err
+	}
+	return &RuleKinds{kinds, order}, nil
+}
+
 func ruleKinds(ctx context.Context, st *store.Store, c *incident.Case, run int) (map[string]string, map[string]int, error) {
 	kinds, order := map[string]string{}, map[string]int{}
 	add := func(name, kind string) {
