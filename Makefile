@@ -7,6 +7,8 @@ PGURL   := postgres://postgres@127.0.0.1:5432
 export BREACHCTL_DATABASE_URL ?= $(PGURL)/breachctl?sslmode=disable
 export USERS_DATABASE_URL     ?= $(PGURL)/breachctl_users?sslmode=disable
 DEMO_DIR ?= demo-out
+# DEMO_FLAGS=--serve: after the demo, serve the case in a browser (breachctl serve).
+DEMO_FLAGS ?=
 
 .PHONY: all build demo test vet bench services clean
 
@@ -30,7 +32,7 @@ MAILPIT_HTTP ?= 127.0.0.1:8025
 demo: build services
 	@MAILPIT_SMTP=$(MAILPIT_SMTP) MAILPIT_HTTP=$(MAILPIT_HTTP) scripts/ensure-mailpit.sh --start
 	@MAILPIT_HTTP=$(MAILPIT_HTTP) scripts/ensure-mailpit.sh --clear-own  # empty the mailbox of a Mailpit this Makefile started
-	$(BIN) demo --out $(DEMO_DIR) --smtp smtp://$(MAILPIT_SMTP) --users-db "$$USERS_DATABASE_URL"
+	$(BIN) demo --out $(DEMO_DIR) --smtp smtp://$(MAILPIT_SMTP) --users-db "$$USERS_DATABASE_URL" $(DEMO_FLAGS)
 	@echo
 	@echo "The delivered notices: http://$(MAILPIT_HTTP)/ (Mailpit's web UI)"
 

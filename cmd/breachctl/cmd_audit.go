@@ -81,6 +81,11 @@ func runAudit(ctx context.Context, d *deps, o auditOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(es)
 	}
+	refusals, err := st.SelfCheckRefusals(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	defer writeRefusals(d, refusals)
 	if len(es) == 0 {
 		fmt.Fprintf(d.io.Out, "case %s: no audit entries%s\n", c.ID, map[bool]string{true: " match", false: " yet (nobody has looked anyone up)"}[o.user != "" || o.actor != "" || o.since != ""])
 		return nil
@@ -100,4 +105,18 @@ func runAudit(ctx context.Context, d *deps, o auditOptions) error {
 	}
 	fmt.Fprintf(d.io.Out, "%d %s\n", len(es), plural(len(es), "entry", "entries"))
 	return nil
+}
+
+// writeRefusals prints the self-check API's refused requests by day and
+// reason (invalid, expired, replayed tokens; rate limits).
+func writeRefusals(d *deps, rs []store.SelfCheckRefusal) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(d.io.Out, "\nself-check requests refused (401 or 429), by day and reason:")
+	tw := tabwriter.NewWriter(d.io.Out, 0, 4, 2, ' ', 0)
+	for _, r := range rs {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", r.Day.Format("2006-01-02"), r.Reason, r.Count)
+	}
+	tw.Flush()
 }
