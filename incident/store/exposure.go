@@ -102,13 +102,15 @@ func (s *Store) SaveExposure(ctx context.Context, caseID string, run int, n int,
 		parts = 2
 	}
 	errs := make(chan error, parts)
+	sums := make([]pageSums, parts)
 	for p := 0; p < parts; p++ {
 		lo, hi := n*p/parts, n*(p+1)/parts
 		var aff []AffectedAccount
 		if p == 0 {
 			aff = affected
 		}
-		go func() { errs <- s.copyExposure(ctx, caseID, run, lo, hi, event, aff) }()
+		sums[p] = pageSums{}
+		go func() { errs <- s.copyExposure(ctx, caseID, run, lo, hi, event, aff, sums[p]) }()
 	}
 	var first error
 	for p := 0; p < parts; p++ {
@@ -116,8 +118,14 @@ func (s *Store) SaveExposure(ctx context.Context, caseID string, run int, n int,
 			first = err
 		}
 	}
-	if first != nil && parts > 1 {
-		// One stream may have committed: remove its rows.
+	if first == nil {
+		for _, m := range sums[1:] {
+			sums[0].merge(m)
+		}
+		first = s.savePages(ctx, caseID, run, sums[0])
+	}
+	if first != nil {
+		// A stream may have committed: remove its rows.
 		dctx := context.WithoutCancel(ctx)
 		_, _ = s.DB.ExecContext(dctx, `DELETE FROM breachctl.exposure_events WHERE case_id = $1 AND run = $2`, caseID, run)
 		_, _ = s.DB.ExecContext(dctx, `DELETE FROM breachctl.affected WHERE case_id = $1 AND run = $2`, caseID, run)
@@ -125,9 +133,113 @@ func (s *Store) SaveExposure(ctx context.Context, caseID string, run int, n int,
 	return first
 }
 
+// pageKey is one person's page under one rule, as stored (text()).
+type pageKey struct{ user, rule, path string }
+
+// pageSum sums a person's exposure events on one page.
+type pageSum struct {
+	confirmed, possible int
+	first, last         time.Time
+	firstNo             int64
+	categories          string // the first event's, as a text[] literal
+}
+
+// pageSums is VictimPages' table, summed while the events are written.
+type pageSums map[pageKey]*pageSum
+
+func (m pageSums) add(k pageKey, at time.Time, no int64, confirmed bool, categories string) {
+	p := m[k]
+	if p == nil {
+		p = &pageSum{first: at, last: at, firstNo: no, categories: categories}
+		m[k] = p
+	} else {
+		if at.Before(p.first) || at.Equal(p.first) && no < p.firstNo {
+			p.first, p.firstNo, p.categories = at, no, categories
+		}
+		if at.After(p.last) {
+			p.last = at
+		}
+	}
+	if confirmed {
+		p.confirmed++
+	} else {
+		p.possible++
+	}
+}
+
+func (m pageSums) merge(o pageSums) {
+	for k, q := range o {
+		p := m[k]
+		if p == nil {
+			m[k] = q
+			continue
+		}
+		if q.first.Before(p.first) || q.first.Equal(p.first) && q.firstNo < p.firstNo {
+			p.first, p.firstNo, p.categories = q.first, q.firstNo, q.categories
+		}
+		if q.last.After(p.last) {
+			p.last = q.last
+		}
+		p.confirmed += q.confirmed
+		p.possible += q.possible
+	}
+}
+
+// savePages writes the run's page sums and marks the run as having them.
+func (s *Store) savePages(ctx context.Context, caseID string, run int, sums pageSums) error {
+	keys := make([]pageKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		exec, ok1 := dc.(driver.ExecerContext)
+		prep, ok2 := dc.(driver.ConnPrepareContext)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("store exposure: the PostgreSQL driver lacks ExecContext/PrepareContext")
+		}
+		if _, err := exec.ExecContext(ctx, "BEGIN", nil); err != nil {
+			return err
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				_, _ = exec.ExecContext(context.WithoutCancel(ctx), "ROLLBACK", nil)
+			}
+		}()
+		runS := strconv.Itoa(run)
+		err := copyRows(ctx, prep, `COPY breachctl.victim_pages (case_id, run, user_id, rule, path, confirmed, possible, first, last, categories) FROM STDIN`,
+			len(keys), func(i int, vals []driver.Value) {
+				k := keys[i]
+				p := sums[k]
+				vals[0], vals[1], vals[2], vals[3], vals[4] = caseID, runS, k.user, k.rule, k.path
+				vals[5], vals[6] = int64(p.confirmed), int64(p.possible)
+				vals[7] = p.first.UTC().Format("2006-01-02 15:04:05.999999999Z07:00")
+				vals[8] = p.last.UTC().Format("2006-01-02 15:04:05.999999999Z07:00")
+				vals[9] = p.categories
+			}, 10)
+		if err != nil {
+			return fmt.Errorf("store the people's pages: %w", err)
+		}
+		if _, err := exec.ExecContext(ctx, `UPDATE breachctl.runs SET victim_pages = true WHERE case_id = $1 AND run = $2`,
+			[]driver.NamedValue{{Ordinal: 1, Value: caseID}, {Ordinal: 2, Value: int64(run)}}); err != nil {
+			return fmt.Errorf("store the people's pages: %w", err)
+		}
+		if _, err := exec.ExecContext(ctx, "COMMIT", nil); err != nil {
+			return err
+		}
+		committed = true
+		return nil
+	})
+}
+
 // copyExposure writes events [lo, hi) and the given affected accounts in one
 // transaction on one connection.
-func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int, event func(i int, row *ExposureEvent), affected []AffectedAccount) error {
+func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int, event func(i int, row *ExposureEvent), affected []AffectedAccount, sums pageSums) error {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return err
@@ -160,6 +272,10 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 			vals[12] = arrayText(row.Categories)
 			vals[13], vals[14] = nullInt(row.EvidenceFile), nullInt(row.EvidenceLine)
 			vals[15] = ruleText(row.Rule)
+			if row.Kind == "exposure" && row.Victim.Valid {
+				sums.add(pageKey{vals[9].(string), vals[15].(string), vals[7].(string)}, row.At, row.EventNo,
+					row.Level.String == "confirmed", vals[12].(string))
+			}
 		}, 16)
 		if err != nil {
 			return fmt.Errorf("store exposure events: %w", err)
@@ -316,13 +432,19 @@ func (s *Store) VictimPages(ctx context.Context, caseID string, run int, userID 
 }
 
 var (
-	victimPagesSQL = `SELECT rule, path,
+	// victimPagesSQL reads the sums stored with the run, or, for a run
+	// stored before they were, sums its events (slower: no index).
+	victimPagesSQL = `WITH r AS (SELECT victim_pages AS stored FROM breachctl.runs WHERE case_id = $1 AND run = $2)
+		SELECT rule, path, confirmed, possible, first, last, categories FROM breachctl.victim_pages
+		WHERE case_id = $1 AND run = $2 AND user_id = $3 AND (SELECT stored FROM r)
+		UNION ALL
+		SELECT rule, path,
 		count(*) FILTER (WHERE level = 'confirmed') AS confirmed,
 		count(*) FILTER (WHERE level IS DISTINCT FROM 'confirmed') AS possible,
 		min(at) AS first, max(at) AS last,
 		string_to_array((array_agg(array_to_string(categories, ',') ORDER BY at, event_no))[1], ',') AS categories
 		FROM breachctl.exposure_events
-		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 AND kind = 'exposure'
+		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 AND kind = 'exposure' AND NOT coalesce((SELECT stored FROM r), false)
 		GROUP BY rule, path`
 	getAffectedSQL = `SELECT ` + affectedColumns + ` FROM breachctl.affected
 		WHERE case_id = $1 AND run = $2 AND user_id = $3`
