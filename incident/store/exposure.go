@@ -133,26 +133,31 @@ func (s *Store) SaveExposure(ctx context.Context, caseID string, run int, n int,
 	return first
 }
 
-// pageKey is one person's page under one rule, as stored (text()).
-type pageKey struct{ user, rule, path string }
-
-// pageSum sums a person's exposure events on one page.
+// pageSum sums a person's exposure events on one page under one rule
+// (rule, path and categories as stored: text()).
 type pageSum struct {
+	rule, path          string
 	confirmed, possible int
 	first, last         time.Time
 	firstNo             int64
 	categories          string // the first event's, as a text[] literal
 }
 
-// pageSums is VictimPages' table, summed while the events are written.
-type pageSums map[pageKey]*pageSum
+// pageSums is VictimPages' table, summed while the events are written: by
+// person (one short key to hash per event), then their few pages.
+type pageSums map[string][]pageSum
 
-func (m pageSums) add(k pageKey, at time.Time, no int64, confirmed bool, categories string) {
-	p := m[k]
-	if p == nil {
-		p = &pageSum{first: at, last: at, firstNo: no, categories: categories}
-		m[k] = p
+func (m pageSums) add(user, rule, path string, at time.Time, no int64, confirmed bool, categories string) {
+	ps := m[user]
+	i := 0
+	for i < len(ps) && (ps[i].path != path || ps[i].rule != rule) {
+		i++
+	}
+	if i == len(ps) {
+		m[user] = append(ps, pageSum{rule: rule, path: path, first: at, last: at, firstNo: no, categories: categories})
+		ps = m[user]
 	} else {
+		p := &ps[i]
 		if at.Before(p.first) || at.Equal(p.first) && no < p.firstNo {
 			p.first, p.firstNo, p.categories = at, no, categories
 		}
@@ -161,35 +166,48 @@ func (m pageSums) add(k pageKey, at time.Time, no int64, confirmed bool, categor
 		}
 	}
 	if confirmed {
-		p.confirmed++
+		ps[i].confirmed++
 	} else {
-		p.possible++
+		ps[i].possible++
 	}
 }
 
 func (m pageSums) merge(o pageSums) {
-	for k, q := range o {
-		p := m[k]
-		if p == nil {
-			m[k] = q
-			continue
+	for user, qs := range o {
+		for _, q := range qs {
+			ps := m[user]
+			i := 0
+			for i < len(ps) && (ps[i].path != q.path || ps[i].rule != q.rule) {
+				i++
+			}
+			if i == len(ps) {
+				m[user] = append(ps, q)
+				continue
+			}
+			p := &ps[i]
+			if q.first.Before(p.first) || q.first.Equal(p.first) && q.firstNo < p.firstNo {
+				p.first, p.firstNo, p.categories = q.first, q.firstNo, q.categories
+			}
+			if q.last.After(p.last) {
+				p.last = q.last
+			}
+			p.confirmed += q.confirmed
+			p.possible += q.possible
 		}
-		if q.first.Before(p.first) || q.first.Equal(p.first) && q.firstNo < p.firstNo {
-			p.first, p.firstNo, p.categories = q.first, q.firstNo, q.categories
-		}
-		if q.last.After(p.last) {
-			p.last = q.last
-		}
-		p.confirmed += q.confirmed
-		p.possible += q.possible
 	}
 }
 
 // savePages writes the run's page sums and marks the run as having them.
 func (s *Store) savePages(ctx context.Context, caseID string, run int, sums pageSums) error {
-	keys := make([]pageKey, 0, len(sums))
-	for k := range sums {
-		keys = append(keys, k)
+	type row struct {
+		user string
+		p    *pageSum
+	}
+	var rows []row
+	for user, ps := range sums {
+		for i := range ps {
+			rows = append(rows, row{user, &ps[i]})
+		}
 	}
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -213,10 +231,9 @@ func (s *Store) savePages(ctx context.Context, caseID string, run int, sums page
 		}()
 		runS := strconv.Itoa(run)
 		err := copyRows(ctx, prep, `COPY breachctl.victim_pages (case_id, run, user_id, rule, path, confirmed, possible, first, last, categories) FROM STDIN`,
-			len(keys), func(i int, vals []driver.Value) {
-				k := keys[i]
-				p := sums[k]
-				vals[0], vals[1], vals[2], vals[3], vals[4] = caseID, runS, k.user, k.rule, k.path
+			len(rows), func(i int, vals []driver.Value) {
+				p := rows[i].p
+				vals[0], vals[1], vals[2], vals[3], vals[4] = caseID, runS, rows[i].user, p.rule, p.path
 				vals[5], vals[6] = int64(p.confirmed), int64(p.possible)
 				vals[7] = p.first.UTC().Format("2006-01-02 15:04:05.999999999Z07:00")
 				vals[8] = p.last.UTC().Format("2006-01-02 15:04:05.999999999Z07:00")
@@ -273,7 +290,7 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 			vals[13], vals[14] = nullInt(row.EvidenceFile), nullInt(row.EvidenceLine)
 			vals[15] = ruleText(row.Rule)
 			if row.Kind == "exposure" && row.Victim.Valid {
-				sums.add(pageKey{vals[9].(string), vals[15].(string), vals[7].(string)}, row.At, row.EventNo,
+				sums.add(vals[9].(string), vals[15].(string), vals[7].(string), row.At, row.EventNo,
 					row.Level.String == "confirmed", vals[12].(string))
 			}
 		}, 16)
