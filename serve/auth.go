@@ -323,9 +323,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	next := localNext(r.PostForm.Get("next"))
 	now := s.now()
 	host := remoteHost(r)
-	wait := s.staff.limit.allow("addr:"+host, now)
-	if w2 := s.staff.limit.allow("name:"+strings.ToLower(name), now); w2 > wait {
-		wait = w2
+	validName := store.ValidStaffName(name) && len(pw) <= maxPasswordBytes
+	nameKey := "name:" + strings.ToLower(name)
+	wait := s.staff.limit.allow("addr:"+addressKey(r.RemoteAddr), now)
+	if wait == 0 && validName {
+		wait = s.staff.names.wait(nameKey, now)
 	}
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
@@ -334,14 +336,17 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	refuse := func() {
+		if validName {
+			s.staff.names.allow(nameKey, now)
+		}
 		view := loginView{Next: next, CSRF: c.Value, Error: loginRefused}
-		if store.ValidStaffName(name) {
+		if validName {
 			view.Name = name
 		}
 		s.render(w, r, http.StatusUnauthorized, "login", "Sign in", view)
 	}
 	var acct *store.Staff
-	if store.ValidStaffName(name) && len(pw) <= maxPasswordBytes {
+	if validName {
 		acct, err = s.st.GetStaff(r.Context(), name)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("sign-in: read account", "err", err)
@@ -349,13 +354,26 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	hash := s.staff.dummyHash
+	if acct != nil {
+		hash = []byte(acct.PasswordHash)
+	}
+	// Unknown accounts are checked against a dummy hash (the same time);
+	// a few checks at once at most, so a flood of attempts queues here
+	// instead of taking every core.
+	select {
+	case s.staff.bcrypt <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	bad := bcrypt.CompareHashAndPassword(hash, []byte(pw)) != nil
+	<-s.staff.bcrypt
 	if acct == nil {
-		bcrypt.CompareHashAndPassword(s.staff.dummyHash, []byte(pw))
 		s.log.Info("sign-in refused: no such account", "remote", host)
 		refuse()
 		return
 	}
-	if bcrypt.CompareHashAndPassword([]byte(acct.PasswordHash), []byte(pw)) != nil || acct.Disabled {
+	if bad || acct.Disabled {
 		s.log.Info("sign-in refused", "staff", acct.Name, "disabled", acct.Disabled, "remote", host)
 		refuse()
 		return

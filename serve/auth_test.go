@@ -358,3 +358,56 @@ func TestAuditBatcher(t *testing.T) {
 		t.Errorf("a failed commit returned nil")
 	}
 }
+
+// TestLoginLimiterBounded: a flood of distinct keys (names, addresses)
+// cannot grow a limiter past its bound.
+func TestLoginLimiterBounded(t *testing.T) {
+	l := newLoginLimiter(10, time.Minute)
+	now := time.Now()
+	for i := 0; i < loginMaxKeys+5000; i++ {
+		l.allow("addr:"+strconv.Itoa(i), now)
+	}
+	if n := len(l.m); n > loginMaxKeys {
+		t.Errorf("%d keys kept, bound %d", n, loginMaxKeys)
+	}
+	// wait takes nothing and adds no key.
+	before := len(l.m)
+	if w := l.wait("name:new", now); w != 0 || len(l.m) != before {
+		t.Errorf("wait on a new key: %v, keys %d → %d", w, before, len(l.m))
+	}
+}
+
+// TestWebLoginLimitAbuse: sign-in attempts cannot lock an account out from
+// one address, nor grow the limiters with junk names, and one IPv6 /64 is
+// one address.
+func TestWebLoginLimitAbuse(t *testing.T) {
+	e := newWebEnv(t, false)
+	c := e.client()
+	// From one address: its 10 attempts, then 429s that do not count
+	// against the account.
+	for i := 1; i <= loginBurst+20; i++ {
+		e.login(c, "sup", "wrong password "+strconv.Itoa(i), "/")
+	}
+	if w := e.srv.staff.names.wait("name:sup", e.now()); w != 0 {
+		t.Errorf("the account is limited after %d failures from one address: wait %v", loginBurst, w)
+	}
+	// Junk names (invalid, huge): no per-name key at all.
+	e.advance(loginWindow)
+	for i := 0; i < 5; i++ {
+		e.login(c, strings.Repeat("x", 2000)+strconv.Itoa(i), "pw", "/")
+	}
+	if n := len(e.srv.staff.names.m); n != 1 {
+		t.Errorf("per-name keys after junk names: %d, want 1 (sup)", n)
+	}
+	// The per-name limit counts failures only, from anywhere.
+	l := newLoginLimiter(loginNameBurst, loginWindow)
+	for i := 0; i < loginNameBurst; i++ {
+		l.allow("name:x", e.now())
+	}
+	if l.wait("name:x", e.now()) == 0 {
+		t.Errorf("%d failures did not limit the name", loginNameBurst)
+	}
+	if a, b := addressKey("[2001:db8::1]:5000"), addressKey("[2001:db8::ffff]:6000"); a != b {
+		t.Errorf("one /64, two keys: %s, %s", a, b)
+	}
+}

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/lib/pq"
 
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/incident/triage"
@@ -31,7 +35,7 @@ func (s *Server) lookupPage(w http.ResponseWriter, r *http.Request) {
 // too long or holds control characters.
 func cleanQuery(v string) (string, bool) {
 	v = strings.TrimSpace(v)
-	if v == "" || len(v) > maxQueryLen || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+	if v == "" || len(v) > maxQueryLen || !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
 		return v, false
 	}
 	return v, true
@@ -53,6 +57,11 @@ func (s *Server) lookupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	userID, email := r.PostForm.Get("user"), r.PostForm.Get("email")
+	if strings.Contains(userID, "@") && strings.TrimSpace(email) == "" {
+		// An address typed in the user id box: looked up as an address, so
+		// it is never recorded or shown as a user id.
+		userID, email = "", userID
+	}
 	switch {
 	case strings.TrimSpace(userID) != "":
 		id, ok := cleanQuery(userID)
@@ -79,10 +88,7 @@ func (s *Server) lookupSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			// The driver's error may quote the query's argument: never log
-			// the address.
-			err = errors.New(strings.ReplaceAll(err.Error(), addr, "<address>"))
-			s.dataError(w, r, "the user database (lookup by e-mail address)", err)
+			s.dataError(w, r, "the user database (lookup by e-mail address)", withoutArgument(err, addr))
 			return
 		}
 		detail := fmt.Sprintf("by e-mail: %d found, run %d", len(ids), run)
@@ -104,6 +110,22 @@ func (s *Server) lookupSubmit(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.render(w, r, http.StatusBadRequest, "lookup", "Look someone up", lookupView{Error: "Type a user id or an e-mail address."})
 	}
+}
+
+// withoutArgument is a lookup's error fit for the log: the database's
+// message may quote the query's argument (the address, in any case or
+// form), so a database error is told by its SQLSTATE only, and any other
+// error has the address taken out, whatever its case.
+func withoutArgument(err error, arg string) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("users.lookup_query failed: %s (SQLSTATE %s)", pe.Code.Name(), pe.Code)
+	}
+	msg := err.Error()
+	if arg != "" {
+		msg = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(arg)).ReplaceAllLiteralString(msg, "<address>")
+	}
+	return errors.New(msg)
 }
 
 func atoiRun(v string) (int, bool) {
@@ -128,9 +150,8 @@ type personView struct {
 // personPage is GET /person?user=ID&run=N (a link from a lookup list or
 // the audit page), audited as a look at the person.
 func (s *Server) personPage(w http.ResponseWriter, r *http.Request) {
-	id, ok := cleanQuery(r.URL.Query().Get("user"))
+	id, ok := s.userParam(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, "Give a user id (?user=...).")
 		return
 	}
 	run, ok := runParam(r, "run")
@@ -179,9 +200,8 @@ type noticeView struct {
 }
 
 func (s *Server) noticeParams(w http.ResponseWriter, r *http.Request) (string, int, bool) {
-	id, ok := cleanQuery(r.URL.Query().Get("user"))
+	id, ok := s.userParam(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, "Give a user id (?user=...).")
 		return "", 0, false
 	}
 	run, ok := runParam(r, "run")
@@ -190,6 +210,21 @@ func (s *Server) noticeParams(w http.ResponseWriter, r *http.Request) (string, i
 		return "", 0, false
 	}
 	return id, run, true
+}
+
+// userParam reads ?user=ID: a user id, never an e-mail address (it would
+// be kept in URLs, the audit log and the server's log as an id).
+func (s *Server) userParam(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id, ok := cleanQuery(r.URL.Query().Get("user"))
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "Give a user id (?user=...).")
+		return "", false
+	}
+	if strings.Contains(id, "@") {
+		s.errorPage(w, r, http.StatusBadRequest, "That looks like an e-mail address, not a user id: use the look-up form (an address never goes in a URL).")
+		return "", false
+	}
+	return id, true
 }
 
 // noticePage shows a person's notice of a run as it was sent.

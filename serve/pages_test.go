@@ -2,11 +2,14 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/lib/pq"
 
 	"github.com/breachctl/breachctl/incident/store"
 )
@@ -409,4 +412,43 @@ func BenchmarkWebLookup(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestWebAddressNeverAnID (review M5, L4): an address typed in the user id
+// box is looked up as an address (never recorded as an id); an address or
+// invalid UTF-8 in a URL's user is refused before anything is audited.
+func TestWebAddressNeverAnID(t *testing.T) {
+	e := newWebEnv(t, false)
+	sup, csrf := e.signedIn("sup")
+	r := e.do(sup, "POST", "/lookup", url.Values{"user": {"Alice@Example.com"}, "csrf": {csrf}}, nil)
+	if r.StatusCode != 200 {
+		t.Fatalf("address in the user id box: %d %s", r.StatusCode, r.body)
+	}
+	for _, a := range e.audit(store.AuditFilter{}) {
+		if strings.Contains(a.UserID+a.Detail, "@") || a.Action != store.AuditLookupEmail || a.UserID != "u1" {
+			t.Errorf("audit row %+v: want a lookup by address finding u1, no address", a)
+		}
+	}
+	before := len(e.audit(store.AuditFilter{}))
+	for _, path := range []string{"/person?user=alice%40example.com", "/notice?user=alice%40example.com&run=1", "/person?user=%FF", "/notice/raw?user=%FFx&run=1"} {
+		if r := e.get(sup, path); r.StatusCode != 400 {
+			t.Errorf("%s: %d, want 400", path, r.StatusCode)
+		}
+	}
+	if after := len(e.audit(store.AuditFilter{})); after != before {
+		t.Errorf("refused requests were audited: %d rows → %d", before, after)
+	}
+}
+
+// TestWithoutArgument (review M4): a lookup error never carries the
+// address into the log, whatever its case.
+func TestWithoutArgument(t *testing.T) {
+	err := withoutArgument(&pq.Error{Code: "22P02", Message: `invalid input syntax for type uuid: "foo@bar.com"`}, "Foo@Bar.com")
+	if strings.Contains(strings.ToLower(err.Error()), "foo@bar.com") || !strings.Contains(err.Error(), "22P02") {
+		t.Errorf("database error: %q", err)
+	}
+	err = withoutArgument(errors.New(`lookup of FOO@BAR.COM timed out`), "foo@bar.com")
+	if strings.Contains(strings.ToLower(err.Error()), "foo@bar.com") {
+		t.Errorf("other error: %q", err)
+	}
 }

@@ -142,7 +142,7 @@ func (s *Server) Background(ctx context.Context) error {
 }
 
 func (s *Server) pruneSelfCheckTokens(ctx context.Context) {
-	n, err := s.st.PruneSelfCheckTokens(ctx)
+	n, err := s.st.PruneSelfCheckTokens(ctx, s.now().Add(-time.Minute))
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("self-check: prune used tokens", "err", err)
 		return

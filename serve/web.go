@@ -20,6 +20,10 @@ type staffState struct {
 	// limit counts sign-in attempts per remote address and per account
 	// name.
 	limit *loginLimiter
+	// names counts failed sign-ins per account name.
+	names *loginLimiter
+	// bcrypt bounds the password checks running at once.
+	bcrypt chan struct{}
 	// audit group-commits audit rows: each lookup waits for the commit of
 	// the batch its row went into.
 	audit *auditBatcher
@@ -41,6 +45,8 @@ func newStaffState(s *Server) (*staffState, error) {
 		pages:     pages,
 		sessions:  newSessionCache(sessionCacheTTL),
 		limit:     newLoginLimiter(loginBurst, loginWindow),
+		names:     newLoginLimiter(loginNameBurst, loginWindow),
+		bcrypt:    make(chan struct{}, bcryptSlots),
 		dummyHash: []byte(dummy),
 	}
 	st.audit = newAuditBatcher(func(ctx context.Context, es []store.AuditEntry) error {

@@ -262,17 +262,23 @@ func (cd *caseData) Notice(ctx context.Context, run int, userID string) (*serve.
 	if n == nil {
 		return nil, fmt.Errorf("notice of user %s in run %d: %w", userID, run, store.ErrNotFound)
 	}
-	// A notice recorded as already sent under another run is that run's
-	// message: show the one that went out.
+	// A notice recorded as already sent under another run ("already sent
+	// in run N; not sent again") is run N's message: show the one that
+	// went out.
 	shownRun := run
-	if n.SMTPReply.Valid && strings.HasPrefix(n.SMTPReply.String, "already sent in run ") {
-		for i := range ns {
-			o := &ns[i]
-			if o.Run != run && o.MessageID == n.MessageID && o.State == store.NoticeSent &&
-				!(o.SMTPReply.Valid && strings.HasPrefix(o.SMTPReply.String, "already sent in run ")) {
-				n, shownRun = o, o.Run
-				break
+	var from int
+	if n.SMTPReply.Valid && n.State == store.NoticeSent {
+		if _, err := fmt.Sscanf(n.SMTPReply.String, "already sent in run %d", &from); err == nil && from != run {
+			var o *store.Notice
+			for i := range ns {
+				if ns[i].Run == from {
+					o = &ns[i]
+				}
 			}
+			if o == nil || o.MessageID != n.MessageID {
+				return nil, fmt.Errorf("notice of user %s in run %d: recorded as sent in run %d, which has no such notice", userID, run, from)
+			}
+			n, shownRun = o, from
 		}
 	}
 	basis := n.Run
@@ -283,19 +289,20 @@ func (cd *caseData) Notice(ctx context.Context, run int, userID string) (*serve.
 	if shownRun != run {
 		out.Note = fmt.Sprintf("recorded in run %d as already sent: this is run %d's message. ", run, shownRun)
 	}
-	// Its date: recorded at hand-over; for notices sent before that was
-	// recorded, when it was sent (the Date header may differ by seconds).
+	// Its date: recorded when it was handed over; for a notice sent before
+	// that was recorded, when it was sent (the Date header may differ by
+	// seconds); for one never handed over, now.
 	var date time.Time
+	handed := n.MessageDate.Valid || n.State == store.NoticeSent
 	switch {
 	case n.MessageDate.Valid:
 		date = n.MessageDate.Time
-	case n.SentAt.Valid:
+	case n.State == store.NoticeSent && n.SentAt.Valid:
 		date = n.SentAt.Time
-	case n.SendingAt.Valid:
-		date = n.SendingAt.Time
 	default:
 		date = time.Now()
-		out.Note += "Not handed to the mail server yet: this is how it would read today. "
+		handed = false
+		out.Note += fmt.Sprintf("Not handed to the mail server (%s): this is how it would read if it were sent now. ", n.State)
 	}
 	// What the person had been told before (updates and corrections):
 	// their latest notice sent before this one, from another run.
@@ -358,6 +365,7 @@ func (cd *caseData) Notice(ctx context.Context, run int, userID string) (*serve.
 	out.Raw, out.Date = m.Raw, date
 	sum := sha256.Sum256(m.Raw)
 	switch {
+	case !handed:
 	case !n.MessageSHA256.Valid:
 		out.Note += "Sent before breachctl recorded each message's digest: this is a re-rendering from the same run, not proven identical."
 	case hex.EncodeToString(sum[:]) == n.MessageSHA256.String:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,5 +190,71 @@ func TestLookupEmail(t *testing.T) {
 		if err != nil || len(ids) != 0 {
 			t.Errorf("lookup %q = %v, %v; want nobody", in, ids, err)
 		}
+	}
+}
+
+// TestNoticeAsSentRevised: after a revised run, the desk shows each kind of
+// notice as it went out: the update to a person whose exposure grew, the
+// first notice to a person newly affected, and, for a person told under
+// run 1 and recorded in run 2 as already sent, run 1's message — each
+// verified against the digest recorded when it was handed over.
+func TestNoticeAsSentRevised(t *testing.T) {
+	rc := newRevisedCase(t)
+	rc.send("run 2")
+	ctx := context.Background()
+	getenv := func(k string) (string, bool) { v, ok := rc.env[k]; return v, ok }
+	c, err := incident.Load(rc.caseFile, getenv, logs.CaseProblems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, rc.env["BREACHCTL_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	udb, err := store.Connect(ctx, c.Users.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udb.Close()
+	cd := &caseData{c: c, st: st, udb: udb}
+	var told string // told under run 1, unchanged since
+	for u := range rc.before {
+		if !slices.Contains(rc.grew, u) {
+			told = u
+			break
+		}
+	}
+	for _, tc := range []struct {
+		what, user, kind string
+		note             string
+	}{
+		{"update", rc.grew[0], store.NoticeUpdate, ""},
+		{"first notice, newly affected", rc.added[0], store.NoticeFirst, ""},
+		{"already sent in run 1", told, store.NoticeFirst, "this is run 1's message"},
+	} {
+		if tc.user == "" {
+			t.Fatalf("%s: no such person in the simulation", tc.what)
+		}
+		n, err := cd.Notice(ctx, 2, tc.user)
+		if err != nil {
+			t.Fatalf("%s (user %s): %v", tc.what, tc.user, err)
+		}
+		if !n.Verified || n.Kind != tc.kind || !strings.Contains(n.Note, tc.note) {
+			t.Errorf("%s (user %s): kind %s, verified %v, note %q", tc.what, tc.user, n.Kind, n.Verified, n.Note)
+		}
+	}
+	// A notice never handed over says so, and is not called sent.
+	u := rc.added[1]
+	if _, err := st.DB.Exec(`UPDATE breachctl.notices SET state = 'failed', sent_at = NULL, message_sha256 = NULL, message_date = NULL
+		WHERE case_id = $1 AND run = 2 AND user_id = $2`, c.ID, u); err != nil {
+		t.Fatal(err)
+	}
+	n, err := cd.Notice(ctx, 2, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Verified || !strings.Contains(n.Note, "Not handed to the mail server (failed)") || strings.Contains(n.Note, "Sent before") {
+		t.Errorf("failed notice: verified %v, note %q", n.Verified, n.Note)
 	}
 }

@@ -139,7 +139,9 @@ type StaffSession struct {
 
 // CreateSession records a session (the token's SHA-256, never the token).
 func (s *Store) CreateSession(ctx context.Context, tokenSHA256, staff, csrf, remote string, expires time.Time) error {
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO breachctl.staff_sessions (token_sha256, staff, csrf, expires_at, remote) VALUES ($1, $2, $3, $4, $5)`,
+	// Expired sessions go as new ones come.
+	_, err := s.DB.ExecContext(ctx, `WITH gone AS (DELETE FROM breachctl.staff_sessions WHERE expires_at <= now())
+		INSERT INTO breachctl.staff_sessions (token_sha256, staff, csrf, expires_at, remote) VALUES ($1, $2, $3, $4, $5)`,
 		tokenSHA256, staff, csrf, expires, remote)
 	if err != nil {
 		return fmt.Errorf("create session for %s: %w", staff, err)
@@ -331,10 +333,11 @@ func (s *Store) UseSelfCheckTokens(ctx context.Context, caseID string, uses []Se
 	return fresh, nil
 }
 
-// PruneSelfCheckTokens removes used tokens that have expired (a replay of
-// one is refused as expired anyway).
-func (s *Store) PruneSelfCheckTokens(ctx context.Context) (int64, error) {
-	res, err := s.DB.ExecContext(ctx, `DELETE FROM breachctl.selfcheck_tokens WHERE expires_at < now() - interval '1 minute'`)
+// PruneSelfCheckTokens removes used tokens that expired before before: a
+// replay of one is refused as expired anyway, provided before comes from
+// the clock that checks expiry (the server's, not the database's).
+func (s *Store) PruneSelfCheckTokens(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.DB.ExecContext(ctx, `DELETE FROM breachctl.selfcheck_tokens WHERE expires_at < $1`, before)
 	if err != nil {
 		return 0, fmt.Errorf("prune self-check tokens: %w", err)
 	}
