@@ -24,6 +24,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/breachctl/breachctl/incident/report"
@@ -132,8 +133,13 @@ type Config struct {
 	// Store holds the staff accounts, sessions, the audit log and the
 	// self-check replay list (the case database).
 	Store *store.Store
-	// TLS: the server is reached over HTTPS (cookies are Secure).
+	// TLS: the server is reached over HTTPS (cookies are Secure, HSTS is
+	// sent), by itself or through a TLS-terminating proxy.
 	TLS bool
+	// TrustedProxies are the reverse proxies in front of the server: for a
+	// request from one of them, the client's address (sign-in and
+	// self-check limits, the audit log) is taken from X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 	// SelfCheckSecret signs self-check tokens (HMAC-SHA256); nil turns the
 	// self-check API off (503). New refuses one shorter than 32 bytes.
 	SelfCheckSecret []byte

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/breachctl/breachctl/incident/store"
@@ -160,6 +162,9 @@ func (s *Server) secure(h http.Handler) http.Handler {
 		if s.cfg.TLS {
 			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
+		if len(s.cfg.TrustedProxies) > 0 {
+			r.RemoteAddr = s.clientAddr(r)
+		}
 		info := &reqInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -231,4 +236,41 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, certFile, keyFile str
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// clientAddr is the client's address behind a trusted proxy: the peer's
+// when it is not one of Config.TrustedProxies, else the rightmost address
+// of X-Forwarded-For that is not a trusted proxy (what the first trusted
+// proxy saw; anything left of it the client may have written). Port 0.
+func (s *Server) clientAddr(r *http.Request) string {
+	trusted := func(a netip.Addr) bool {
+		for _, p := range s.cfg.TrustedProxies {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !trusted(peer) {
+		return r.RemoteAddr
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // not an address: stop trusting the chain here
+		}
+		if !trusted(a) {
+			return net.JoinHostPort(a.Unmap().String(), "0")
+		}
+	}
+	return r.RemoteAddr
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -491,6 +492,34 @@ func TestWebTemplatesAllUsed(t *testing.T) {
 	for _, n := range pageNames {
 		if !strings.Contains(src.String(), `, "`+n+`", `) {
 			t.Errorf("page %s is never rendered", n)
+		}
+	}
+}
+
+// TestClientAddrBehindProxy (review M2): behind a trusted proxy the
+// client's address comes from X-Forwarded-For (the rightmost hop that is
+// not a trusted proxy); from anyone else the header is ignored.
+func TestClientAddrBehindProxy(t *testing.T) {
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}}
+	for _, tc := range []struct {
+		peer, xff, want string
+	}{
+		{"10.0.0.5:4000", "198.51.100.7", "198.51.100.7:0"},
+		{"10.0.0.5:4000", "198.51.100.7, 10.0.0.9", "198.51.100.7:0"},
+		{"10.0.0.5:4000", "203.0.113.66, 198.51.100.7", "198.51.100.7:0"}, // the client wrote the left one
+		{"[fd00::1]:4000", "2001:db8::7", "[2001:db8::7]:0"},
+		{"203.0.113.1:4000", "198.51.100.7", "203.0.113.1:4000"}, // not a proxy: header ignored
+		{"10.0.0.5:4000", "", "10.0.0.5:4000"},
+		{"10.0.0.5:4000", "not-an-address", "10.0.0.5:4000"},
+		{"10.0.0.5:4000", "10.0.0.7", "10.0.0.5:4000"}, // only proxies
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := s.clientAddr(r); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: %s, want %s", tc.peer, tc.xff, got, tc.want)
 		}
 	}
 }

@@ -32,7 +32,11 @@ breachctl serve (a staff lookup by user id or e-mail address, a person's
 page, a notice, a self-check by the person through the company's site), with
 who (the staff account, or "self-check"), when, which person (user id), from
 which address and what. E-mail addresses are never recorded: a lookup by
-address records the ids it found.`,
+address records the ids it found.
+
+The text output ends with the self-check API's refused requests (invalid,
+expired, replayed tokens; rate limits) by day and reason, when no filter is
+given; --format json is the entries only.`,
 		Example: "  breachctl audit -f incident.yaml\n  breachctl audit -f incident.yaml --user 100197\n  breachctl audit -f incident.yaml --actor alice --since 2017-06-24T00:00:00+09:00 --format json",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,11 +85,15 @@ func runAudit(ctx context.Context, d *deps, o auditOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(es)
 	}
-	refusals, err := st.SelfCheckRefusals(ctx, c.ID)
-	if err != nil {
-		return err
+	// The refusal counts are the case's (no person, no account): shown
+	// when the log is not narrowed to one.
+	if o.user == "" && o.actor == "" && o.since == "" {
+		refusals, err := st.SelfCheckRefusals(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		defer writeRefusals(d, refusals)
 	}
-	defer writeRefusals(d, refusals)
 	if len(es) == 0 {
 		fmt.Fprintf(d.io.Out, "case %s: no audit entries%s\n", c.ID, map[bool]string{true: " match", false: " yet (nobody has looked anyone up)"}[o.user != "" || o.actor != "" || o.since != ""])
 		return nil

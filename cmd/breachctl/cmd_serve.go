@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -33,6 +34,7 @@ type serveOptions struct {
 	sessionTTL time.Duration
 	insecure   bool
 	addrRate   float64
+	proxies    []string
 }
 
 const serveLong = `Serve the case in a browser for the team, and the self-check API for the
@@ -65,7 +67,10 @@ expires (at most 15 minutes ahead); invalid, expired and replayed tokens get
 401 and are counted. 'breachctl serve token USER_ID' makes one for testing.
 
 Listening on anything but a loopback address needs HTTPS (--tls-cert and
---tls-key), or --insecure-http behind a TLS-terminating proxy. SIGTERM or
+--tls-key), or --trusted-proxy ADDR behind a TLS-terminating reverse proxy
+(the client's address is then read from its X-Forwarded-For, and cookies
+are Secure), or --insecure-http (plain HTTP, cookies not Secure: only on a
+network nobody else is on). SIGTERM or
 Ctrl-C stops it gracefully: requests in flight finish. GET /healthz says
 whether the case database answers.`
 
@@ -91,7 +96,8 @@ func newServeCmd(d *deps) *cobra.Command {
 	f.StringVar(&o.templates, "templates", "", "the notice templates directory notify send used (--templates), to show notices as sent")
 	f.DurationVar(&o.sessionTTL, "session-ttl", 8*time.Hour, "how long a sign-in lasts")
 	f.Float64Var(&o.addrRate, "selfcheck-rate", 20, "self-check requests a second allowed from one client address (burst twice that); the company's backend calling server-to-server is one address")
-	f.BoolVar(&o.insecure, "insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy only)")
+	f.StringArrayVar(&o.proxies, "trusted-proxy", nil, "a TLS-terminating reverse proxy in front (address or CIDR; repeatable): its X-Forwarded-For gives the client's address, and cookies are Secure as the browser speaks HTTPS to it")
+	f.BoolVar(&o.insecure, "insecure-http", false, "allow plain HTTP on a non-loopback address (cookies not Secure; prefer --trusted-proxy behind a TLS proxy)")
 	cmd.AddCommand(newServeUsersCmd(d), newServeTokenCmd(d))
 	return cmd
 }
@@ -119,9 +125,21 @@ func runServe(ctx context.Context, d *deps, o serveOptions, ready func(addr stri
 	if err != nil {
 		return usageErrorf("--listen %q: give host:port, e.g. 127.0.0.1:8080", o.listen)
 	}
-	if !tls && !o.insecure && !isLoopback(host) {
+	var proxies []netip.Prefix
+	for _, p := range o.proxies {
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return usageErrorf("--trusted-proxy %q: give an address or a CIDR (e.g. 10.0.0.5 or 10.0.0.0/24)", p)
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		proxies = append(proxies, pf.Masked())
+	}
+	if !tls && !o.insecure && len(proxies) == 0 && !isLoopback(host) {
 		return usageErrorf("--listen %s is not a loopback address: staff passwords and personal data would cross the network in clear; "+
-			"give --tls-cert and --tls-key, or --insecure-http behind a TLS-terminating proxy", o.listen)
+			"give --tls-cert and --tls-key, or --trusted-proxy ADDR behind a TLS-terminating proxy", o.listen)
 	}
 	if o.addrRate <= 0 {
 		o.addrRate = 20
@@ -159,7 +177,7 @@ func runServe(ctx context.Context, d *deps, o serveOptions, ready func(addr stri
 	udb.SetMaxOpenConns(8)
 	tuneGC()
 	data := &caseData{c: c, st: st, udb: udb, templates: o.templates}
-	srv, err := serve.New(serve.Config{Data: data, Store: st, TLS: tls, SelfCheckSecret: secret, SessionTTL: o.sessionTTL,
+	srv, err := serve.New(serve.Config{Data: data, Store: st, TLS: tls || len(proxies) > 0, TrustedProxies: proxies, SelfCheckSecret: secret, SessionTTL: o.sessionTTL,
 		Logger: d.serveLogger(), SelfCheckAddrRate: rate.Limit(o.addrRate), SelfCheckAddrBurst: int(2 * o.addrRate)})
 	if err != nil {
 		return err

@@ -77,6 +77,7 @@ func TestServeRefusals(t *testing.T) {
 		want string
 	}{
 		{"plain HTTP on the network", nil, []string{"serve", "-f", "x.yaml", "--listen", "0.0.0.0:8080"}, "not a loopback address"},
+		{"bad trusted proxy", nil, []string{"serve", "-f", "x.yaml", "--trusted-proxy", "proxy.local"}, "--trusted-proxy \"proxy.local\""},
 		{"certificate without key", nil, []string{"serve", "-f", "x.yaml", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 		{"short secret", map[string]string{"BREACHCTL_SELFCHECK_SECRET": "short"}, []string{"serve", "-f", "x.yaml"}, "BREACHCTL_SELFCHECK_SECRET"},
 		{"token without secret", nil, []string{"serve", "token", "100"}, "BREACHCTL_SELFCHECK_SECRET is not set"},
