@@ -174,6 +174,17 @@ func (s *Server) staticCSS(w http.ResponseWriter, r *http.Request) {
 	w.Write(appCSS)
 }
 
+// pageRun is the page's ?run=N, 0 resolved to the latest completed run;
+// false when it has answered (a bad number, no such run).
+func (s *Server) pageRun(w http.ResponseWriter, r *http.Request) (int, bool) {
+	run, ok := runParam(r, "run")
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "The run must be a number.")
+		return 0, false
+	}
+	return s.resolveRun(w, r, run)
+}
+
 // runParam reads ?NAME=N (0 when absent); ok false when it is not a
 // number ≥ 0.
 func runParam(r *http.Request, name string) (int, bool) {

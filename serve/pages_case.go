@@ -27,12 +27,8 @@ func (s *Server) runsPage(w http.ResponseWriter, r *http.Request) {
 const triageBackLink = `<p style="font:14px sans-serif;margin:8px"><a href="/case/">&larr; back to the case</a></p>`
 
 func (s *Server) triagePage(w http.ResponseWriter, r *http.Request) {
-	run, ok := runParam(r, "run")
+	run, ok := s.pageRun(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, "The run must be a number.")
-		return
-	}
-	if run, ok = s.resolveRun(w, r, run); !ok {
 		return
 	}
 	var p BufferedPage
@@ -96,12 +92,8 @@ type ledgerView struct {
 }
 
 func (s *Server) ledgerPage(w http.ResponseWriter, r *http.Request) {
-	run, ok := runParam(r, "run")
+	run, ok := s.pageRun(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, "The run must be a number.")
-		return
-	}
-	if run, ok = s.resolveRun(w, r, run); !ok {
 		return
 	}
 	l, err := s.data.Ledger(r.Context(), run)
@@ -119,12 +111,8 @@ type obligationsView struct {
 }
 
 func (s *Server) obligationsPage(w http.ResponseWriter, r *http.Request) {
-	run, ok := runParam(r, "run")
+	run, ok := s.pageRun(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, "The run must be a number.")
-		return
-	}
-	if run, ok = s.resolveRun(w, r, run); !ok {
 		return
 	}
 	obs, err := s.data.Obligations(r.Context(), run, s.now())

@@ -154,12 +154,8 @@ func (s *Server) personPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	run, ok := runParam(r, "run")
+	run, ok := s.pageRun(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, "The run must be a number.")
-		return
-	}
-	if run, ok = s.resolveRun(w, r, run); !ok {
 		return
 	}
 	s.showPerson(w, r, run, id, store.AuditPerson, "run "+strconv.Itoa(run))

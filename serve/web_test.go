@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/incident/triage"
 	"github.com/breachctl/breachctl/internal/pgtest"
+	"github.com/breachctl/breachctl/internal/syncbuf"
 	"github.com/breachctl/breachctl/notify/deliver"
 )
 
@@ -148,23 +148,8 @@ func (f *webFakeData) SelfCheck(ctx context.Context, userID string) (*SelfCheck,
 	return nil, errors.New("not in the web tests")
 }
 
-// lockedBuffer collects log output from concurrent handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects a server's log from its goroutines.
+type lockedBuffer = syncbuf.Buffer
 
 type webEnv struct {
 	t    testing.TB

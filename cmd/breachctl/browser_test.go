@@ -7,32 +7,17 @@ import (
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/syncbuf"
 )
 
-// lockedBuffer is a bytes.Buffer safe for a server goroutine and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects a server's log from its goroutines.
+type lockedBuffer = syncbuf.Buffer
 
 // startServe runs `breachctl serve` on the fixture's case on a free
 // loopback port until the test ends, and returns its address (with a

@@ -209,26 +209,7 @@ func (s *Store) savePages(ctx context.Context, caseID string, run int, sums page
 			rows = append(rows, row{user, &ps[i]})
 		}
 	}
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		exec, ok1 := dc.(driver.ExecerContext)
-		prep, ok2 := dc.(driver.ConnPrepareContext)
-		if !ok1 || !ok2 {
-			return fmt.Errorf("store exposure: the PostgreSQL driver lacks ExecContext/PrepareContext")
-		}
-		if _, err := exec.ExecContext(ctx, "BEGIN", nil); err != nil {
-			return err
-		}
-		committed := false
-		defer func() {
-			if !committed {
-				_, _ = exec.ExecContext(context.WithoutCancel(ctx), "ROLLBACK", nil)
-			}
-		}()
+	return s.rawTx(ctx, func(exec driver.ExecerContext, prep driver.ConnPrepareContext) error {
 		runS := strconv.Itoa(run)
 		err := copyRows(ctx, prep, `COPY breachctl.victim_pages (case_id, run, user_id, rule, path, confirmed, possible, first, last, categories) FROM STDIN`,
 			len(rows), func(i int, vals []driver.Value) {
@@ -246,17 +227,14 @@ func (s *Store) savePages(ctx context.Context, caseID string, run int, sums page
 			[]driver.NamedValue{{Ordinal: 1, Value: caseID}, {Ordinal: 2, Value: int64(run)}}); err != nil {
 			return fmt.Errorf("store the people's pages: %w", err)
 		}
-		if _, err := exec.ExecContext(ctx, "COMMIT", nil); err != nil {
-			return err
-		}
-		committed = true
 		return nil
 	})
 }
 
-// copyExposure writes events [lo, hi) and the given affected accounts in one
-// transaction on one connection.
-func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int, event func(i int, row *ExposureEvent), affected []AffectedAccount, sums pageSums) error {
+// rawTx runs fn in one transaction on one connection, with the driver's
+// own connection (COPY goes through it): committed when fn returns nil,
+// rolled back otherwise.
+func (s *Store) rawTx(ctx context.Context, fn func(exec driver.ExecerContext, prep driver.ConnPrepareContext) error) error {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return err
@@ -271,12 +249,22 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 		if _, err := exec.ExecContext(ctx, "BEGIN", nil); err != nil {
 			return err
 		}
-		committed := false
-		defer func() {
-			if !committed {
-				_, _ = exec.ExecContext(context.WithoutCancel(ctx), "ROLLBACK", nil)
-			}
-		}()
+		if err := fn(exec, prep); err != nil {
+			_, _ = exec.ExecContext(context.WithoutCancel(ctx), "ROLLBACK", nil)
+			return err
+		}
+		if _, err := exec.ExecContext(ctx, "COMMIT", nil); err != nil {
+			_, _ = exec.ExecContext(context.WithoutCancel(ctx), "ROLLBACK", nil)
+			return err
+		}
+		return nil
+	})
+}
+
+// copyExposure writes events [lo, hi) and the given affected accounts in one
+// transaction on one connection.
+func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int, event func(i int, row *ExposureEvent), affected []AffectedAccount, sums pageSums) error {
+	return s.rawTx(ctx, func(exec driver.ExecerContext, prep driver.ConnPrepareContext) error {
 		runS := strconv.Itoa(run)
 		err := copyRows(ctx, prep, `COPY breachctl.exposure_events (case_id, run, event_no, kind, at, pop, cache_key, path,
 			status, victim_user_id, level, viewer, categories, evidence_file, evidence_line, rule) FROM STDIN`, hi-lo, func(i int, vals []driver.Value) {
@@ -312,10 +300,6 @@ func (s *Store) copyExposure(ctx context.Context, caseID string, run, lo, hi int
 				return fmt.Errorf("store affected accounts: %w", err)
 			}
 		}
-		if _, err := exec.ExecContext(ctx, "COMMIT", nil); err != nil {
-			return err
-		}
-		committed = true
 		return nil
 	})
 }

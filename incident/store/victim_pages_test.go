@@ -44,8 +44,8 @@ func TestVictimPagesStoredEqualSummed(t *testing.T) {
 	for i := range evs {
 		kind := kinds[rng.IntN(len(kinds))]
 		e := ExposureEvent{EventNo: int64(i + 1), Kind: kind,
-			At:   t0.Add(time.Duration(rng.IntN(6*3600)) * time.Second), // several events share a second
-			Pop:  "NRT51", CacheKey: "k", Path: fmt.Sprintf("/mypage/%d", rng.IntN(3)), Status: 200,
+			At:  t0.Add(time.Duration(rng.IntN(6*3600)) * time.Second), // several events share a second
+			Pop: "NRT51", CacheKey: "k", Path: fmt.Sprintf("/mypage/%d", rng.IntN(3)), Status: 200,
 			Viewer: "ip:203.0.113.9", Categories: cats[rng.IntN(len(cats))], Rule: []string{"", "cache", "orders"}[rng.IntN(3)]}
 		if kind != "unattributed" {
 			e.Victim = sql.NullString{String: fmt.Sprint(100 + rng.IntN(300)), Valid: true}
