@@ -421,31 +421,58 @@ type VictimPage struct {
 // and page, in the database: a person viewed a thousand times is a few
 // rows, not a thousand.
 func (s *Store) VictimPages(ctx context.Context, caseID string, run int, userID string) ([]VictimPage, error) {
-	var out []VictimPage
-	stmt, err := s.prepared(ctx, victimPagesSQL)
+	stmt, err := s.prepared(ctx, storedPagesSQL)
 	if err != nil {
 		return nil, err
 	}
-	if err := stmt.SelectContext(ctx, &out, caseID, run, userID); err != nil {
+	var rows []struct {
+		Stored bool `db:"stored"`
+		VictimPage
+		Rule sql.NullString `db:"rule"`
+	}
+	if err := stmt.SelectContext(ctx, &rows, caseID, run, userID); err != nil {
 		return nil, fmt.Errorf("pages of user %s in run %d: %w", userID, run, err)
+	}
+	out := []VictimPage{}
+	if len(rows) > 0 && !rows[0].Stored {
+		// Stored before the sums were: summed from the run's events (a
+		// separate statement, so the common case never plans a scan).
+		stmt, err := s.prepared(ctx, summedPagesSQL)
+		if err == nil {
+			err = stmt.SelectContext(ctx, &out, caseID, run, userID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pages of user %s in run %d: %w", userID, run, err)
+		}
+		return out, nil
+	}
+	for _, r := range rows {
+		if r.Rule.Valid {
+			r.VictimPage.Rule = r.Rule.String
+			out = append(out, r.VictimPage)
+		}
 	}
 	return out, nil
 }
 
 var (
-	// victimPagesSQL reads the sums stored with the run, or, for a run
-	// stored before they were, sums its events (slower: no index).
-	victimPagesSQL = `WITH r AS (SELECT victim_pages AS stored FROM breachctl.runs WHERE case_id = $1 AND run = $2)
-		SELECT rule, path, confirmed, possible, first, last, categories FROM breachctl.victim_pages
-		WHERE case_id = $1 AND run = $2 AND user_id = $3 AND (SELECT stored FROM r)
-		UNION ALL
-		SELECT rule, path,
+	// storedPagesSQL reads the sums stored with the run: a row per page,
+	// or one row of NULLs when the person has none; stored says whether
+	// the run has sums at all.
+	storedPagesSQL = `SELECT r.victim_pages AS stored, p.rule, coalesce(p.path, '') AS path,
+		coalesce(p.confirmed, 0) AS confirmed, coalesce(p.possible, 0) AS possible,
+		coalesce(p.first, 'epoch') AS first, coalesce(p.last, 'epoch') AS last, coalesce(p.categories, '{}') AS categories
+		FROM breachctl.runs r LEFT JOIN breachctl.victim_pages p ON p.case_id = r.case_id AND p.run = r.run AND p.user_id = $3
+		WHERE r.case_id = $1 AND r.run = $2`
+	// summedPagesSQL sums a run's events for one person (runs stored
+	// before the sums: no index, so slower).
+	summedPagesSQL = `SELECT rule, path,
 		count(*) FILTER (WHERE level = 'confirmed') AS confirmed,
 		count(*) FILTER (WHERE level IS DISTINCT FROM 'confirmed') AS possible,
 		min(at) AS first, max(at) AS last,
 		string_to_array((array_agg(array_to_string(categories, ',') ORDER BY at, event_no))[1], ',') AS categories
 		FROM breachctl.exposure_events
-		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 AND kind = 'exposure' AND NOT coalesce((SELECT stored FROM r), false)
+		WHERE case_id = $1 AND run = $2 AND victim_user_id = $3 AND kind = 'exposure'
 		GROUP BY rule, path`
 	getAffectedSQL = `SELECT ` + affectedColumns + ` FROM breachctl.affected
 		WHERE case_id = $1 AND run = $2 AND user_id = $3`
