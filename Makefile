@@ -38,6 +38,7 @@ demo: build services
 
 test: services
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-citus.sh
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 

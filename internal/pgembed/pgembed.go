@@ -29,6 +29,7 @@ type Server struct {
 	pgCtl  string
 	cred   *syscall.Credential
 	socket string
+	port   int // 0: Unix socket only
 }
 
 // FindBinaries returns the directory holding initdb and pg_ctl: from PATH,
@@ -58,10 +59,23 @@ func version(binDir string) int {
 	return v
 }
 
+// Options configures StartWith.
+type Options struct {
+	// Port, when set, makes the server listen on 127.0.0.1:Port too (the
+	// nodes of a Citus cluster connect to each other over TCP).
+	Port int
+	// Settings are more server settings (-c name=value), such as
+	// shared_preload_libraries=citus.
+	Settings []string
+}
+
 // Start initialises a cluster in a new temporary directory and starts it.
 // PostgreSQL refuses to run as root; as root, the server runs as the
 // system user "postgres", which owns the temporary directory.
-func Start(ctx context.Context) (*Server, error) {
+func Start(ctx context.Context) (*Server, error) { return StartWith(ctx, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, o Options) (*Server, error) {
 	bin, err := FindBinaries()
 	if err != nil {
 		return nil, err
@@ -98,7 +112,15 @@ func Start(ctx context.Context) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("private PostgreSQL: initdb: %w", err)
 	}
-	opts := fmt.Sprintf("-c listen_addresses='' -k '%s' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50", dir)
+	listen := "''"
+	if o.Port > 0 {
+		listen = fmt.Sprintf("'127.0.0.1' -p %d", o.Port)
+		s.port = o.Port
+	}
+	opts := fmt.Sprintf("-c listen_addresses=%s -k '%s' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100", listen, dir)
+	for _, set := range o.Settings {
+		opts += " -c " + set
+	}
 	if err := s.run(ctx, s.pgCtl, "-D", s.data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		// pg_ctl may have been interrupted after the server started: stop
@@ -112,11 +134,18 @@ func Start(ctx context.Context) (*Server, error) {
 	return s, nil
 }
 
-// URL returns a connection URL for database name on the private server.
+// URL returns a connection URL for database name on the private server
+// (over TCP when it listens on a port).
 func (s *Server) URL(name string) string {
+	if s.port > 0 {
+		return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, name)
+	}
 	q := url.Values{"host": {s.socket}, "sslmode": {"disable"}}
 	return "postgres://postgres@/" + name + "?" + q.Encode()
 }
+
+// Port is the TCP port it listens on (0: Unix socket only).
+func (s *Server) Port() int { return s.port }
 
 // Dir is the temporary directory holding the cluster and its socket.
 func (s *Server) Dir() string { return s.dir }
