@@ -507,4 +507,8 @@ func printPlan(d *deps, c *incident.Case, p *pipeline.Plan, corrections bool) {
 		fmt.Fprintf(w, "  %d people sent a notice under an earlier run are no longer affected in run %d: nothing is sent to them automatically; "+
 			"'breachctl diff -f %s' lists them, 'notify send --corrections' writes to them\n", n, p.Run, textsafe.Term(c.Path))
 	}
+	if n := len(p.Reaffected); n > 0 {
+		fmt.Fprintf(w, "  %d people told by a correction that they were not affected are affected again in run %d: breachctl has no notice for that yet; "+
+			"theirs are marked failed with the reason ('notify status' lists them): write to them yourself\n", n, p.Run)
+	}
 }

@@ -74,6 +74,10 @@ func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notif
 		if p.Plan != nil {
 			pl = p.Plan.ByUser[id]
 		}
+		if pl != nil && pl.Blocked != "" {
+			bad[id] = pl.Blocked
+			continue
+		}
 		i, ok := p.byID[id]
 		switch {
 		case ok:

@@ -29,6 +29,9 @@ type Planned struct {
 	PreviousSentAt time.Time
 	Told           *store.SentNotice
 	Growth         revision.Growth
+	// Blocked, when set, is why this notice cannot be written: the
+	// person is marked failed with it (the rest of the run is sent).
+	Blocked string
 }
 
 // Plan is what a run owes each person.
@@ -42,6 +45,10 @@ type Plan struct {
 	// NoLongerAffected were sent a notice under another run and are not
 	// affected in this one (corrections go to them only when asked).
 	NoLongerAffected []string
+	// Reaffected were told by a correction that they were not affected
+	// after all, and are affected again in this run: breachctl has no
+	// notice for that yet, so theirs fail with ReaffectedReason.
+	Reaffected []string
 	// correction rows: the account a correction is written from.
 	corrected map[string]store.AffectedAccount
 }
@@ -95,9 +102,20 @@ func MakePlan(ctx context.Context, st *store.Store, c *incident.Case, run int, a
 				pl.MessageID = notify.MessageID(c, a.UserID)
 			}
 			p.First++
+		case l.Kind == store.NoticeCorrection:
+			// Told they were not affected after all, and affected again:
+			// neither a first notice (theirs went out) nor an update of
+			// what the correction said fits, and no template says "we
+			// were wrong to withdraw it" yet. The person is marked failed
+			// with the reason, loudly, and the rest of the run is sent.
+			pl.Kind, pl.MessageID = store.NoticeUpdate, notify.UpdateMessageID(c, a.UserID, run)
+			pl.RefersTo = firstRef(l, firstIDs, c, a.UserID)
+			pl.Blocked = ReaffectedReason
+			p.Reaffected = append(p.Reaffected, a.UserID)
+			p.Updates++
 		default:
 			prev := told[l.BasisRun][a.UserID]
-			if prev == nil || l.Kind == store.NoticeCorrection {
+			if prev == nil {
 				// Told they were not affected after all (or what they
 				// were told is gone): everything this run knows is new.
 				prev = &store.AffectedAccount{UserID: a.UserID, Level: "possible", CategoryLevels: []byte(`{}`)}
@@ -137,6 +155,11 @@ func MakePlan(ctx context.Context, st *store.Store, c *incident.Case, run int, a
 	}
 	return p, nil
 }
+
+// ReaffectedReason is the ledger's reason for a person told by a
+// correction that they were not affected, and affected again.
+const ReaffectedReason = "told by a correction that they were not affected after all, and affected again in this run: " +
+	"breachctl has no notice for this yet; write to them yourself (their first notice's Message-ID is the ledger's refers_to)"
 
 // firstRef is the Message-ID of the person's first notice.
 func firstRef(l store.SentNotice, firstIDs map[string]string, c *incident.Case, u string) string {
