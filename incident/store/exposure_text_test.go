@@ -1,14 +1,11 @@
 package store
 
 import (
-	"context"
 	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/breachctl/breachctl/internal/pgtest"
 )
 
 // TestSaveExposureHostileText (issue 21 item 2): a value holding bytes
@@ -16,20 +13,7 @@ import (
 // COPY ("invalid byte sequence for encoding UTF8"); the store now writes it
 // as logs.Text, and clean text exactly as given.
 func TestSaveExposureHostileText(t *testing.T) {
-	ctx := context.Background()
-	url, _ := pgtest.NewDB(t)
-	s, err := Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.UpsertCase(ctx, Case{ID: "c", Title: "t", CaseFile: "f", CaseFileSHA256: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	run, err := s.NewRun(ctx, "c", "x", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, run := newCaseRun(t)
 	tests := []struct {
 		name           string
 		pop, key, path string
@@ -42,7 +26,7 @@ func TestSaveExposureHostileText(t *testing.T) {
 			[5]string{"N%00RT", "NRT /mypage/bank%93?q=%93%8C", "/mypage/bank%93%00x", "ip:%FF", "1%00"}},
 	}
 	at := time.Date(2017, 6, 22, 1, 0, 0, 0, time.UTC)
-	err = s.SaveExposure(ctx, "c", run, len(tests), func(i int, row *ExposureEvent) {
+	err := s.SaveExposure(ctx, "c", run, len(tests), func(i int, row *ExposureEvent) {
 		tc := tests[i]
 		*row = ExposureEvent{EventNo: int64(i + 1), Kind: "exposure", At: at.Add(time.Duration(i) * time.Second),
 			Pop: tc.pop, CacheKey: tc.key, Path: tc.path, Status: 200, Viewer: tc.viewer,

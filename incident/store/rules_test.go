@@ -16,20 +16,7 @@ import (
 // them and affected rows the rules that found the person; an event or row
 // written without one is a cache run's.
 func TestExposureRulesRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	url, _ := pgtest.NewDB(t)
-	s, err := Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.UpsertCase(ctx, Case{ID: "c", Title: "t", CaseFile: "f", CaseFileSHA256: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	run, err := s.NewRun(ctx, "c", "x", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, run := newCaseRun(t)
 	events := []struct {
 		name, rule, want string
 	}{
@@ -54,7 +41,7 @@ func TestExposureRulesRoundTrip(t *testing.T) {
 		aff = append(aff, AffectedAccount{UserID: string(rune('1' + i)), Level: "confirmed", Categories: pq.StringArray{"name"},
 			CategoryLevels: []byte(`{}`), Rules: tc.rules})
 	}
-	err = s.SaveExposure(ctx, "c", run, len(events), func(i int, row *ExposureEvent) {
+	err := s.SaveExposure(ctx, "c", run, len(events), func(i int, row *ExposureEvent) {
 		*row = ExposureEvent{EventNo: int64(i + 1), Kind: "exposure", At: at.Add(time.Duration(i) * time.Second),
 			Path: "/p", Status: 200, Viewer: "user:9", Victim: sql.NullString{String: "1", Valid: true},
 			Level: sql.NullString{String: "confirmed", Valid: true}, Categories: pq.StringArray{"name"}, Rule: events[i].rule}

@@ -21,20 +21,7 @@ import (
 // by level, first and last — for events out of time order, several rules,
 // unattributed events and kinds other than exposure.
 func TestVictimPagesStoredEqualSummed(t *testing.T) {
-	ctx := context.Background()
-	url, _ := pgtest.NewDB(t)
-	s, err := Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.UpsertCase(ctx, Case{ID: "c", Title: "t", CaseFile: "f", CaseFileSHA256: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	run, err := s.NewRun(ctx, "c", "x", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, run := newCaseRun(t)
 	const n = 210_000 // two streams
 	rng := rand.New(rand.NewPCG(1, 2))
 	t0 := time.Date(2017, 6, 22, 0, 41, 0, 0, time.UTC)
@@ -104,4 +91,24 @@ func TestVictimPagesStoredEqualSummed(t *testing.T) {
 	if total != want {
 		t.Errorf("the page sums count %d views, the run has %d exposure events", total, want)
 	}
+}
+
+// newCaseRun opens a fresh case database with case "c" and one new run.
+func newCaseRun(t *testing.T) (context.Context, *Store, int) {
+	t.Helper()
+	ctx := context.Background()
+	url, _ := pgtest.NewDB(t)
+	s, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.UpsertCase(ctx, Case{ID: "c", Title: "t", CaseFile: "f", CaseFileSHA256: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.NewRun(ctx, "c", "x", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, s, run
 }
