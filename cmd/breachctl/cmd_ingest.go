@@ -31,6 +31,7 @@ type ingestOptions struct {
 	dryRun         bool
 	memoryLimit    string
 	rejects        int
+	engine         string
 }
 
 const ingestLong = `Parse the case's access logs, correlate and resolve them, and store the
@@ -58,7 +59,15 @@ BREACHCTL_GUNZIP=builtin forces the built-in reader; BREACHCTL_GUNZIP=PATH
 names another igzip.
 
 Running ingest again on the same evidence gives a new run with identical
-content.`
+content.
+
+--engine says where the cache lineage (whose page each cached response was)
+is computed: streaming (default, in this process), postgres (as SQL in the
+case database), or citus (as SQL on the workers of a Citus cluster whose
+coordinator is the case database, --db: the responses are distributed by
+pop and cache key, one task per shard). All three give the same run;
+identities, levels, categories and viewers follow in this process either
+way.`
 
 func newIngestCmd(d *deps) *cobra.Command {
 	var o ingestOptions
@@ -78,6 +87,7 @@ func newIngestCmd(d *deps) *cobra.Command {
 	f.BoolVar(&o.allowTruncated, "allow-truncated", false, "accept truncated input files (their lines before the cut are used)")
 	f.IntVar(&o.workers, "workers", 0, "parsing goroutines (default: one per core)")
 	f.StringVar(&o.memoryLimit, "memory-limit", "900MiB", "soft memory limit for the Go heap (e.g. 900MiB, 4GiB; 0 = none; GOMEMLIMIT, when set, wins): above it garbage is collected harder, nothing fails")
+	f.StringVar(&o.engine, "engine", "streaming", "where the cache lineage is computed: streaming, postgres or citus (see above)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed; the case file needs only id, timezone, window and logs)")
 	f.IntVar(&o.rejects, "rejects", 3, fmt.Sprintf("list this many rejected lines of each file (a run keeps the first %d of each in the case database; a dry run keeps what it lists)", logs.MaxRejectsKept))
 	return cmd
@@ -89,6 +99,11 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	}
 	if o.rejects < 0 {
 		return usageErrorf("--rejects must not be negative")
+	}
+	switch o.engine {
+	case "streaming", "postgres", "citus":
+	default:
+		return usageErrorf("--engine %q: use streaming, postgres or citus", o.engine)
 	}
 	limit, err := parseSize(o.memoryLimit)
 	if err != nil {
@@ -126,7 +141,7 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 		return err
 	}
 	res, err := ingest.Run(ctx, st, c, ingest.Options{
-		Margin: o.margin, AllowTruncated: o.allowTruncated, Workers: o.workers, Gunzip: gunzip, ConnectUsers: d.connectUsers,
+		Margin: o.margin, AllowTruncated: o.allowTruncated, Workers: o.workers, Gunzip: gunzip, ConnectUsers: d.connectUsers, Engine: o.engine,
 		Stdin: d.io.In, Logger: d.logger(), Progress: &read,
 		OnStart: func(total int64, files int) {
 			bar = progress.Start(d.io.Err, d.io.ErrIsTerminal, total, fmt.Sprintf("ingesting %d files", files), true, &read)

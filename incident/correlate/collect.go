@@ -51,9 +51,11 @@ type Collector struct {
 	ruleNames  []string // every rule's name, by index
 	ruleKinds  []string
 
-	parts    []part // the other rules
-	hits     hitTables
-	hitSinks []*hitSink
+	parts []part // the other rules
+	// sqlEngine, when set, computes the cache lineage as SQL.
+	sqlEngine *SQLEngine
+	hits      hitTables
+	hitSinks  []*hitSink
 }
 
 // NewCollector prepares a collector for the case's rules.

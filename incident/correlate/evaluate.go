@@ -216,7 +216,18 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	})
 	timings["group"] = time.Since(t0)
 	t0 = time.Now()
-	ln := m.lineage(newRules(col.cacheStart, col.cacheEnd, c.Exposure.CacheableStatus))
+	var ln *lineage
+	if r := newRules(col.cacheStart, col.cacheEnd, c.Exposure.CacheableStatus); col.sqlEngine != nil {
+		var err error
+		if ln, err = col.sqlEngine.lineage(ctx, m, r); err != nil {
+			if early != nil {
+				_ = early.wait() // the resolution started beside it ends first
+			}
+			return nil, err
+		}
+	} else {
+		ln = m.lineage(r)
+	}
 	hitsByPart := col.byPart()
 	timings["lineage"] = time.Since(t0)
 

@@ -84,6 +84,9 @@ func sqlLineage(t *testing.T, db *sqlx.DB, table string, citus bool, m *merged, 
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(RecordsIndexSQL, table)); err != nil {
+		t.Fatal(err)
+	}
 	var cacheable []int64
 	for s, ok := range r.cacheable {
 		if ok {

@@ -5,7 +5,9 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +59,10 @@ type Options struct {
 	Rejects      int
 	Resolver     correlate.Resolver
 	ConnectUsers func(ctx context.Context, url string) (*sqlx.DB, error)
+	// Engine is where the cache lineage is computed: correlate.EngineStreaming
+	// ("" too), EnginePostgres (as SQL in the case database) or EngineCitus
+	// (as SQL on the workers; the case database is the coordinator).
+	Engine string
 }
 
 // FileResult is one input file's evidence and accounting.
@@ -177,6 +183,11 @@ func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (
 		return nil, err
 	}
 	files, parsers, log := p.files, p.parsers, p.log
+	// The engine is checked before a run is made: a refused engine leaves
+	// no failed run behind.
+	if _, err := sqlEngine(ctx, st, opts.Engine, c.ID, 0); err != nil {
+		return nil, err
+	}
 
 	if err := st.UpsertCase(ctx, store.Case{ID: c.ID, Title: c.Title, CaseFile: c.Path, CaseFileSHA256: c.SHA256}); err != nil {
 		return nil, err
@@ -256,6 +267,11 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		var err error
 		if col, err = correlate.NewCollector(c); err != nil {
 			return res, err
+		}
+		if e, err := sqlEngine(ctx, st, opts.Engine, c.ID, run); err != nil {
+			return res, err
+		} else if e != nil {
+			col.SetSQLEngine(e)
 		}
 		newSink = col.Sink
 	}
@@ -464,4 +480,27 @@ func nullTime(ns int64) sql.NullTime {
 		return sql.NullTime{}
 	}
 	return sql.NullTime{Time: time.Unix(0, ns).UTC(), Valid: true}
+}
+
+// sqlEngine is the SQL lineage engine engine asks for, on the case
+// database (nil for the streaming engine). Citus must be there for
+// EngineCitus.
+func sqlEngine(ctx context.Context, st *store.Store, engine, caseID string, run int) (*correlate.SQLEngine, error) {
+	switch engine {
+	case "", correlate.EngineStreaming:
+		return nil, nil
+	case correlate.EnginePostgres, correlate.EngineCitus:
+	default:
+		return nil, fmt.Errorf("engine %q: use streaming, postgres or citus", engine)
+	}
+	citus := false
+	if err := st.DB.GetContext(ctx, &citus, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`); err != nil {
+		return nil, fmt.Errorf("engine %s: %w", engine, err)
+	}
+	if engine == correlate.EngineCitus && !citus {
+		return nil, fmt.Errorf("engine citus: the case database has no Citus extension: point --db at a Citus coordinator (CREATE EXTENSION citus, with workers added), or use --engine postgres")
+	}
+	sum := sha256.Sum256([]byte(caseID))
+	return &correlate.SQLEngine{DB: st.DB, Citus: engine == correlate.EngineCitus,
+		Table: fmt.Sprintf("breachctl.records_%s_%d", hex.EncodeToString(sum[:6]), run)}, nil
 }
