@@ -40,9 +40,7 @@ func runDump(t *testing.T, dbURL, caseID string) (events, affected string) {
 // row for row — every event and every affected account — for the
 // simulator's cache incidents in every format and both precisions.
 func TestEnginesSameAnswer(t *testing.T) {
-	for _, tc := range []struct{ format, precision string }{
-		{"nginx", "ms"}, {"nginx", "s"}, {"cloudfront", ""}, {"cloudflare", "ms"}, {"cloudflare", "s"}, {"jsonl", "ms"},
-	} {
+	for _, tc := range engineCases {
 		t.Run(tc.format+"/"+tc.precision, func(t *testing.T) {
 			var extra []string
 			if tc.precision != "" {
@@ -71,28 +69,45 @@ func TestEnginesSameAnswer(t *testing.T) {
 	}
 }
 
+// engineCases are the simulator's cache incidents the engines are compared on.
+var engineCases = []struct{ format, precision string }{
+	{"nginx", "ms"}, {"nginx", "s"}, {"cloudfront", ""}, {"cloudflare", "ms"}, {"cloudflare", "s"}, {"jsonl", "ms"},
+}
+
 // TestEngineCitus: on a real Citus cluster (a coordinator, the case
 // database, and two workers), --engine citus gives the streaming engine's
-// run row for row; --engine citus on a database without Citus is refused.
+// run row for row, in every format and precision; --engine citus on a
+// database without Citus is refused before any run is made.
 func TestEngineCitus(t *testing.T) {
 	cl := citustest.Start(t, 2)
-	caseFile, env, _ := simulateCase(t, "nginx", "--precision", "s", "--case-id", "engines")
-	if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
-		t.Fatalf("ingest (streaming): exit %d\n%s", r.code, r.err)
-	}
-	if r := runCLI(t, env, "ingest", "--engine", "citus", "-f", caseFile); r.code != 1 || !strings.Contains(r.err, "no Citus extension") {
-		t.Errorf("--engine citus without Citus: exit %d, %s", r.code, r.err)
-	}
-	if r := runCLI(t, env, "runs", "-f", caseFile, "--format", "json"); strings.Count(r.out, `"run":`) != 1 {
-		t.Errorf("the refused engine left a run behind:\n%s", r.out)
-	}
-	if r := runCLI(t, map[string]string{"BREACHCTL_DATABASE_URL": cl.URL()}, "ingest", "--engine", "citus", "-f", caseFile); r.code != 0 {
-		t.Fatalf("ingest --engine citus: exit %d\n%s", r.code, r.err)
-	}
-	wantE, wantA := runDump(t, env["BREACHCTL_DATABASE_URL"], "engines")
-	gotE, gotA := runDump(t, cl.URL(), "engines")
-	if wantE == "" || gotE != wantE || gotA != wantA {
-		t.Errorf("citus run differs from the streaming run\nevents: %s\naffected: %s", firstDiff(gotE, wantE), firstDiff(gotA, wantA))
+	for i, tc := range engineCases {
+		t.Run(tc.format+"/"+tc.precision, func(t *testing.T) {
+			extra := []string{"--case-id", fmt.Sprintf("engines-%d", i)}
+			if tc.precision != "" {
+				extra = append(extra, "--precision", tc.precision)
+			}
+			caseFile, env, _ := simulateCase(t, tc.format, extra...)
+			if r := runCLI(t, env, "ingest", "-f", caseFile); r.code != 0 {
+				t.Fatalf("ingest (streaming): exit %d\n%s", r.code, r.err)
+			}
+			if i == 0 {
+				if r := runCLI(t, env, "ingest", "--engine", "citus", "-f", caseFile); r.code != 1 || !strings.Contains(r.err, "no Citus extension") {
+					t.Errorf("--engine citus without Citus: exit %d, %s", r.code, r.err)
+				}
+				if r := runCLI(t, env, "runs", "-f", caseFile, "--format", "json"); strings.Count(r.out, `"run":`) != 1 {
+					t.Errorf("the refused engine left a run behind:\n%s", r.out)
+				}
+			}
+			if r := runCLI(t, map[string]string{"BREACHCTL_DATABASE_URL": cl.URL()}, "ingest", "--engine", "citus", "-f", caseFile); r.code != 0 {
+				t.Fatalf("ingest --engine citus: exit %d\n%s", r.code, r.err)
+			}
+			id := fmt.Sprintf("engines-%d", i)
+			wantE, wantA := runDump(t, env["BREACHCTL_DATABASE_URL"], id)
+			gotE, gotA := runDump(t, cl.URL(), id)
+			if wantE == "" || gotE != wantE || gotA != wantA {
+				t.Errorf("citus run differs from the streaming run\nevents: %s\naffected: %s", firstDiff(gotE, wantE), firstDiff(gotA, wantA))
+			}
+		})
 	}
 }
 
