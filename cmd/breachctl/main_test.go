@@ -18,7 +18,7 @@ type cliResult struct {
 }
 
 // runCLI runs breachctl in-process with the given environment only.
-func runCLI(t *testing.T, env map[string]string, args ...string) cliResult {
+func runCLI(t testing.TB, env map[string]string, args ...string) cliResult {
 	t.Helper()
 	var out, errb bytes.Buffer
 	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
