@@ -101,7 +101,7 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 		return usageErrorf("--rejects must not be negative")
 	}
 	switch o.engine {
-	case "streaming", "postgres", "citus":
+	case "", "streaming", "postgres", "citus":
 	default:
 		return usageErrorf("--engine %q: use streaming, postgres or citus", o.engine)
 	}

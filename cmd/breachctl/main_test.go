@@ -42,6 +42,7 @@ func TestUsageErrors(t *testing.T) {
 		{"simulate without out", []string{"simulate"}, 2, "simulate needs --out DIR"},
 		{"bad memory limit", []string{"ingest", "-f", "x.yaml", "--memory-limit", "lots"}, 2, `--memory-limit "lots"`},
 		{"simulate bad format", []string{"simulate", "--out", "x", "--format", "iis"}, 2, `--format "iis"`},
+		{"bad engine", []string{"ingest", "-f", "x.yaml", "--engine", "spark"}, 2, `--engine "spark": use streaming, postgres or citus`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
