@@ -59,16 +59,7 @@ func TestWebLookup(t *testing.T) {
 			if r.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d:\n%s", r.StatusCode, tc.status, r.body)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(r.body, w) {
-					t.Errorf("page lacks %q:\n%s", w, r.body)
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(r.body, w) {
-					t.Errorf("page has %q", w)
-				}
-			}
+			checkPage(t, r.body, tc.want, tc.notWant)
 			if r.Header.Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control %q, want no-store", r.Header.Get("Cache-Control"))
 			}
@@ -252,16 +243,7 @@ func TestWebCasePages(t *testing.T) {
 			if r.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d:\n%s", r.StatusCode, tc.status, r.body)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(r.body, w) {
-					t.Errorf("page lacks %q:\n%s", w, r.body)
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(r.body, w) {
-					t.Errorf("page has %q", w)
-				}
-			}
+			checkPage(t, r.body, tc.want, tc.notWant)
 		})
 	}
 }
@@ -450,5 +432,20 @@ func TestWithoutArgument(t *testing.T) {
 	err = withoutArgument(errors.New(`lookup of FOO@BAR.COM timed out`), "foo@bar.com")
 	if strings.Contains(strings.ToLower(err.Error()), "foo@bar.com") {
 		t.Errorf("other error: %q", err)
+	}
+}
+
+// checkPage checks that a page has every want and none of notWant.
+func checkPage(t *testing.T, body string, want, notWant []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("page lacks %q:\n%s", w, body)
+		}
+	}
+	for _, w := range notWant {
+		if strings.Contains(body, w) {
+			t.Errorf("page has %q", w)
+		}
 	}
 }

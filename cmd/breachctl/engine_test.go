@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/breachctl/breachctl/internal/citustest"
+	"github.com/breachctl/breachctl/internal/golden"
 	"github.com/breachctl/breachctl/internal/pgtest"
 )
 
@@ -112,19 +113,4 @@ func TestEngineCitus(t *testing.T) {
 }
 
 // firstDiff shows the first line where two dumps differ.
-func firstDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return fmt.Sprintf("line %d:\n  got  %s\n  want %s", i+1, gl, wl)
-		}
-	}
-	return "(same)"
-}
+func firstDiff(got, want string) string { return golden.FirstDiff([]byte(want), []byte(got)) }
