@@ -175,7 +175,7 @@ func runServe(ctx context.Context, d *deps, o serveOptions, ready func(addr stri
 	st.DB.SetMaxOpenConns(32)
 	st.DB.SetMaxIdleConns(32)
 	udb.SetMaxOpenConns(8)
-	tuneGC()
+	defer tuneGC()()
 	data := &caseData{c: c, st: st, udb: udb, templates: o.templates}
 	srv, err := serve.New(serve.Config{Data: data, Store: st, TLS: tls || len(proxies) > 0, TrustedProxies: proxies, SelfCheckSecret: secret, SessionTTL: o.sessionTTL,
 		Logger: d.serveLogger(), SelfCheckAddrRate: rate.Limit(o.addrRate), SelfCheckAddrBurst: int(2 * o.addrRate)})
@@ -237,12 +237,22 @@ func (d *deps) serveLogger() *slog.Logger {
 // under a 1 GiB soft limit, unless GOGC or GOMEMLIMIT say otherwise: every
 // request allocates a little, and at the default the collector took a
 // quarter of the lookups a second the load check measures.
-func tuneGC() {
+// It returns what puts the previous settings back.
+func tuneGC() (restore func()) {
+	percent, limit := -2, int64(-1)
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(800)
+		percent = debug.SetGCPercent(800)
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(1 << 30)
+		limit = debug.SetMemoryLimit(1 << 30)
+	}
+	return func() {
+		if percent != -2 {
+			debug.SetGCPercent(percent)
+		}
+		if limit >= 0 {
+			debug.SetMemoryLimit(limit)
+		}
 	}
 }
 
