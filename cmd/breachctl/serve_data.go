@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -208,22 +207,12 @@ func (cd *caseData) SelfCheck(ctx context.Context, userID string) (*serve.SelfCh
 	case err != nil:
 		return nil, err
 	default:
-		sc.Affected, sc.Level, sc.Categories = true, a.Level, a.Categories
-		if len(a.CategoryLevels) > 0 {
-			sc.CategoryLevels = map[string]string{}
-			if err := json.Unmarshal(a.CategoryLevels, &sc.CategoryLevels); err != nil {
-				return nil, fmt.Errorf("category levels of user %s: %w", userID, err)
-			}
+		x, err := triage.ExposedOf(a, cd.c.Location)
+		if err != nil {
+			return nil, err
 		}
-		sc.TimeZone = incident.ZoneFor(a.Country, a.Region, cd.c.Location).String()
-		if a.FirstExposed.Valid {
-			t := a.FirstExposed.Time
-			sc.FirstExposed = &t
-		}
-		if a.LastExposed.Valid {
-			t := a.LastExposed.Time
-			sc.LastExposed = &t
-		}
+		sc.Affected, sc.Level, sc.Categories, sc.CategoryLevels = true, a.Level, x.Categories, x.CategoryLevels
+		sc.TimeZone, sc.FirstExposed, sc.LastExposed = x.Zone.String(), x.First, x.Last
 	}
 	ns, err := cd.st.PersonNotices(ctx, cd.c.ID, userID)
 	if err != nil {

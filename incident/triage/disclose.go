@@ -62,6 +62,35 @@ type PageExposure struct {
 	Last       *time.Time `json:"last"`
 }
 
+// Exposed is what a person's affected row says of them, read once for
+// disclose and the self-check API.
+type Exposed struct {
+	Categories     []string
+	CategoryLevels map[string]string // nil when the row has none
+	Zone           *time.Location    // the person's own, from country and region
+	First, Last    *time.Time
+}
+
+// ExposedOf reads an affected row (caseZone when the person's zone is
+// unknown).
+func ExposedOf(a *store.AffectedAccount, caseZone *time.Location) (Exposed, error) {
+	x := Exposed{Categories: a.Categories, Zone: incident.ZoneFor(a.Country, a.Region, caseZone)}
+	if len(a.CategoryLevels) > 0 {
+		if err := json.Unmarshal(a.CategoryLevels, &x.CategoryLevels); err != nil {
+			return x, fmt.Errorf("category levels of user %s: %w", a.UserID, err)
+		}
+	}
+	if a.FirstExposed.Valid {
+		t := a.FirstExposed.Time
+		x.First = &t
+	}
+	if a.LastExposed.Valid {
+		t := a.LastExposed.Time
+		x.Last = &t
+	}
+	return x, nil
+}
+
 // Disclose builds userID's disclosure from a run.
 func Disclose(ctx context.Context, st *store.Store, c *incident.Case, run int, userID string) (*Disclosure, error) {
 	return DiscloseWith(ctx, st, c, run, userID, nil)
@@ -93,20 +122,12 @@ func DiscloseWith(ctx context.Context, st *store.Store, c *incident.Case, run in
 		return nil, err
 	}
 	d.Affected, d.Level, d.Views, d.Viewers = true, a.Level, a.Views, a.Viewers
-	d.Categories = a.Categories
-	if len(a.CategoryLevels) > 0 {
-		_ = json.Unmarshal(a.CategoryLevels, &d.CategoryLevels)
+	x, err := ExposedOf(a, c.Location)
+	if err != nil {
+		return nil, err
 	}
-	d.loc = incident.ZoneFor(a.Country, a.Region, c.Location)
-	d.TimeZone = d.loc.String()
-	if a.FirstExposed.Valid {
-		t := a.FirstExposed.Time
-		d.FirstExposed = &t
-	}
-	if a.LastExposed.Valid {
-		t := a.LastExposed.Time
-		d.LastExposed = &t
-	}
+	d.Categories, d.CategoryLevels, d.FirstExposed, d.LastExposed = x.Categories, x.CategoryLevels, x.First, x.Last
+	d.loc, d.TimeZone = x.Zone, x.Zone.String()
 	vps, err := st.VictimPages(ctx, c.ID, run, userID)
 	if err != nil {
 		return nil, err
