@@ -254,7 +254,7 @@ func printIngest(d *deps, c *incident.Case, res *ingest.Result, rejects int) {
 	}
 	if d.verbose && len(res.Timings) > 0 {
 		var parts []string
-		for _, k := range []string{"read", "evidence", "group", "lineage", "resolve.sessions", "resolve", "evaluate", "store"} {
+		for _, k := range []string{"read", "evidence", "upload", "group", "lineage", "resolve.sessions", "resolve", "evaluate", "store"} {
 			if v, ok := res.Timings[k]; ok {
 				parts = append(parts, fmt.Sprintf("%s %s", k, v.Round(time.Millisecond)))
 			}

@@ -205,10 +205,13 @@ type merged struct {
 	idents *sharedInterner // id <-> identity (0 = anonymous)
 	ips    *interner
 	events []event
-	fills  int   // how many of them are FILLs
-	groups []int // events[groups[k]:groups[k+1]] belong to key k
-	origin int64
-	unknwn int64
+	fills  int // how many of them are FILLs
+	// responses counts the FILL and CACHED responses (len(events), unless
+	// the SQL lineage brought back only the ones it keeps).
+	responses int64
+	groups    []int // events[groups[k]:groups[k+1]] belong to key k
+	origin    int64
+	unknwn    int64
 }
 
 // merge remaps the workers' ids to global ones and groups events by key with
@@ -281,6 +284,7 @@ func (col *Collector) merge(afterIDs func(m *merged)) *merged {
 	}
 	m.groups = slices.Clone(counts)
 	m.events = make([]event, total)
+	m.responses = int64(total)
 	for w, s := range col.sinks {
 		km, pm := maps[w][0], maps[w][1]
 		for j, blk := range s.events {

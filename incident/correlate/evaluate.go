@@ -209,27 +209,32 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 	// on simulator output: 939,751 for 916,110), so that the database and
 	// the grouping share the two cores.
 	var early *earlyResolution
-	m := col.merge(func(m *merged) {
+	var m *merged
+	var ln *lineage
+	r := newRules(col.cacheStart, col.cacheEnd, c.Exposure.CacheableStatus)
+	if col.sqlEngine != nil {
+		// The lineage comes back from the database with the identities it
+		// names; they are resolved once they are all interned.
+		var err error
+		if m, ln, err = col.sqlEngine.lineage(ctx, col, r); err != nil {
+			return nil, err
+		}
+		timings["lineage"] = time.Since(t0)
 		if c.IdentityKind == "session" {
 			early = startResolution(ctx, res, m.idents)
 		}
-	})
-	timings["group"] = time.Since(t0)
-	t0 = time.Now()
-	var ln *lineage
-	if r := newRules(col.cacheStart, col.cacheEnd, c.Exposure.CacheableStatus); col.sqlEngine != nil {
-		var err error
-		if ln, err = col.sqlEngine.lineage(ctx, m, r); err != nil {
-			if early != nil {
-				_ = early.wait() // the resolution started beside it ends first
-			}
-			return nil, err
-		}
 	} else {
+		m = col.merge(func(m *merged) {
+			if c.IdentityKind == "session" {
+				early = startResolution(ctx, res, m.idents)
+			}
+		})
+		timings["group"] = time.Since(t0)
+		t0 = time.Now()
 		ln = m.lineage(r)
+		timings["lineage"] = time.Since(t0)
 	}
 	hitsByPart := col.byPart()
-	timings["lineage"] = time.Since(t0)
 
 	// Which identities matter: owners of stored pages and of candidate
 	// objects, and the viewers of those responses. Only they become
@@ -396,7 +401,7 @@ func (col *Collector) Run(ctx context.Context, c *incident.Case, res Resolver) (
 		out.Counts.UnresolvedOwners += x.unresolvedRefs
 	}
 	out.Counts.PrivateOrigin, out.Counts.PrivateUnknown = m.origin, m.unknwn
-	out.Counts.PrivateResponses = int64(len(m.events)) + m.origin + m.unknwn
+	out.Counts.PrivateResponses = m.responses + m.origin + m.unknwn
 	for id, n := range need {
 		if n && person[id] == 0 {
 			if ln.owns(uint32(id)) {

@@ -34,7 +34,8 @@ func randomMerged(seed uint64, keys int) (*merged, *rules) {
 		coarseKey := rng.IntN(3) == 0
 		n := 1 + rng.IntN(40)
 		for i := 0; i < n; i++ {
-			e := event{key: uint32(k), file: int32(rng.IntN(3)), line: int64(rng.IntN(1000)), route: uint16(rng.IntN(2)),
+			e := event{key: uint32(k), file: int32(rng.IntN(3)), line: int64(len(m.events)), // the line numbers the response (sqlLineage)
+				route: uint16(rng.IntN(2)),
 				ident: idents[rng.IntN(len(idents))], status: 200, fill: rng.IntN(3) == 0}
 			if rng.IntN(10) == 0 {
 				e.status = 404
@@ -54,104 +55,81 @@ func randomMerged(seed uint64, keys int) (*merged, *rules) {
 	return m, r
 }
 
-// sqlLineage loads m's responses into table (distributed by key on Citus)
-// and runs CandidatesSQL and StoredSQL: candidates by event index, sorted,
-// with unknownObj as -1; stored pages.
-func sqlLineage(t *testing.T, db *sqlx.DB, table string, citus bool, m *merged, r *rules) (map[int][]int64, map[storedKey]bool) {
+// sqlLineage uploads m's responses (as one parsing worker's) into table
+// (distributed by key on Citus) and reads the SQL lineage back: candidates
+// by event index (events are numbered by line), as identities, sorted,
+// "?" for unknown and "" for a page with no personal data; stored pages by
+// identity and route.
+func sqlLineage(t *testing.T, db *sqlx.DB, table string, citus bool, m *merged, r *rules) (map[int][]string, map[string]bool) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, fmt.Sprintf(RecordsTableSQL, table)); err != nil {
+	col := &Collector{idents: m.idents}
+	s := &sink{col: col, keys: newInterner(), ips: newInterner()}
+	for k := 0; k+1 < len(m.groups); k++ {
+		s.keys.id([]byte(fmt.Sprintf("key-%d", k)))
+	}
+	s.events = [][]event{slices.Clone(m.events)}
+	s.nEvents = len(m.events)
+	col.sinks = []*sink{s}
+	e := &SQLEngine{DB: db, Citus: citus, Table: table, Temporary: true}
+	if err := e.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if citus {
-		if _, err := db.ExecContext(ctx, `SELECT create_distributed_table($1, 'key')`, table); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := col.Upload(ctx, e); err != nil {
+		t.Fatal(err)
 	}
-	tx := db.MustBegin()
-	stmt, err := tx.Prepare(pq.CopyIn(table, "key", "ev", "t", "coarse", "file", "line", "ident", "status", "route", "fill"))
+	m2, ln, err := e.lineage(ctx, col, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, e := range m.events {
-		if _, err := stmt.Exec(int64(e.key), int64(i), e.t, e.coarse, int(e.file), e.line, int64(e.ident), int(e.status), int(e.route), e.fill); err != nil {
-			t.Fatal(err)
+	if m2.responses != int64(len(m.events)) {
+		t.Errorf("%d responses counted in SQL, %d uploaded", m2.responses, len(m.events))
+	}
+	cands := map[int][]string{}
+	for i := range ln.cached {
+		ce := &ln.cached[i]
+		var c []string
+		for _, o := range ln.candsOf(ce) {
+			c = append(c, objName(m2, o))
 		}
-	}
-	if _, err := stmt.Exec(); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, fmt.Sprintf(RecordsIndexSQL, table)); err != nil {
-		t.Fatal(err)
-	}
-	var cacheable []int64
-	for s, ok := range r.cacheable {
-		if ok {
-			cacheable = append(cacheable, int64(s))
-		}
-	}
-	args := []any{r.start, r.end, pq.Array(cacheable)}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(CandidatesSQL, table), args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cands := map[int][]int64{}
-	for rows.Next() {
-		var key, ev int64
-		var cs pq.Int64Array
-		if err := rows.Scan(&key, &ev, &cs); err != nil {
-			t.Fatal(err)
-		}
-		c := []int64(cs)
 		slices.Sort(c)
-		cands[int(ev)] = slices.Compact(c)
+		cands[int(m2.events[ce.ev].line)] = slices.Compact(c)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	stored := map[storedKey]bool{}
-	var sts []struct {
-		Obj   int64 `db:"obj"`
-		Route int   `db:"route"`
-	}
-	if err := db.SelectContext(ctx, &sts, fmt.Sprintf(StoredSQL, table), args...); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range sts {
-		stored[storedKey{uint32(s.Obj), uint16(s.Route)}] = true
+	stored := map[string]bool{}
+	for sk := range ln.eachStored() {
+		stored[fmt.Sprintf("%s/%d", objName(m2, sk.ident), sk.route)] = true
 	}
 	return cands, stored
+}
+
+func objName(m *merged, o uint32) string {
+	if o == unknownObj {
+		return "?"
+	}
+	return string(m.idents.bytes(o))
 }
 
 // goLineage is merged.lineage in the same shape.
-func goLineage(m *merged, r *rules) (map[int][]int64, map[storedKey]bool) {
+func goLineage(m *merged, r *rules) (map[int][]string, map[string]bool) {
 	ln := m.lineage(r)
-	cands := map[int][]int64{}
+	cands := map[int][]string{}
 	for i := range ln.cached {
 		ce := &ln.cached[i]
-		var c []int64
+		var c []string
 		for _, o := range ln.candsOf(ce) {
-			if o == unknownObj {
-				c = append(c, -1)
-			} else {
-				c = append(c, int64(o))
-			}
+			c = append(c, objName(m, o))
 		}
 		slices.Sort(c)
-		cands[int(ce.ev)] = c
+		cands[int(m.events[ce.ev].line)] = c
 	}
-	stored := map[storedKey]bool{}
+	stored := map[string]bool{}
 	for sk := range ln.eachStored() {
-		stored[sk] = true
+		stored[fmt.Sprintf("%s/%d", objName(m, sk.ident), sk.route)] = true
 	}
 	return cands, stored
 }
 
-func compareLineage(t *testing.T, where string, m *merged, gotC, wantC map[int][]int64, gotS, wantS map[storedKey]bool) {
+func compareLineage(t *testing.T, where string, m *merged, gotC, wantC map[int][]string, gotS, wantS map[string]bool) {
 	t.Helper()
 	if len(wantC) == 0 || len(wantS) == 0 {
 		t.Fatalf("%s: the Go lineage kept %d responses and %d stored pages: the test would prove nothing", where, len(wantC), len(wantS))
@@ -214,7 +192,11 @@ func TestLineageSQLOnCitus(t *testing.T) {
 	wantC, wantS := goLineage(m, r)
 	compareLineage(t, "citus", m, gotC, wantC, gotS, wantS)
 	var plan []string
-	if err := db.Select(&plan, "EXPLAIN "+fmt.Sprintf(CandidatesSQL, "records"), r.start, r.end, pq.Array([]int64{200})); err != nil {
+	e := &SQLEngine{DB: db, Citus: true, Table: "records", Temporary: true}
+	if err := e.Create(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Select(&plan, "EXPLAIN "+fmt.Sprintf(CandidatesSQL, "records"), r.start, r.end, pq.Array([]int64{200}), pq.Array([]int64{0})); err != nil {
 		t.Fatal(err)
 	}
 	if p := strings.Join(plan, "\n"); !strings.Contains(p, "Task Count: 32") {

@@ -262,16 +262,22 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		opts.OnStart(total, len(files))
 	}
 	var col *correlate.Collector
+	var eng *correlate.SQLEngine
 	var newSink func(int) logs.Sink
 	if st != nil { // a Scan only counts (its case file may have no exposure part)
 		var err error
 		if col, err = correlate.NewCollector(c); err != nil {
 			return res, err
 		}
-		if e, err := sqlEngine(ctx, st, opts.Engine, c.ID, run); err != nil {
+		if eng, err = sqlEngine(ctx, st, opts.Engine, c.ID, run); err != nil {
 			return res, err
-		} else if e != nil {
-			col.SetSQLEngine(e)
+		} else if eng != nil {
+			if err := eng.Create(ctx); err != nil {
+				return res, err
+			}
+			// Dropped after the lineage; here too when the run fails first.
+			defer eng.Drop(context.WithoutCancel(ctx), eng.Load) //nolint:errcheck // best effort: the next run's Create drops it too
+			col.SetSQLEngine(eng)
 		}
 		newSink = col.Sink
 	}
@@ -364,6 +370,14 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
+	}
+	if eng != nil {
+		// The responses go to the database; the lineage is read back.
+		tUp := time.Now()
+		if _, err := col.Upload(ctx, eng); err != nil {
+			return res, err
+		}
+		res.Timings["upload"] = time.Since(tUp)
 	}
 	if err := correlateRun(ctx, st, c, run, col, res, opts, log); err != nil {
 		return res, err
@@ -501,6 +515,6 @@ func sqlEngine(ctx context.Context, st *store.Store, engine, caseID string, run 
 		return nil, fmt.Errorf("engine citus: the case database has no Citus extension: point --db at a Citus coordinator (CREATE EXTENSION citus, with workers added), or use --engine postgres")
 	}
 	sum := sha256.Sum256([]byte(caseID))
-	return &correlate.SQLEngine{DB: st.DB, Citus: engine == correlate.EngineCitus,
+	return &correlate.SQLEngine{DB: st.DB, Citus: engine == correlate.EngineCitus, Temporary: true,
 		Table: fmt.Sprintf("breachctl.records_%s_%d", hex.EncodeToString(sum[:6]), run)}, nil
 }
