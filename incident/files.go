@@ -15,6 +15,7 @@ type InputFile struct {
 	Path   string // absolute path, or "-" for standard input
 	Rel    string // as shown to people: relative to the case file where possible
 	Size   int64  // -1 for standard input
+	Glob   int    // index into Case.Logs[Source].Paths of the glob that found it
 }
 
 // ExpandGlobs resolves every logs[].paths glob relative to the case file's
@@ -23,16 +24,26 @@ type InputFile struct {
 // are skipped; anything else that is not a regular file (a FIFO, a device, a
 // socket, or a link to one) is an error: only regular files are evidence, and
 // reading a FIFO would wait for a writer forever.
-func (c *Case) ExpandGlobs() ([]InputFile, error) {
+func (c *Case) ExpandGlobs() ([]InputFile, error) { return c.expandGlobs(false) }
+
+// ExpandGlobsHere is ExpandGlobs for one machine's share of the logs
+// (breachctl load): a glob that matches nothing here is no error (its
+// files are on another machine), and standard input is refused.
+func (c *Case) ExpandGlobsHere() ([]InputFile, error) { return c.expandGlobs(true) }
+
+func (c *Case) expandGlobs(here bool) ([]InputFile, error) {
 	var out []InputFile
 	seen := map[string]bool{}
 	var infos []os.FileInfo
 	for i, src := range c.Logs {
 		for j, g := range src.Paths {
 			if g == "-" {
+				if here {
+					return nil, fmt.Errorf("logs[%d].paths[%d]: standard input (\"-\") cannot be loaded: a load reads files (save it to a file and name that)", i, j)
+				}
 				if !seen["-"] {
 					seen["-"] = true
-					out = append(out, InputFile{Source: i, Path: "-", Rel: "-", Size: -1})
+					out = append(out, InputFile{Source: i, Path: "-", Rel: "-", Size: -1, Glob: j})
 					infos = append(infos, nil)
 				}
 				continue
@@ -67,10 +78,10 @@ func (c *Case) ExpandGlobs() ([]InputFile, error) {
 				if err != nil {
 					rel = m
 				}
-				out = append(out, InputFile{Source: i, Path: m, Rel: rel, Size: fi.Size()})
+				out = append(out, InputFile{Source: i, Path: m, Rel: rel, Size: fi.Size(), Glob: j})
 				infos = append(infos, fi)
 			}
-			if n == 0 {
+			if n == 0 && !here {
 				return nil, fmt.Errorf("logs[%d].paths[%d]: %q matches no file (relative to %s); check the path or remove the entry", i, j, g, c.Dir)
 			}
 		}

@@ -288,6 +288,7 @@ func newRootCmd(d *deps) *cobra.Command {
 		newValidateCmd(d),
 		newSimulateCmd(d),
 		newIngestCmd(d),
+		newLoadCmd(d),
 		newTriageCmd(d),
 		newAffectedCmd(d),
 		newDiscloseCmd(d),

@@ -32,6 +32,7 @@ type ingestOptions struct {
 	memoryLimit    string
 	rejects        int
 	engine         string
+	loaded         bool
 }
 
 const ingestLong = `Parse the case's access logs, correlate and resolve them, and store the
@@ -67,7 +68,13 @@ case database), or citus (as SQL on the workers of a Citus cluster whose
 coordinator is the case database, --db: the responses are distributed by
 pop and cache key, one task per shard). All three give the same run;
 identities, levels, categories and viewers follow in this process either
-way.`
+way.
+
+--loaded makes the run from the case's loads instead of parsing anything
+here: when the logs are on several machines, each one runs breachctl load on
+its share (see load --help), then ingest --loaded correlates them all as one
+run, its evidence the loads' files (numbered as one ingest of them all would
+number them). It needs --engine postgres or citus, as the loads were made.`
 
 func newIngestCmd(d *deps) *cobra.Command {
 	var o ingestOptions
@@ -88,6 +95,7 @@ func newIngestCmd(d *deps) *cobra.Command {
 	f.IntVar(&o.workers, "workers", 0, "parsing goroutines (default: one per core)")
 	f.StringVar(&o.memoryLimit, "memory-limit", "900MiB", "soft memory limit for the Go heap (e.g. 900MiB, 4GiB; 0 = none; GOMEMLIMIT, when set, wins): above it garbage is collected harder, nothing fails")
 	f.StringVar(&o.engine, "engine", "streaming", "where the cache lineage is computed: streaming, postgres or citus (see above)")
+	f.BoolVar(&o.loaded, "loaded", false, "correlate the case's loads (breachctl load on each machine) instead of parsing logs here; needs --engine postgres or citus")
 	f.BoolVar(&o.dryRun, "dry-run", false, "parse, hash and account for every line, then stop: nothing is correlated or stored (no database needed; the case file needs only id, timezone, window and logs)")
 	f.IntVar(&o.rejects, "rejects", 3, fmt.Sprintf("list this many rejected lines of each file (a run keeps the first %d of each in the case database; a dry run keeps what it lists)", logs.MaxRejectsKept))
 	return cmd
@@ -104,6 +112,12 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	case "", "streaming", "postgres", "citus":
 	default:
 		return usageErrorf("--engine %q: use streaming, postgres or citus", o.engine)
+	}
+	if o.loaded && (o.engine == "" || o.engine == "streaming") {
+		return usageErrorf("--loaded: the loads are correlated in the database: add --engine citus (or postgres, as they were loaded)")
+	}
+	if o.loaded && o.dryRun {
+		return usageErrorf("--loaded and --dry-run: a load already parsed its files; breachctl load -f CASE --list shows them")
 	}
 	limit, err := parseSize(o.memoryLimit)
 	if err != nil {
@@ -140,13 +154,19 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := ingest.Run(ctx, st, c, ingest.Options{
+	opts := ingest.Options{
 		Margin: o.margin, AllowTruncated: o.allowTruncated, Workers: o.workers, Gunzip: gunzip, ConnectUsers: d.connectUsers, Engine: o.engine,
 		Stdin: d.io.In, Logger: d.logger(), Progress: &read,
 		OnStart: func(total int64, files int) {
 			bar = progress.Start(d.io.Err, d.io.ErrIsTerminal, total, fmt.Sprintf("ingesting %d files", files), true, &read)
 		},
-	})
+	}
+	var res *ingest.Result
+	if o.loaded {
+		res, err = ingest.RunLoaded(ctx, st, c, opts)
+	} else {
+		res, err = ingest.Run(ctx, st, c, opts)
+	}
 	bar.Stop()
 	var ie *ingest.InterruptedError
 	if errors.As(err, &ie) {

@@ -259,7 +259,7 @@ func (col *Collector) Upload(ctx context.Context, e *SQLEngine) (UploadStats, er
 							for i := range blk {
 								h := &blk[i]
 								if err := emit(e.Load, int(h.part), h.t, h.file, h.line, nonNil(col.idents.bytes(h.ident)),
-									nonNil(col.hits.ips.bytes(h.ip)), nonNil(col.hits.refs.bytes(h.ref)), nonNil(col.hits.keys.bytes(h.key)),
+									nonNil(col.hits.ips.bytes(h.ip)), nonNil(col.refTable(h).bytes(h.ref)), nonNil(col.hits.keys.bytes(h.key)),
 									int(h.status), int(h.route), int(h.flags)); err != nil {
 									return err
 								}
@@ -282,6 +282,17 @@ func (col *Collector) Upload(ctx context.Context, e *SQLEngine) (UploadStats, er
 		s.events = nil
 	}
 	return st, nil
+}
+
+// refTable is the table h.ref is an id of: an object rule's objects, or
+// the user ids requests name.
+func (col *Collector) refTable(h *hit) *sharedInterner {
+	if h.flags&flagObject != 0 {
+		if op, ok := col.parts[h.part].(*objectPart); ok {
+			return op.objs
+		}
+	}
+	return col.hits.refs
 }
 
 func nonNil(b []byte) []byte {
@@ -375,7 +386,7 @@ func (col *Collector) DownloadHits(ctx context.Context, e *SQLEngine) error {
 			return fmt.Errorf("the other rules' requests: load %d has a request of rule part %d, file %d that this case file does not have: load again", load, part, file)
 		}
 		h.part, h.file, h.status, h.route, h.flags = uint8(part), fs[file], uint16(status), uint16(route), uint8(flags)
-		h.ident, h.ip, h.ref, h.key = col.idents.id(ident), col.hits.ips.id(ip), col.hits.refs.id(ref), col.hits.keys.id(key)
+		h.ident, h.ip, h.ref, h.key = col.idents.id(ident), col.hits.ips.id(ip), col.refTable(&h).id(ref), col.hits.keys.id(key)
 		if n := len(hs.hits); n == 0 || len(hs.hits[n-1]) == eventBlock {
 			hs.hits = append(hs.hits, make([]hit, 0, eventBlock))
 		}

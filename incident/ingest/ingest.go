@@ -162,7 +162,7 @@ func Scan(ctx context.Context, c *incident.Case, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := ingestRun(ctx, nil, c, 0, p.files, p.parsers, opts, p.log)
+	res, err := ingestRun(ctx, nil, c, 0, p.files, p.parsers, opts, p.log, nil)
 	if res != nil {
 		for _, sp := range res.spooled {
 			if rerr := os.Remove(sp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
@@ -197,7 +197,7 @@ func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (
 		return nil, err
 	}
 	log.Info("ingest started", "case", c.ID, "run", run, "files", len(files))
-	res, err := ingestRun(ctx, st, c, run, files, parsers, opts, log)
+	res, err := ingestRun(ctx, st, c, run, files, parsers, opts, log, nil)
 	state := store.RunDone
 	var te *TruncatedError
 	switch {
@@ -230,7 +230,10 @@ func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (
 	return res, err
 }
 
-func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, files []incident.InputFile, parsers []logs.Parser, opts Options, log *slog.Logger) (*Result, error) {
+// ingestRun reads the files into run (none: a Scan), or into a load when
+// ld is set: its evidence goes to the load's files and its responses to the
+// case's records table, for ingest --loaded to correlate.
+func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, files []incident.InputFile, parsers []logs.Parser, opts Options, log *slog.Logger, ld *loadTarget) (*Result, error) {
 	res := &Result{Run: run, Files: make([]FileResult, len(files))}
 	inputs := make([]logs.Input, len(files))
 	var total int64
@@ -269,7 +272,13 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 		if col, err = correlate.NewCollector(c); err != nil {
 			return res, err
 		}
-		if eng, err = sqlEngine(ctx, st, opts.Engine, c.ID, run); err != nil {
+		if ld != nil {
+			eng = ld.engine
+			if err := eng.Create(ctx); err != nil {
+				return res, err
+			}
+			col.SetSQLEngine(eng)
+		} else if eng, err = sqlEngine(ctx, st, opts.Engine, c.ID, run); err != nil {
 			return res, err
 		} else if eng != nil {
 			if err := eng.Create(ctx); err != nil {
@@ -304,6 +313,11 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 			if st == nil { // Scan
 				return nil
 			}
+			if ld != nil {
+				f := files[i]
+				return st.AddLoadFile(ctx, store.LoadFile{Evidence: store.Evidence{CaseID: c.ID, FileNo: i + 1, Path: logs.TextString(fr.Name),
+					Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format}, Load: ld.engine.Load, Source: f.Source, PathIndex: f.Glob})
+			}
 			return st.AddEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: logs.TextString(fr.Name),
 				Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format})
 		},
@@ -317,35 +331,20 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	for i := range stats {
 		s := stats[i]
 		fr := &res.Files[i]
-		fr.Stats = s
-		if s.Parsed+s.Rejected != s.Lines {
-			// The reader guarantees this; a violation is a bug worth stopping for.
-			return res, fmt.Errorf("internal error: %s: parsed %d + rejected %d != lines %d", fr.Name, s.Parsed, s.Rejected, s.Lines)
-		}
-		if s.Rejects == nil {
-			s.Rejects = []logs.Reject{}
-		}
-		rj, err := json.Marshal(s.Rejects)
+		rj, uj, err := account(fr, s)
 		if err != nil {
 			return res, err
 		}
-		// Unknown cache results, as text (valid UTF-8, no NUL: jsonb
-		// takes neither), for the case database and every output.
-		for k, v := range s.UnknownCache {
-			if fr.UnknownCache == nil {
-				fr.UnknownCache = map[string]int64{}
-			}
-			fr.UnknownCache[logs.TextString(k)] += v
-		}
 		incident.AddCounts(&res.Totals.UnknownCache, fr.UnknownCache)
-		uj := []byte("{}")
-		if len(fr.UnknownCache) > 0 {
-			if uj, err = json.Marshal(fr.UnknownCache); err != nil {
-				return res, err
-			}
-		}
 		if st == nil {
 			// Scan: nothing is stored.
+		} else if ld != nil {
+			if err := st.FinishLoadFile(ctx, store.LoadFile{Evidence: store.Evidence{CaseID: c.ID, FileNo: i + 1, Path: logs.TextString(fr.Name),
+				Compressed: s.Compressed, Truncated: s.Truncated, Lines: s.Lines, Parsed: s.Parsed,
+				Rejected: s.Rejected, OutsideWindow: s.OutsideWindow, RejectsJSON: rj, UnknownCacheJSON: uj},
+				Load: ld.engine.Load, ReadError: s.ReadError}); err != nil {
+				return res, err
+			}
 		} else if err := st.FinishEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: logs.TextString(fr.Name),
 			Compressed: s.Compressed, Truncated: s.Truncated, Lines: s.Lines, Parsed: s.Parsed,
 			Rejected: s.Rejected, OutsideWindow: s.OutsideWindow, RejectsJSON: rj, UnknownCacheJSON: uj}); err != nil {
@@ -374,10 +373,18 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	if eng != nil {
 		// The responses go to the database; the lineage is read back.
 		tUp := time.Now()
-		if _, err := col.Upload(ctx, eng); err != nil {
+		up, err := col.Upload(ctx, eng)
+		if err != nil {
 			return res, err
 		}
 		res.Timings["upload"] = time.Since(tUp)
+		if ld != nil { // breachctl load: correlated later, with the other loads
+			ld.uploaded = up
+			if len(truncated) > 0 {
+				return res, &TruncatedError{Files: truncated}
+			}
+			return res, nil
+		}
 	}
 	if err := correlateRun(ctx, st, c, run, col, res, opts, log); err != nil {
 		return res, err
@@ -485,6 +492,37 @@ func correlateRun(ctx context.Context, st *store.Store, c *incident.Case, run in
 	}
 	res.Timings["store"] = time.Since(tStore)
 	return nil
+}
+
+// account checks a file's line accounting, keeps its stats in fr and
+// gives its rejected lines and unknown cache results as JSON.
+func account(fr *FileResult, s logs.FileStats) (rj, uj []byte, err error) {
+	fr.Stats = s
+	if s.Parsed+s.Rejected != s.Lines {
+		// The reader guarantees this; a violation is a bug worth stopping for.
+		return nil, nil, fmt.Errorf("internal error: %s: parsed %d + rejected %d != lines %d", fr.Name, s.Parsed, s.Rejected, s.Lines)
+	}
+	if s.Rejects == nil {
+		s.Rejects = []logs.Reject{}
+	}
+	if rj, err = json.Marshal(s.Rejects); err != nil {
+		return nil, nil, err
+	}
+	// Unknown cache results, as text (valid UTF-8, no NUL: jsonb takes
+	// neither), for the case database and every output.
+	for k, v := range s.UnknownCache {
+		if fr.UnknownCache == nil {
+			fr.UnknownCache = map[string]int64{}
+		}
+		fr.UnknownCache[logs.TextString(k)] += v
+	}
+	uj = []byte("{}")
+	if len(fr.UnknownCache) > 0 {
+		if uj, err = json.Marshal(fr.UnknownCache); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rj, uj, nil
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
