@@ -172,7 +172,8 @@ func TestLoadRefusals(t *testing.T) {
 // TestLoadedCitus: the two machines' loads on a real Citus cluster (a
 // coordinator and two workers): the records table is distributed by
 // lineage key, the lineage runs on the workers, and the run equals the
-// streaming engine's row for row.
+// streaming engine's row for row; so does an enumeration, whose object
+// rule's requests are distributed by the object they name.
 func TestLoadedCitus(t *testing.T) {
 	cl := citustest.Start(t, 2)
 	caseFile, env, _ := simulateCase(t, "nginx", "--case-id", "loaded-citus", "--precision", "s")
@@ -180,6 +181,13 @@ func TestLoadedCitus(t *testing.T) {
 		t.Fatalf("ingest (streaming): exit %d\n%s", r.code, r.err)
 	}
 	compareLoaded(t, env, cl.URL(), caseFile, "loaded-citus", "citus")
+	// An enumeration: the object rule's requests ride along, distributed
+	// by what they name.
+	scFile, scEnv := simulateScenario(t, "enumeration")
+	if r := runCLI(t, scEnv, "ingest", "-f", scFile); r.code != 0 {
+		t.Fatalf("ingest (streaming): exit %d\n%s", r.code, r.err)
+	}
+	compareLoaded(t, scEnv, cl.URL(), scFile, caseIDOf(t, scFile), "citus")
 	db, err := sqlx.Open("postgres", cl.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +197,14 @@ func TestLoadedCitus(t *testing.T) {
 	if err := db.Get(&shards, `SELECT count(*) FROM pg_dist_shard WHERE logicalrelid::text LIKE 'breachctl.loaded_%' AND logicalrelid::text NOT LIKE '%hits%'`); err != nil {
 		t.Fatal(err)
 	}
-	if shards != 32 {
-		t.Errorf("the loaded records are in %d shards, want them distributed (32)", shards)
+	if shards != 64 {
+		t.Errorf("the loaded records are in %d shards, want them distributed (32 for each of the two cases)", shards)
+	}
+	var hitShards int
+	if err := db.Get(&hitShards, `SELECT count(*) FROM pg_dist_shard WHERE logicalrelid::text LIKE 'breachctl.loaded_hits_%'`); err != nil {
+		t.Fatal(err)
+	}
+	if hitShards != 64 {
+		t.Errorf("the loaded requests are in %d shards, want them distributed by what they name", hitShards)
 	}
 }
