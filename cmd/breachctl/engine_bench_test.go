@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 // citus on one and on two workers (a real cluster on this machine). Its
 // size: BREACHCTL_ENGINE_REQUESTS (default 2,000,000) requests,
 // BREACHCTL_ENGINE_USERS (default 50,000) users. It reports the whole
-// ingest's seconds and the lineage phase's (lineage-s). Run it with
-// -benchtime 1x.
+// ingest's seconds and the lineage phase's (lineage-s), and the same logs
+// loaded in two shares (breachctl load) and correlated by ingest --loaded.
+// Run it with -benchtime 1x.
 func BenchmarkEngines(b *testing.B) {
 	requests, users := envInt("BREACHCTL_ENGINE_REQUESTS", 2_000_000), envInt("BREACHCTL_ENGINE_USERS", 50_000)
 	usersURL, _ := pgtest.NewDB(b)
@@ -30,6 +32,7 @@ func BenchmarkEngines(b *testing.B) {
 	}
 	caseFile := filepath.Join(out, "incident.yaml")
 	run := func(b *testing.B, dbURL, engine string) {
+		b.ResetTimer() // not the cluster's start
 		for i := 0; i < b.N; i++ {
 			r := runCLI(b, map[string]string{"BREACHCTL_DATABASE_URL": dbURL}, "-v", "ingest", "--engine", engine, "-f", caseFile)
 			if r.code != 0 {
@@ -56,6 +59,36 @@ func BenchmarkEngines(b *testing.B) {
 			run(b, cl.URL(), "citus")
 		})
 	}
+	// Two machines' shares (breachctl load, one after the other here), then
+	// one ingest --loaded: load-s is both loads' seconds, the rest is the
+	// ingest of the loads.
+	b.Run("citus-2-workers-loaded", func(b *testing.B) {
+		cl := citustest.Start(b, 2)
+		env := map[string]string{"BREACHCTL_DATABASE_URL": cl.URL()}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			runCLI(b, env, "load", "-f", caseFile, "--drop", "1", "--drop", "2") // a second iteration's
+			b.StartTimer()
+			t0 := time.Now()
+			for j, share := range loadShares {
+				if r := runCLI(b, env, append([]string{"load", "-f", caseFile, "--engine", "citus", "--host", "machine-" + strconv.Itoa(j+1)}, share...)...); r.code != 0 {
+					b.Fatalf("load: %s", r.err)
+				}
+			}
+			b.ReportMetric(time.Since(t0).Seconds(), "load-s")
+			r := runCLI(b, env, "-v", "ingest", "--engine", "citus", "--loaded", "-f", caseFile)
+			b.Log(strings.Join(strings.Split(r.out, "\n")[:2], "\n"))
+			if r.code != 0 {
+				b.Fatalf("ingest --loaded: %s", r.err)
+			}
+			if m := lineageTiming.FindStringSubmatch(r.out + r.err); m != nil {
+				if d, err := time.ParseDuration(m[1]); err == nil {
+					b.ReportMetric(d.Seconds(), "lineage-s")
+				}
+			}
+		}
+	})
 }
 
 var lineageTiming = regexp.MustCompile(`lineage ([0-9.]+(?:ms|s|µs))`)
