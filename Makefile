@@ -49,14 +49,16 @@ test: services
 # per second, p99, with 50 clients on the demo case).
 LINES ?= 20000000
 USERS ?= 1000000
-# The engines' benchmark (streaming, postgres, citus on 1 and 2 workers).
-ENGINE_REQUESTS ?= 2000000
+# The engines' benchmark (streaming, postgres, citus on 1 and 2 workers, and
+# two loads ingested by ingest --loaded on 2 workers), on the same 20 M lines.
+ENGINE_REQUESTS ?= 20000000
+ENGINE_USERS ?= 1000000
 bench: build services
 	$(GO) test -run '^$$' -bench . -benchmem ./incident/logs/
 	$(GO) test -run '^$$' -bench . -benchmem ./notify/ ./notify/deliver/
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 2 ./serve/
 	@scripts/ensure-citus.sh
-	BREACHCTL_ENGINE_REQUESTS=$(ENGINE_REQUESTS) $(GO) test -run '^$$' -bench Engines -benchtime 1x -timeout 60m ./cmd/breachctl/
+	BREACHCTL_ENGINE_REQUESTS=$(ENGINE_REQUESTS) BREACHCTL_ENGINE_USERS=$(ENGINE_USERS) $(GO) test -run '^$$' -bench Engines -benchtime 1x -timeout 60m ./cmd/breachctl/
 	LINES=$(LINES) USERS=$(USERS) scripts/bench.sh
 	scripts/serve-load.sh
 

@@ -182,6 +182,9 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.loaded {
+		fmt.Fprintf(d.io.Out, "the loads keep the requesters' identities as logged: drop them when no further run needs them (breachctl load -f %s --drop all)\n", o.caseFile)
+	}
 	fmt.Fprintf(d.io.Out, "next: breachctl triage -f %s\n", o.caseFile)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -26,7 +27,7 @@ type loadOptions struct {
 	allowTruncated bool
 	workers        int
 	list           bool
-	drop           []int
+	drop           []string
 	rejects        int
 }
 
@@ -45,6 +46,12 @@ as ingest does; the cache rule's responses are COPYed into the case's
 records table (on Citus distributed by pop and cache key, so each worker
 holds whole lineages), the other rules' requests into its requests table.
 A load that fails or is interrupted is marked so and its records removed.
+
+The records hold each requester's identity as logged (a session cookie, for
+identity_kind session: resolving it needs it as it was) and the client
+address of anonymous ones, until the load is dropped: drop the loads (--drop
+all) when the case no longer needs a run from them. A dropped load stays in
+the list, marked, with its files' hashes; its number is not used again.
 
 ingest --loaded refuses, naming the load: a load still loading, failed or
 interrupted; a load made from another version of the case file (the
@@ -79,7 +86,7 @@ func newLoadCmd(d *deps) *cobra.Command {
 	f.IntVar(&o.workers, "workers", 0, "parsing goroutines (default: one per core)")
 	f.IntVar(&o.rejects, "rejects", 3, "list this many rejected lines of each file")
 	f.BoolVar(&o.list, "list", false, "list the case's loads and stop")
-	f.IntSliceVar(&o.drop, "drop", nil, "remove load N and its records (repeatable)")
+	f.StringArrayVar(&o.drop, "drop", nil, "remove load N and its records (repeatable; \"all\": every load of the case)")
 	return cmd
 }
 
@@ -108,7 +115,11 @@ func runLoad(ctx context.Context, d *deps, o loadOptions) error {
 	case o.list:
 		return listLoads(ctx, d, st, c)
 	case len(o.drop) > 0:
-		for _, n := range o.drop {
+		drop, err := loadNumbers(ctx, st, c.ID, o.drop)
+		if err != nil {
+			return err
+		}
+		for _, n := range drop {
 			if err := ingest.DropLoad(ctx, st, c.ID, n); err != nil {
 				return err
 			}
@@ -147,6 +158,31 @@ func runLoad(ctx context.Context, d *deps, o loadOptions) error {
 		return fmt.Errorf("load %d is marked failed and its records removed: %w", res.Load, err)
 	}
 	return err
+}
+
+// loadNumbers reads --drop: load numbers, or "all" (every load of the case).
+func loadNumbers(ctx context.Context, st *store.Store, caseID string, args []string) ([]int, error) {
+	var out []int
+	for _, a := range args {
+		if a == "all" {
+			loads, err := st.ListLoads(ctx, caseID)
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range loads {
+				if l.State != store.LoadDropped {
+					out = append(out, l.Load)
+				}
+			}
+			continue
+		}
+		n, err := strconv.Atoi(a)
+		if err != nil || n <= 0 {
+			return nil, usageErrorf("--drop %q: give a load number (see --list) or all", a)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func listLoads(ctx context.Context, d *deps, st *store.Store, c *incident.Case) error {

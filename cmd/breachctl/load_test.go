@@ -161,11 +161,36 @@ func TestLoadRefusals(t *testing.T) {
 	if r := load("--drop", "1"); r.code != 0 {
 		t.Fatalf("--drop 1: exit %d, %s", r.code, r.err)
 	}
+	if r := load("--drop", "one"); r.code != 2 || !strings.Contains(r.err, "or all") {
+		t.Errorf("--drop one: exit %d, %s", r.code, r.err)
+	}
 	if r := load(loadShares[0]...); r.code != 0 {
 		t.Fatalf("load 4: exit %d\n%s", r.code, r.err)
 	}
 	if r := runCLI(t, env, "ingest", "-f", caseFile, "--engine", "postgres", "--loaded"); r.code != 0 || !strings.Contains(r.out, "run 1:") {
 		t.Errorf("ingest --loaded of loads 3 and 4: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	// Dropped, the loads leave no record and no identity behind.
+	if r := load("--drop", "all"); r.code != 0 || !strings.Contains(r.out, "load 3 dropped") || !strings.Contains(r.out, "load 4 dropped") {
+		t.Errorf("--drop all: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	db, err := sqlx.Open("postgres", env["BREACHCTL_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var left int
+	if err := db.Get(&left, `SELECT (SELECT count(*) FROM breachctl.loads WHERE state <> 'dropped') + (SELECT count(*) FROM `+loadedTable(t, db)+`)`); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d rows of the dropped loads are left", left)
+	}
+	if r := load("--list"); !strings.Contains(r.out, "dropped") || strings.Count(r.out, "\n") != 5 {
+		t.Errorf("--list after --drop all: the four loads, marked dropped:\n%s", r.out)
+	}
+	if r := runCLI(t, env, "ingest", "-f", caseFile, "--engine", "postgres", "--loaded"); r.code != 1 || !strings.Contains(r.err, "has no loads") {
+		t.Errorf("--loaded after every load was dropped: exit %d, %s", r.code, r.err)
 	}
 }
 
@@ -207,4 +232,14 @@ func TestLoadedCitus(t *testing.T) {
 	if hitShards != 64 {
 		t.Errorf("the loaded requests are in %d shards, want them distributed by what they name", hitShards)
 	}
+}
+
+// loadedTable is the one loaded-records table in db.
+func loadedTable(t *testing.T, db *sqlx.DB) string {
+	t.Helper()
+	var name string
+	if err := db.Get(&name, `SELECT 'breachctl.' || tablename FROM pg_tables WHERE schemaname = 'breachctl' AND tablename LIKE 'loaded_%' AND tablename NOT LIKE 'loaded_hits_%'`); err != nil {
+		t.Fatal(err)
+	}
+	return name
 }

@@ -198,7 +198,7 @@ func DropLoad(ctx context.Context, st *store.Store, caseID string, load int) err
 	if err := e.Drop(ctx, load); err != nil {
 		return err
 	}
-	return st.DeleteLoad(ctx, caseID, load)
+	return st.DropLoad(ctx, caseID, load)
 }
 
 // LoadProblemError says why the loads cannot be correlated as they are.
@@ -268,9 +268,14 @@ func RunLoaded(ctx context.Context, st *store.Store, c *incident.Case, opts Opti
 		return nil, err
 	}
 	var all []int
+	live := loads[:0]
 	for _, l := range loads {
-		all = append(all, l.Load)
+		if l.State != store.LoadDropped {
+			live = append(live, l)
+			all = append(all, l.Load)
+		}
 	}
+	loads = live
 	files, err := st.LoadFiles(ctx, c.ID, all)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ const (
 	LoadDone        = "done"
 	LoadFailed      = "failed"
 	LoadInterrupted = "interrupted"
+	LoadDropped     = "dropped"
 )
 
 // Load is one machine's share of a case's logs, loaded into the case's
@@ -148,10 +149,11 @@ func (s *Store) LoadFiles(ctx context.Context, caseID string, loads []int) ([]Lo
 	return fs, nil
 }
 
-// DeleteLoad removes a load's record and its files' (its records are
-// removed from the records tables by the caller).
-func (s *Store) DeleteLoad(ctx context.Context, caseID string, load int) error {
-	res, err := s.DB.ExecContext(ctx, `DELETE FROM breachctl.loads WHERE case_id = $1 AND load = $2`, caseID, load)
+// DropLoad marks a load dropped (its records are removed from the records
+// tables by the caller); its number is not used again.
+func (s *Store) DropLoad(ctx context.Context, caseID string, load int) error {
+	res, err := s.DB.ExecContext(ctx, `UPDATE breachctl.loads SET state = 'dropped', finished_at = coalesce(finished_at, now())
+		WHERE case_id = $1 AND load = $2`, caseID, load)
 	if err != nil {
 		return fmt.Errorf("drop load %d: %w", load, err)
 	}

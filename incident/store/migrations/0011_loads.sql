@@ -5,7 +5,9 @@
 -- as one run. A load keeps its files' evidence (hash before parsing, line
 -- accounting after) exactly as a run does, and the case file's SHA-256 and
 -- margin it was made with: a run only uses loads made from the same case
--- file (the routes, window and rules decided what was kept).
+-- file (the routes, window and rules decided what was kept). A dropped
+-- load's records are deleted; its row and its files' stay, marked, so its
+-- number is never reused and the record of what was loaded remains.
 CREATE TABLE breachctl.loads (
     case_id          text NOT NULL REFERENCES breachctl.cases(id),
     load             integer NOT NULL,
@@ -13,7 +15,7 @@ CREATE TABLE breachctl.loads (
     engine           text NOT NULL,
     case_file_sha256 text NOT NULL,
     margin_seconds   integer NOT NULL,
-    state            text NOT NULL DEFAULT 'loading' CHECK (state IN ('loading', 'done', 'failed', 'interrupted')),
+    state            text NOT NULL DEFAULT 'loading' CHECK (state IN ('loading', 'done', 'failed', 'interrupted', 'dropped')),
     error            text,
     records          bigint NOT NULL DEFAULT 0,
     hits             bigint NOT NULL DEFAULT 0,
