@@ -16,6 +16,9 @@ type InputFile struct {
 	Rel    string // as shown to people: relative to the case file where possible
 	Size   int64  // -1 for standard input
 	Glob   int    // index into Case.Logs[Source].Paths of the glob that found it
+	// Globs names every logs[i].paths[j] glob that matched the file, as
+	// "i.j" (a file two globs match is listed once).
+	Globs []string
 }
 
 // ExpandGlobs resolves every logs[].paths glob relative to the case file's
@@ -33,7 +36,7 @@ func (c *Case) ExpandGlobsHere() ([]InputFile, error) { return c.expandGlobs(tru
 
 func (c *Case) expandGlobs(here bool) ([]InputFile, error) {
 	var out []InputFile
-	seen := map[string]bool{}
+	seen := map[string]int{} // path -> index in out
 	var infos []os.FileInfo
 	for i, src := range c.Logs {
 		for j, g := range src.Paths {
@@ -41,11 +44,13 @@ func (c *Case) expandGlobs(here bool) ([]InputFile, error) {
 				if here {
 					return nil, fmt.Errorf("logs[%d].paths[%d]: standard input (\"-\") cannot be loaded: a load reads files (save it to a file and name that)", i, j)
 				}
-				if !seen["-"] {
-					seen["-"] = true
+				if _, ok := seen["-"]; !ok {
+					seen["-"] = len(out)
 					out = append(out, InputFile{Source: i, Path: "-", Rel: "-", Size: -1, Glob: j})
 					infos = append(infos, nil)
 				}
+				k := seen["-"]
+				out[k].Globs = append(out[k].Globs, fmt.Sprintf("%d.%d", i, j))
 				continue
 			}
 			pattern := g
@@ -70,15 +75,21 @@ func (c *Case) expandGlobs(here bool) ([]InputFile, error) {
 					return nil, fmt.Errorf("logs[%d].paths[%d]: %w", i, j, &NotRegularError{Path: m, Mode: fi.Mode()})
 				}
 				n++
-				if seen[m] || sameAsAny(fi, infos) {
+				glob := fmt.Sprintf("%d.%d", i, j)
+				if k, ok := seen[m]; ok {
+					out[k].Globs = append(out[k].Globs, glob)
 					continue
 				}
-				seen[m] = true
+				if k := sameAsAny(fi, infos); k >= 0 {
+					out[k].Globs = append(out[k].Globs, glob)
+					continue
+				}
+				seen[m] = len(out)
 				rel, err := filepath.Rel(c.Dir, m)
 				if err != nil {
 					rel = m
 				}
-				out = append(out, InputFile{Source: i, Path: m, Rel: rel, Size: fi.Size(), Glob: j})
+				out = append(out, InputFile{Source: i, Path: m, Rel: rel, Size: fi.Size(), Glob: j, Globs: []string{glob}})
 				infos = append(infos, fi)
 			}
 			if n == 0 && !here {
@@ -89,13 +100,14 @@ func (c *Case) expandGlobs(here bool) ([]InputFile, error) {
 	return out, nil
 }
 
-func sameAsAny(fi os.FileInfo, infos []os.FileInfo) bool {
-	for _, o := range infos {
+// sameAsAny is the index of the file in infos fi is (through a link), or -1.
+func sameAsAny(fi os.FileInfo, infos []os.FileInfo) int {
+	for k, o := range infos {
 		if o != nil && os.SameFile(fi, o) {
-			return true
+			return k
 		}
 	}
-	return false
+	return -1
 }
 
 // NotRegularError says a log path is not a regular file, and what to do.

@@ -85,6 +85,9 @@ func newIngestCmd(d *deps) *cobra.Command {
 		Example: "  breachctl ingest -f incident.yaml\n  zcat old/*.gz | breachctl ingest -f stdin-case.yaml   # a logs[].paths entry of \"-\"",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.loaded && cmd.Flags().Changed("margin") {
+				return usageErrorf("--margin with --loaded: a run of loads keeps the margin they were loaded with (breachctl load --margin)")
+			}
 			return runIngest(cmd.Context(), d, o)
 		},
 	}
@@ -174,6 +177,10 @@ func runIngest(ctx context.Context, d *deps, o ingestOptions) error {
 	}
 	if res != nil {
 		printIngest(d, c, res, o.rejects)
+		for _, l := range res.Loads {
+			fmt.Fprintf(d.io.Out, "  from load %d (host %s, %s): %d files, %d lines\n", l.Load, textsafe.Term(l.Host),
+				l.StartedAt.UTC().Format(time.RFC3339), l.Files, l.Lines)
+		}
 	}
 	var te *ingest.TruncatedError
 	if errors.As(err, &te) {

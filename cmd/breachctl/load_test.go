@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -180,11 +183,12 @@ func TestLoadRefusals(t *testing.T) {
 	}
 	defer db.Close()
 	var left int
-	if err := db.Get(&left, `SELECT (SELECT count(*) FROM breachctl.loads WHERE state <> 'dropped') + (SELECT count(*) FROM `+loadedTable(t, db)+`)`); err != nil {
+	if err := db.Get(&left, `SELECT (SELECT count(*) FROM breachctl.loads WHERE state <> 'dropped') +
+		(SELECT count(*) FROM pg_tables WHERE schemaname = 'breachctl' AND tablename LIKE 'loaded%')`); err != nil {
 		t.Fatal(err)
 	}
 	if left != 0 {
-		t.Errorf("%d rows of the dropped loads are left", left)
+		t.Errorf("%d loads or records tables are left after every load was dropped", left)
 	}
 	if r := load("--list"); !strings.Contains(r.out, "dropped") || strings.Count(r.out, "\n") != 5 {
 		t.Errorf("--list after --drop all: the four loads, marked dropped:\n%s", r.out)
@@ -234,12 +238,85 @@ func TestLoadedCitus(t *testing.T) {
 	}
 }
 
-// loadedTable is the one loaded-records table in db.
-func loadedTable(t *testing.T, db *sqlx.DB) string {
-	t.Helper()
-	var name string
-	if err := db.Get(&name, `SELECT 'breachctl.' || tablename FROM pg_tables WHERE schemaname = 'breachctl' AND tablename LIKE 'loaded_%' AND tablename NOT LIKE 'loaded_hits_%'`); err != nil {
+
+// TestLoadCustody: what could make a run of loads quietly count less is
+// refused — a glob of the case file that no load covers (a machine never
+// loaded), a load still running, a load whose records are not all there —
+// and a load whose process died can be dropped while a running one cannot.
+func TestLoadCustody(t *testing.T) {
+	caseFile, env, _ := simulateCase(t, "nginx", "--case-id", "custody")
+	// A second machine's logs, named in the case file, never loaded.
+	editFile(t, caseFile, `  - paths: ["logs/*/*.log", "logs/*/*.log.gz"]`, `  - paths: ["logs/*/*.log", "logs/*/*.log.gz", "edge-eu/*.log"]`)
+	ingestLoaded := func() cliResult {
+		return runCLI(t, env, "ingest", "-f", caseFile, "--engine", "postgres", "--loaded")
+	}
+	if r := runCLI(t, env, "load", "-f", caseFile, "--engine", "postgres"); r.code != 0 {
+		t.Fatalf("load: exit %d\n%s", r.code, r.err)
+	}
+	if r := ingestLoaded(); r.code != 1 || !strings.Contains(r.err, `logs[0].paths[2] "edge-eu/*.log" found no file in any load`) {
+		t.Errorf("a glob no load covers: exit %d, %s", r.code, r.err)
+	}
+	if r := runCLI(t, env, "ingest", "-f", caseFile, "--engine", "postgres", "--loaded", "--margin", "2h"); r.code != 2 || !strings.Contains(r.err, "--margin with --loaded") {
+		t.Errorf("--margin with --loaded: exit %d, %s", r.code, r.err)
+	}
+	db, err := sqlx.Open("postgres", env["BREACHCTL_DATABASE_URL"])
+	if err != nil {
 		t.Fatal(err)
 	}
-	return name
+	defer db.Close()
+	// A load that is running (its advisory lock held) and one whose
+	// process died (marked loading, lock free).
+	for _, n := range []int{2, 3} {
+		if _, err := db.Exec(`INSERT INTO breachctl.loads (case_id, load, host, engine, case_file_sha256, margin_ms, globs)
+			SELECT case_id, $1, 'edge-eu-1', engine, case_file_sha256, margin_ms, '{0.2}' FROM breachctl.loads WHERE case_id = 'custody' AND load = 1`, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock(hashtext('breachctl load custody'), 2)`); err != nil {
+		t.Fatal(err)
+	}
+	if r := ingestLoaded(); r.code != 1 || !strings.Contains(r.err, "load 2 (host edge-eu-1) is still loading") {
+		t.Errorf("a load still running: exit %d, %s", r.code, r.err)
+	}
+	if r := runCLI(t, env, "load", "-f", caseFile, "--drop", "2"); r.code != 1 || !strings.Contains(r.err, "still loading") {
+		t.Errorf("--drop of a running load: exit %d, %s%s", r.code, r.out, r.err)
+	}
+	r := runCLI(t, env, "load", "-f", caseFile, "--drop", "all")
+	if r.code != 0 || !strings.Contains(r.out, "load 2 left alone") || !strings.Contains(r.out, "load 3 dropped") || !strings.Contains(r.out, "load 1 dropped") {
+		t.Errorf("--drop all with a running load: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext('breachctl load custody'), 2)`); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, env, "load", "-f", caseFile, "--drop", "2"); r.code != 0 {
+		t.Errorf("--drop of a load whose process died: exit %d, %s", r.code, r.err)
+	}
+	// The glob is covered now (a file there); a load loses rows.
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(caseFile), "edge-eu"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(caseFile), "edge-eu", "empty.log"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, env, "load", "-f", caseFile, "--engine", "postgres"); r.code != 0 {
+		t.Fatalf("load: exit %d\n%s", r.code, r.err)
+	}
+	var table string
+	if err := db.Get(&table, `SELECT 'breachctl.' || tablename FROM pg_tables WHERE schemaname = 'breachctl' AND tablename LIKE 'loaded%' AND tablename NOT LIKE 'loaded_hits%'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM ` + table + ` WHERE ctid IN (SELECT ctid FROM ` + table + ` LIMIT 10)`); err != nil {
+		t.Fatal(err)
+	}
+	if r := ingestLoaded(); r.code != 1 || !strings.Contains(r.err, "load 4 sent") || !strings.Contains(r.err, "drop it") {
+		t.Errorf("a load missing records: exit %d, %s", r.code, r.err)
+	}
+	if r := runCLI(t, env, "runs", "-f", caseFile, "--format", "json"); strings.Contains(r.out, `"run":`) {
+		t.Errorf("a refused ingest --loaded left a run behind:\n%s", r.out)
+	}
 }

@@ -144,7 +144,9 @@ type LoadRef struct {
 	ID             int
 	Files          []int32
 	Origin, Unknwn int64
-	Records        int64
+	// Records and Hits are what the load sent: the tables must hold as
+	// many of its rows (a load cut short is refused, never half read).
+	Records, Hits int64
 }
 
 // UploadStats is what Upload sent.
@@ -173,10 +175,6 @@ func (e *SQLEngine) Create(ctx context.Context) error {
 			return fmt.Errorf("records table: %w", err)
 		}
 	}
-	var exists bool
-	if err := tx.GetContext(ctx, &exists, `SELECT to_regclass($1) IS NOT NULL`, e.Table); err != nil {
-		return fmt.Errorf("records table: %w", err)
-	}
 	tables := []struct{ name, ddl, col string }{{e.Table, RecordsTableSQL, "key"}}
 	if e.HitsTable != "" {
 		// On Citus the requests are spread by what they name (the victim
@@ -184,6 +182,10 @@ func (e *SQLEngine) Create(ctx context.Context) error {
 		tables = append(tables, struct{ name, ddl, col string }{e.HitsTable, HitsTableSQL, "ref"})
 	}
 	for _, t := range tables {
+		var exists bool
+		if err := tx.GetContext(ctx, &exists, `SELECT to_regclass($1) IS NOT NULL`, t.name); err != nil {
+			return fmt.Errorf("records table %s: %w", t.name, err)
+		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(t.ddl, t.name)); err != nil {
 			return fmt.Errorf("records table %s: %w", t.name, err)
 		}
@@ -196,11 +198,18 @@ func (e *SQLEngine) Create(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// Drop removes the records of load (the whole table when temporary).
+// Drop removes the records of load (the whole tables when temporary).
 func (e *SQLEngine) Drop(ctx context.Context, load int) error {
 	if e.Temporary {
-		_, err := e.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+e.Table)
-		return err
+		for _, t := range []string{e.Table, e.HitsTable} {
+			if t == "" {
+				continue
+			}
+			if _, err := e.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+				return fmt.Errorf("drop %s: %w", t, err)
+			}
+		}
+		return nil
 	}
 	for _, t := range []string{e.Table, e.HitsTable} {
 		if t == "" {
@@ -251,6 +260,9 @@ func (col *Collector) Upload(ctx context.Context, e *SQLEngine) (UploadStats, er
 			mu.Lock()
 			st.Records += n
 			mu.Unlock()
+			if err != nil {
+				err = fmt.Errorf("copy the records to %s: %w", e.Table, err)
+			}
 			errs[w] = err
 		}()
 	}
@@ -275,13 +287,16 @@ func (col *Collector) Upload(ctx context.Context, e *SQLEngine) (UploadStats, er
 					return nil
 				})
 			st.Hits = n
+			if err != nil {
+				err = fmt.Errorf("copy the other rules' requests to %s: %w", e.HitsTable, err)
+			}
 			errs[len(col.sinks)] = err
 		}()
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return st, fmt.Errorf("copy the records to %s: %w", e.Table, err)
+			return st, err
 		}
 	}
 	for _, s := range col.sinks {
@@ -362,6 +377,52 @@ func (e *SQLEngine) loadIDs() pq.Int64Array {
 	return ids
 }
 
+// VerifyLoads checks that the tables hold every row each of e.Loads sent:
+// a load cut short (or a drop cut short) is refused, never half read.
+func (e *SQLEngine) VerifyLoads(ctx context.Context) error {
+	if err := e.verify(ctx, e.Table, "responses", func(l *LoadRef) int64 { return l.Records }); err != nil {
+		return err
+	}
+	return e.verify(ctx, e.HitsTable, "requests of the other rules", func(l *LoadRef) int64 { return l.Hits })
+}
+
+func (e *SQLEngine) verify(ctx context.Context, table, what string, sent func(*LoadRef) int64) error {
+	if table == "" || e.Loads == nil {
+		return nil
+	}
+	counts, err := e.countRows(ctx, table)
+	if err != nil {
+		return fmt.Errorf("count the loads' %s: %w", what, err)
+	}
+	for i := range e.Loads {
+		l := &e.Loads[i]
+		if counts[l.ID] != sent(l) {
+			return loadShort(l.ID, what, sent(l), counts[l.ID])
+		}
+	}
+	return nil
+}
+
+func loadShort(load int, what string, sent, held int64) error {
+	return fmt.Errorf("load %d sent %d %s but the case database holds %d of them: drop it (breachctl load -f CASE --drop %d) and load again", load, sent, what, held, load)
+}
+
+// countRows counts table's rows of each load the lineage reads.
+func (e *SQLEngine) countRows(ctx context.Context, table string) (map[int]int64, error) {
+	var rows []struct {
+		Load int   `db:"load"`
+		N    int64 `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, e.DB, &rows, `SELECT load, count(*) AS n FROM `+table+` WHERE load = ANY($1::int[]) GROUP BY load`, e.loadIDs()); err != nil {
+		return nil, err
+	}
+	out := map[int]int64{}
+	for _, r := range rows {
+		out[r.Load] = r.N
+	}
+	return out, nil
+}
+
 // DownloadHits reads the other rules' requests of e.Loads back into col
 // (ingest --loaded), as if this process had parsed them.
 func (col *Collector) DownloadHits(ctx context.Context, e *SQLEngine) error {
@@ -371,6 +432,9 @@ func (col *Collector) DownloadHits(ctx context.Context, e *SQLEngine) error {
 	files := map[int][]int32{}
 	for _, l := range e.loads() {
 		files[l.ID] = l.Files
+	}
+	if err := e.verify(ctx, e.HitsTable, "requests of the other rules", func(l *LoadRef) int64 { return l.Hits }); err != nil {
+		return err
 	}
 	rows, err := e.DB.QueryContext(ctx, `SELECT load, part, t, file, line, ident, ip, ref, key, status, route, flags FROM `+e.HitsTable+
 		` WHERE load = ANY($1::int[])`, e.loadIDs())
@@ -442,8 +506,15 @@ func (e *SQLEngine) lineage(ctx context.Context, col *Collector, r *rules) (m *m
 		m.unknwn += s.unknown
 	}
 	col.sinks = nil
-	if err := e.DB.GetContext(ctx, &m.responses, `SELECT count(*) FROM `+e.Table+` WHERE load = ANY($1::int[])`, e.loadIDs()); err != nil {
+	counts, err := e.countRows(ctx, e.Table)
+	if err != nil {
 		return nil, nil, fmt.Errorf("count the records: %w", err)
+	}
+	for _, l := range e.loads() {
+		if e.Loads != nil && counts[l.ID] != l.Records {
+			return nil, nil, loadShort(l.ID, "responses", l.Records, counts[l.ID])
+		}
+		m.responses += counts[l.ID]
 	}
 	rows, err := e.DB.QueryContext(ctx, fmt.Sprintf(CandidatesSQL, e.Table)+" ORDER BY c.t, c.load, c.file, c.line", args...)
 	if err != nil {

@@ -83,6 +83,8 @@ type Result struct {
 	Correlation *correlate.Result
 	Elapsed     time.Duration
 	Timings     map[string]time.Duration // read, evidence, group, lineage, resolve, evaluate, store
+	// Loads are the loads an ingest --loaded made the run of.
+	Loads []store.Load
 
 	spooled []string // standard input's spool files
 }
@@ -316,7 +318,7 @@ func ingestRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 			if ld != nil {
 				f := files[i]
 				return st.AddLoadFile(ctx, store.LoadFile{Evidence: store.Evidence{CaseID: c.ID, FileNo: i + 1, Path: logs.TextString(fr.Name),
-					Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format}, Load: ld.engine.Load, Source: f.Source, PathIndex: f.Glob})
+					Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format}, Load: ld.engine.Load, Source: f.Source, PathIndex: f.Glob, AbsPath: f.Path})
 			}
 			return st.AddEvidence(ctx, store.Evidence{CaseID: c.ID, Run: run, FileNo: i + 1, Path: logs.TextString(fr.Name),
 				Bytes: fr.Bytes, SHA256: fr.SHA256, Format: fr.Format})
@@ -554,5 +556,5 @@ func sqlEngine(ctx context.Context, st *store.Store, engine, caseID string, run 
 	}
 	sum := sha256.Sum256([]byte(caseID))
 	return &correlate.SQLEngine{DB: st.DB, Citus: engine == correlate.EngineCitus, Temporary: true,
-		Table: fmt.Sprintf("breachctl.records_%s_%d", hex.EncodeToString(sum[:6]), run)}, nil
+		Table: fmt.Sprintf("breachctl.records_%s_%d", hex.EncodeToString(sum[:16]), run)}, nil
 }

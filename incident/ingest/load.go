@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"github.com/breachctl/breachctl/incident/correlate"
 	"github.com/breachctl/breachctl/incident/logs"
 	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
 // When the logs are on several machines (issue 18), each one runs
@@ -57,7 +59,7 @@ type LoadResult struct {
 // LoadTables are the case's records and hits tables.
 func LoadTables(caseID string) (records, hits string) {
 	sum := sha256.Sum256([]byte(caseID))
-	h := hex.EncodeToString(sum[:6])
+	h := hex.EncodeToString(sum[:16])
 	return "breachctl.loaded_" + h, "breachctl.loaded_hits_" + h
 }
 
@@ -120,6 +122,25 @@ func selectFiles(c *incident.Case, globs []string) ([]incident.InputFile, error)
 	return out, nil
 }
 
+// loadLock is the advisory lock a running load holds (on its own
+// connection, for as long as it runs): a load marked loading whose lock is
+// free belongs to a process that died.
+func loadLock(ctx context.Context, conn *sql.Conn, try bool, caseID string, load int) (bool, error) {
+	if !try {
+		_, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext($1), $2)`, "breachctl load "+caseID, load)
+		return err == nil, err
+	}
+	var ok bool
+	err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext($1), $2)`, "breachctl load "+caseID, load).Scan(&ok)
+	return ok, err
+}
+
+// loadUnlock releases loadLock (the connection goes back to the pool: the
+// lock would outlive the load).
+func loadUnlock(conn *sql.Conn, caseID string, load int) {
+	_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext($1), $2)`, "breachctl load "+caseID, load)
+}
+
 // Load parses this machine's share of the case's logs into a new load.
 func Load(ctx context.Context, st *store.Store, c *incident.Case, opts LoadOptions) (*LoadResult, error) {
 	start := time.Now()
@@ -133,6 +154,14 @@ func Load(ctx context.Context, st *store.Store, c *incident.Case, opts LoadOptio
 	files, err := selectFiles(c, opts.Files)
 	if err != nil {
 		return nil, err
+	}
+	var globs []string
+	for _, f := range files {
+		for _, g := range f.Globs {
+			if !slices.Contains(globs, g) {
+				globs = append(globs, g)
+			}
+		}
 	}
 	parsers, err := logs.CheckCase(c)
 	if err != nil {
@@ -151,14 +180,26 @@ func Load(ctx context.Context, st *store.Store, c *incident.Case, opts LoadOptio
 	if err := st.UpsertCase(ctx, store.Case{ID: c.ID, Title: c.Title, CaseFile: c.Path, CaseFileSHA256: c.SHA256}); err != nil {
 		return nil, err
 	}
-	n, err := st.NewLoad(ctx, store.Load{CaseID: c.ID, Host: host, Engine: opts.Engine, CaseFileSHA256: c.SHA256, MarginSeconds: int(opts.Margin / time.Second)})
+	n, err := st.NewLoad(ctx, store.Load{CaseID: c.ID, Host: host, Engine: opts.Engine, CaseFileSHA256: c.SHA256,
+		MarginMS: opts.Margin.Milliseconds(), Globs: globs})
 	if err != nil {
 		return nil, err
 	}
 	eng.Load = n
-	log.Info("load started", "case", c.ID, "load", n, "files", len(files))
+	// The lock says this load is alive until it ends (or its process dies).
+	conn, err := st.DB.Conn(ctx)
+	if err == nil {
+		defer conn.Close()
+		if _, err = loadLock(ctx, conn, false, c.ID, n); err == nil {
+			defer loadUnlock(conn, c.ID, n)
+		}
+	}
+	var res *Result
 	ld := &loadTarget{engine: eng}
-	res, err := ingestRun(ctx, st, c, 0, files, parsers, opts.Options, log, ld)
+	if err == nil {
+		log.Info("load started", "case", c.ID, "load", n, "files", len(files))
+		res, err = ingestRun(ctx, st, c, 0, files, parsers, opts.Options, log, ld)
+	}
 	l := store.Load{CaseID: c.ID, Load: n, State: store.LoadDone, Records: ld.uploaded.Records, Hits: ld.uploaded.Hits,
 		PrivateOrigin: ld.uploaded.Origin, PrivateUnknown: ld.uploaded.Unknown}
 	var te *TruncatedError
@@ -171,34 +212,90 @@ func Load(ctx context.Context, st *store.Store, c *incident.Case, opts LoadOptio
 	case err != nil:
 		l.State = store.LoadFailed
 	}
-	if l.State != store.LoadDone {
+	bg := context.WithoutCancel(ctx)
+	ferr := st.FinishLoad(bg, l, err)
+	dropped := errors.Is(ferr, store.ErrLoadDropped)
+	var derr error
+	if l.State != store.LoadDone || dropped {
 		// Nothing of a load that did not finish is used: its records go.
-		if derr := eng.Drop(context.WithoutCancel(ctx), n); derr != nil {
-			log.Warn("could not remove the records of an unfinished load", "load", n, "err", derr)
-		}
+		derr = eng.Drop(bg, n)
 	}
-	if ferr := st.FinishLoad(context.WithoutCancel(ctx), l, err); ferr != nil && err == nil {
-		err = ferr
+	removed := "its records were removed"
+	if derr != nil {
+		removed = fmt.Sprintf("its records could not be removed (%v): remove them with breachctl load -f CASE --drop %d", derr, n)
 	}
 	var out *LoadResult
 	if res != nil {
 		res.Elapsed = time.Since(start)
 		out = &LoadResult{Result: *res, Load: n, Uploaded: ld.uploaded}
 	}
-	if ie := (*InterruptedError)(nil); errors.As(err, &ie) {
-		return out, fmt.Errorf("load %d is marked interrupted; its records were removed (load again)", n)
+	var ie *InterruptedError
+	switch {
+	case dropped:
+		return out, fmt.Errorf("load %d was dropped (load --drop) while it ran; %s", n, removed)
+	case errors.As(err, &ie):
+		return out, fmt.Errorf("load %d is marked interrupted; %s (load again)", n, removed)
+	case err != nil:
+		return out, fmt.Errorf("load %d is marked failed; %s: %w", n, removed, err)
+	case ferr != nil:
+		return out, ferr
 	}
-	return out, err
+	return out, nil
 }
 
-// DropLoad removes a load: its records, its requests and its record.
+// ErrStillLoading: a load to drop is running.
+var ErrStillLoading = errors.New("still loading")
+
+// DropLoad removes a load's records and requests and marks it dropped (it
+// is still listed; its number is not used again). A load still running is
+// refused (ErrStillLoading); one whose process died is dropped. When no
+// load is left, the case's records tables go too.
 func DropLoad(ctx context.Context, st *store.Store, caseID string, load int) error {
-	records, hits := LoadTables(caseID)
-	e := &correlate.SQLEngine{DB: st.DB, Table: records, HitsTable: hits}
-	if err := e.Drop(ctx, load); err != nil {
+	loads, err := st.ListLoads(ctx, caseID)
+	if err != nil {
 		return err
 	}
-	return st.DropLoad(ctx, caseID, load)
+	i := slices.IndexFunc(loads, func(l store.Load) bool { return l.Load == load })
+	if i < 0 {
+		return fmt.Errorf("case %s has no load %d (breachctl load -f CASE --list shows them): %w", caseID, load, store.ErrNotFound)
+	}
+	if l := loads[i]; l.State == store.LoadLoading {
+		conn, err := st.DB.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		free, err := loadLock(ctx, conn, true, caseID, load)
+		if err != nil {
+			return err
+		}
+		if !free {
+			return fmt.Errorf("load %d (host %s, started %s) is still loading: wait for it to end, or stop it, then drop it: %w",
+				load, textsafe.Term(l.Host), l.StartedAt.UTC().Format(time.RFC3339), ErrStillLoading)
+		}
+		// Its process died: the lock is held until the load is marked.
+		defer loadUnlock(conn, caseID, load)
+	}
+	// Marked first: a drop cut short leaves a load nobody uses, never a
+	// done load with part of its records. (An ingest --loaded using it
+	// holds its row: the mark waits for that run to end.)
+	if err := st.DropLoad(ctx, caseID, load); err != nil {
+		return err
+	}
+	records, hits := LoadTables(caseID)
+	e := &correlate.SQLEngine{DB: st.DB, Table: records, HitsTable: hits}
+	live := 0
+	for _, l := range loads {
+		if l.Load != load && (l.State == store.LoadDone || l.State == store.LoadLoading) {
+			live++
+		}
+	}
+	if live == 0 {
+		// Nothing left to correlate: the tables (and their dead rows,
+		// identities as logged) go.
+		e.Temporary = true
+	}
+	return e.Drop(ctx, load)
 }
 
 // LoadProblemError says why the loads cannot be correlated as they are.
@@ -215,32 +312,50 @@ func checkLoads(c *incident.Case, loads []store.Load, files []store.LoadFile, en
 	if len(loads) == 0 {
 		return 0, nil, fmt.Errorf("case %s has no loads: run breachctl load -f CASE --engine %s on each machine that holds logs first", c.ID, engine)
 	}
+	covered := map[string]bool{}
 	for _, l := range loads {
+		host := textsafe.Term(l.Host)
 		switch {
+		case l.State == store.LoadLoading:
+			problems = append(problems, fmt.Sprintf("load %d (host %s) is still loading: wait for it (a load whose process died is dropped with breachctl load -f CASE --drop %d, then loaded again)", l.Load, host, l.Load))
 		case l.State != store.LoadDone:
-			problems = append(problems, fmt.Sprintf("load %d (host %s) is %s: load that machine's files again, and drop it (breachctl load -f CASE --drop %d)", l.Load, l.Host, l.State, l.Load))
+			problems = append(problems, fmt.Sprintf("load %d (host %s) is %s: load that machine's files again, and drop it (breachctl load -f CASE --drop %d)", l.Load, host, l.State, l.Load))
 		case l.CaseFileSHA256 != c.SHA256:
-			problems = append(problems, fmt.Sprintf("load %d (host %s) was made from another version of the case file (SHA-256 %.12s…, now %.12s…): the routes, window and rules decide what a load keeps; drop it and load again", l.Load, l.Host, l.CaseFileSHA256, c.SHA256))
+			problems = append(problems, fmt.Sprintf("load %d (host %s) was made from another version of the case file (SHA-256 %.12s…, now %.12s…): the routes, window and rules decide what a load keeps; drop it and load again", l.Load, host, l.CaseFileSHA256, c.SHA256))
 		case l.Engine != engine:
-			problems = append(problems, fmt.Sprintf("load %d (host %s) was made with --engine %s, not %s", l.Load, l.Host, l.Engine, engine))
-		case l.MarginSeconds != loads[0].MarginSeconds:
-			problems = append(problems, fmt.Sprintf("load %d (host %s) kept lines within %ds of the window, load %d within %ds: load again with the same --margin", l.Load, l.Host, l.MarginSeconds, loads[0].Load, loads[0].MarginSeconds))
+			problems = append(problems, fmt.Sprintf("load %d (host %s) was made with --engine %s: run ingest --loaded with --engine %s, or drop it and load again with --engine %s", l.Load, host, l.Engine, l.Engine, engine))
+		case l.MarginMS != loads[0].MarginMS:
+			problems = append(problems, fmt.Sprintf("load %d (host %s) kept lines within %s of the window, load %d within %s: load again with the same --margin", l.Load, host,
+				time.Duration(l.MarginMS)*time.Millisecond, loads[0].Load, time.Duration(loads[0].MarginMS)*time.Millisecond))
+		}
+		for _, g := range l.Globs {
+			covered[g] = true
 		}
 		ids = append(ids, l.Load)
+	}
+	// Every glob of the case file found a file on some machine: a machine
+	// never loaded would otherwise go unnoticed (one ingest refuses a glob
+	// that matches nothing).
+	for i, src := range c.Logs {
+		for j, g := range src.Paths {
+			if g != "-" && !covered[fmt.Sprintf("%d.%d", i, j)] {
+				problems = append(problems, fmt.Sprintf("logs[%d].paths[%d] %q found no file in any load: run breachctl load on the machine that holds those files, or remove the entry", i, j, g))
+			}
+		}
 	}
 	// A file loaded twice would count its lines, and its views, twice.
 	seen := map[string]store.LoadFile{}
 	hostOf := map[int]string{}
 	for _, l := range loads {
-		hostOf[l.Load] = l.Host
+		hostOf[l.Load] = textsafe.Term(l.Host)
 	}
 	for _, f := range files {
-		if f.Bytes == 0 {
-			continue
+		if f.Parsed == 0 {
+			continue // no record: the same empty (or header-only) file anywhere changes nothing
 		}
 		if g, ok := seen[f.SHA256]; ok {
 			problems = append(problems, fmt.Sprintf("%s (load %d, host %s) and %s (load %d, host %s) hold the same bytes (SHA-256 %.12s…): a file loaded twice counts its lines twice; drop one load (breachctl load -f CASE --drop %d)",
-				g.Path, g.Load, hostOf[g.Load], f.Path, f.Load, hostOf[f.Load], f.SHA256, f.Load))
+				textsafe.Term(g.Path), g.Load, hostOf[g.Load], textsafe.Term(f.Path), f.Load, hostOf[f.Load], f.SHA256, f.Load))
 			continue
 		}
 		seen[f.SHA256] = f
@@ -248,7 +363,7 @@ func checkLoads(c *incident.Case, loads []store.Load, files []store.LoadFile, en
 	if len(problems) > 0 {
 		return 0, nil, &LoadProblemError{Problems: problems}
 	}
-	return time.Duration(loads[0].MarginSeconds) * time.Second, ids, nil
+	return time.Duration(loads[0].MarginMS) * time.Millisecond, ids, nil
 }
 
 // RunLoaded correlates every load of the case into a new run (ingest
@@ -262,6 +377,16 @@ func RunLoaded(ctx context.Context, st *store.Store, c *incident.Case, opts Opti
 	eng, err := engineFor(ctx, st, opts.Engine, c.ID)
 	if err != nil {
 		return nil, err
+	}
+	// The loads' rows are held for the whole run: a drop (which marks the
+	// row first) waits for it, so the records read are the loads checked.
+	hold, err := st.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer hold.Rollback() //nolint:errcheck // it only holds row locks
+	if _, err := hold.ExecContext(ctx, `SELECT 1 FROM breachctl.loads WHERE case_id = $1 AND state <> 'dropped' FOR SHARE`, c.ID); err != nil {
+		return nil, fmt.Errorf("hold the loads: %w", err)
 	}
 	loads, err := st.ListLoads(ctx, c.ID)
 	if err != nil {
@@ -288,6 +413,13 @@ func RunLoaded(ctx context.Context, st *store.Store, c *incident.Case, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	for _, l := range loads {
+		eng.Loads = append(eng.Loads, correlate.LoadRef{ID: l.Load, Origin: l.PrivateOrigin, Unknwn: l.PrivateUnknown, Records: l.Records, Hits: l.Hits})
+	}
+	// Every load's rows are all there (checked again as they are read).
+	if err := eng.VerifyLoads(ctx); err != nil {
+		return nil, err
+	}
 	if err := st.UpsertCase(ctx, store.Case{ID: c.ID, Title: c.Title, CaseFile: c.Path, CaseFileSHA256: c.SHA256}); err != nil {
 		return nil, err
 	}
@@ -297,6 +429,7 @@ func RunLoaded(ctx context.Context, st *store.Store, c *incident.Case, opts Opti
 	}
 	log.Info("ingest of loads started", "case", c.ID, "run", run, "loads", len(ids), "files", len(files))
 	res, err := loadedRun(ctx, st, c, run, col, eng, loads, files, opts, log)
+	res.Loads = loads
 	state := store.RunDone
 	var te *TruncatedError
 	switch {
@@ -316,7 +449,7 @@ func RunLoaded(ctx context.Context, st *store.Store, c *incident.Case, opts Opti
 	if state == store.RunInterrupted {
 		runErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	if lerr := st.SetRunLoads(ctx, c.ID, run, ids); lerr != nil && err == nil {
+	if lerr := st.SetRunLoads(context.WithoutCancel(ctx), c.ID, run, ids); lerr != nil && err == nil {
 		err = lerr
 	}
 	if ferr := st.FinishRun(context.WithoutCancel(ctx), c.ID, run, state, res.Totals, summary, runErr); ferr != nil && err == nil {
@@ -332,9 +465,6 @@ func loadedRun(ctx context.Context, st *store.Store, c *incident.Case, run int, 
 	loads []store.Load, files []store.LoadFile, opts Options, log *slog.Logger) (*Result, error) {
 	res := &Result{Run: run, Timings: map[string]time.Duration{}}
 	refs := map[int]*correlate.LoadRef{}
-	for _, l := range loads {
-		eng.Loads = append(eng.Loads, correlate.LoadRef{ID: l.Load, Origin: l.PrivateOrigin, Unknwn: l.PrivateUnknown, Records: l.Records})
-	}
 	for i := range eng.Loads {
 		refs[eng.Loads[i].ID] = &eng.Loads[i]
 	}

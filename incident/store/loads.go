@@ -28,7 +28,8 @@ type Load struct {
 	Host           string         `db:"host"`
 	Engine         string         `db:"engine"`
 	CaseFileSHA256 string         `db:"case_file_sha256"`
-	MarginSeconds  int            `db:"margin_seconds"`
+	MarginMS       int64          `db:"margin_ms"`
+	Globs          pq.StringArray `db:"globs"`
 	State          string         `db:"state"`
 	Error          sql.NullString `db:"error"`
 	Records        int64          `db:"records"`
@@ -48,6 +49,7 @@ type LoadFile struct {
 	Load      int    `db:"load"`
 	Source    int    `db:"source"`
 	PathIndex int    `db:"path_index"`
+	AbsPath   string `db:"abs_path"`
 	ReadError string `db:"read_error"`
 }
 
@@ -68,9 +70,9 @@ func (s *Store) NewLoad(ctx context.Context, l Load) (int, error) {
 	}
 	var n int
 	if err := tx.GetContext(ctx, &n, `
-		INSERT INTO breachctl.loads (case_id, load, host, engine, case_file_sha256, margin_seconds)
-		SELECT $1, coalesce(max(load), 0) + 1, $2, $3, $4, $5 FROM breachctl.loads WHERE case_id = $1
-		RETURNING load`, l.CaseID, l.Host, l.Engine, l.CaseFileSHA256, l.MarginSeconds); err != nil {
+		INSERT INTO breachctl.loads (case_id, load, host, engine, case_file_sha256, margin_ms, globs)
+		SELECT $1, coalesce(max(load), 0) + 1, $2, $3, $4, $5, $6 FROM breachctl.loads WHERE case_id = $1
+		RETURNING load`, l.CaseID, l.Host, l.Engine, l.CaseFileSHA256, l.MarginMS, l.Globs); err != nil {
 		return 0, fmt.Errorf("start a load of case %s: %w", l.CaseID, err)
 	}
 	return n, tx.Commit()
@@ -79,8 +81,8 @@ func (s *Store) NewLoad(ctx context.Context, l Load) (int, error) {
 // AddLoadFile records a file (path, size, hash, format, where the case
 // file found it) before it is parsed.
 func (s *Store) AddLoadFile(ctx context.Context, f LoadFile) error {
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO breachctl.load_files (case_id, load, file_no, source, path_index, path, bytes, sha256, format)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, f.CaseID, f.Load, f.FileNo, f.Source, f.PathIndex, f.Path, f.Bytes, f.SHA256, f.Format)
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO breachctl.load_files (case_id, load, file_no, source, path_index, path, abs_path, bytes, sha256, format)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, f.CaseID, f.Load, f.FileNo, f.Source, f.PathIndex, f.Path, f.AbsPath, f.Bytes, f.SHA256, f.Format)
 	if err != nil {
 		return fmt.Errorf("record evidence %s: %w", f.Path, err)
 	}
@@ -105,17 +107,24 @@ func (s *Store) FinishLoadFile(ctx context.Context, f LoadFile) error {
 	return nil
 }
 
-// FinishLoad records how a load ended and what it sent.
+// ErrLoadDropped: the load was dropped while it ran.
+var ErrLoadDropped = errors.New("the load was dropped while it ran")
+
+// FinishLoad records how a load ended and what it sent. A load dropped
+// meanwhile stays dropped: ErrLoadDropped.
 func (s *Store) FinishLoad(ctx context.Context, l Load, loadErr error) error {
 	var msg sql.NullString
 	if loadErr != nil {
 		msg = sql.NullString{String: loadErr.Error(), Valid: true}
 	}
-	_, err := s.DB.ExecContext(ctx, `UPDATE breachctl.loads SET state = $3, error = $4, records = $5, hits = $6,
-		private_origin = $7, private_unknown = $8, finished_at = now() WHERE case_id = $1 AND load = $2`,
+	res, err := s.DB.ExecContext(ctx, `UPDATE breachctl.loads SET state = $3, error = $4, records = $5, hits = $6,
+		private_origin = $7, private_unknown = $8, finished_at = now() WHERE case_id = $1 AND load = $2 AND state = 'loading'`,
 		l.CaseID, l.Load, l.State, msg, l.Records, l.Hits, l.PrivateOrigin, l.PrivateUnknown)
 	if err != nil {
 		return fmt.Errorf("finish load %d: %w", l.Load, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("load %d: %w", l.Load, ErrLoadDropped)
 	}
 	return nil
 }
@@ -123,7 +132,7 @@ func (s *Store) FinishLoad(ctx context.Context, l Load, loadErr error) error {
 // ListLoads returns the case's loads in order.
 func (s *Store) ListLoads(ctx context.Context, caseID string) ([]Load, error) {
 	var ls []Load
-	err := s.DB.SelectContext(ctx, &ls, `SELECT l.case_id, l.load, l.host, l.engine, l.case_file_sha256, l.margin_seconds, l.state, l.error,
+	err := s.DB.SelectContext(ctx, &ls, `SELECT l.case_id, l.load, l.host, l.engine, l.case_file_sha256, l.margin_ms, l.globs, l.state, l.error,
 		l.records, l.hits, l.private_origin, l.private_unknown, l.started_at, l.finished_at,
 		(SELECT count(*) FROM breachctl.load_files f WHERE f.case_id = l.case_id AND f.load = l.load) AS files,
 		(SELECT coalesce(sum(lines), 0) FROM breachctl.load_files f WHERE f.case_id = l.case_id AND f.load = l.load) AS lines
@@ -139,9 +148,9 @@ func (s *Store) ListLoads(ctx context.Context, caseID string) ([]Load, error) {
 // path.
 func (s *Store) LoadFiles(ctx context.Context, caseID string, loads []int) ([]LoadFile, error) {
 	var fs []LoadFile
-	err := s.DB.SelectContext(ctx, &fs, `SELECT case_id, load, file_no, source, path_index, path, bytes, sha256, format, compressed, truncated,
+	err := s.DB.SelectContext(ctx, &fs, `SELECT case_id, load, file_no, source, path_index, path, abs_path, bytes, sha256, format, compressed, truncated,
 		read_error, lines, parsed, rejected, outside_window, rejects, unknown_cache, recorded_at
-		FROM breachctl.load_files WHERE case_id = $1 AND load = ANY($2::int[]) ORDER BY source, path_index, path COLLATE "C", load, file_no`,
+		FROM breachctl.load_files WHERE case_id = $1 AND load = ANY($2::int[]) ORDER BY source, path_index, abs_path COLLATE "C", load, file_no`,
 		caseID, pq.Array(loads))
 	if err != nil {
 		return nil, fmt.Errorf("files of the loads of case %s: %w", caseID, err)

@@ -14,7 +14,11 @@ CREATE TABLE breachctl.loads (
     host             text NOT NULL,
     engine           text NOT NULL,
     case_file_sha256 text NOT NULL,
-    margin_seconds   integer NOT NULL,
+    margin_ms        bigint NOT NULL,
+    -- The logs[].paths globs that found a file loaded here, as "i.j":
+    -- ingest --loaded refuses a glob that no load covers (a machine that
+    -- was never loaded).
+    globs            text[] NOT NULL DEFAULT '{}',
     state            text NOT NULL DEFAULT 'loading' CHECK (state IN ('loading', 'done', 'failed', 'interrupted', 'dropped')),
     error            text,
     records          bigint NOT NULL DEFAULT 0,
@@ -27,8 +31,9 @@ CREATE TABLE breachctl.loads (
 );
 
 -- A loaded file: source is its logs[] entry, path_index the entry's
--- paths[] glob that found it, so that ingest --loaded numbers the files as
--- one ingest of them all would.
+-- paths[] glob that found it and abs_path where the glob found it, so that
+-- ingest --loaded numbers the files as one ingest of them all would; path
+-- is as a run's evidence shows it (relative to the case file).
 CREATE TABLE breachctl.load_files (
     case_id         text NOT NULL,
     load            integer NOT NULL,
@@ -36,6 +41,7 @@ CREATE TABLE breachctl.load_files (
     source          integer NOT NULL,
     path_index      integer NOT NULL,
     path            text NOT NULL,
+    abs_path        text NOT NULL,
     bytes           bigint NOT NULL,
     sha256          text NOT NULL,
     format          text NOT NULL,
