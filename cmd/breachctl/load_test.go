@@ -238,7 +238,6 @@ func TestLoadedCitus(t *testing.T) {
 	}
 }
 
-
 // TestLoadCustody: what could make a run of loads quietly count less is
 // refused — a glob of the case file that no load covers (a machine never
 // loaded), a load still running, a load whose records are not all there —
