@@ -200,13 +200,25 @@ func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (
 	}
 	log.Info("ingest started", "case", c.ID, "run", run, "files", len(files))
 	res, err := ingestRun(ctx, st, c, run, files, parsers, opts, log, nil)
+	err = endRun(ctx, st, c.ID, run, res, err, opts.AllowTruncated, nil)
+	if res != nil {
+		res.Elapsed = time.Since(start)
+	}
+	return res, err
+}
+
+// endRun records how a run ended — done (a truncated input accepted by
+// AllowTruncated too), interrupted or failed — with its totals and
+// summary, and gives the error to report. loads, when set, are the loads
+// the run was made of.
+func endRun(ctx context.Context, st *store.Store, caseID string, run int, res *Result, err error, allowTruncated bool, loads []int) error {
 	state := store.RunDone
 	var te *TruncatedError
 	switch {
 	case err != nil && ctx.Err() != nil:
 		state = store.RunInterrupted
 		err = interrupted(ctx, run, err)
-	case errors.As(err, &te) && opts.AllowTruncated:
+	case errors.As(err, &te) && allowTruncated:
 		err = nil
 	case err != nil:
 		state = store.RunFailed
@@ -223,13 +235,16 @@ func Run(ctx context.Context, st *store.Store, c *incident.Case, opts Options) (
 	if state == store.RunInterrupted {
 		runErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	if ferr := st.FinishRun(ctx, c.ID, run, state, totals, summary, runErr); ferr != nil && err == nil {
+	bg := context.WithoutCancel(ctx)
+	if loads != nil {
+		if lerr := st.SetRunLoads(bg, caseID, run, loads); lerr != nil && err == nil {
+			err = lerr
+		}
+	}
+	if ferr := st.FinishRun(bg, caseID, run, state, totals, summary, runErr); ferr != nil && err == nil {
 		err = ferr
 	}
-	if res != nil {
-		res.Elapsed = time.Since(start)
-	}
-	return res, err
+	return err
 }
 
 // ingestRun reads the files into run (none: a Scan), or into a load when

@@ -430,31 +430,7 @@ func RunLoaded(ctx context.Context, st *store.Store, c *incident.Case, opts Opti
 	log.Info("ingest of loads started", "case", c.ID, "run", run, "loads", len(ids), "files", len(files))
 	res, err := loadedRun(ctx, st, c, run, col, eng, loads, files, opts, log)
 	res.Loads = loads
-	state := store.RunDone
-	var te *TruncatedError
-	switch {
-	case err != nil && ctx.Err() != nil:
-		state = store.RunInterrupted
-		err = interrupted(ctx, run, err)
-	case errors.As(err, &te) && opts.AllowTruncated:
-		err = nil
-	case err != nil:
-		state = store.RunFailed
-	}
-	var summary any
-	if res.Correlation != nil {
-		summary = res.Correlation.Summary
-	}
-	runErr := err
-	if state == store.RunInterrupted {
-		runErr = fmt.Errorf("interrupted: %w", context.Cause(ctx))
-	}
-	if lerr := st.SetRunLoads(context.WithoutCancel(ctx), c.ID, run, ids); lerr != nil && err == nil {
-		err = lerr
-	}
-	if ferr := st.FinishRun(context.WithoutCancel(ctx), c.ID, run, state, res.Totals, summary, runErr); ferr != nil && err == nil {
-		err = ferr
-	}
+	err = endRun(ctx, st, c.ID, run, res, err, opts.AllowTruncated, ids)
 	res.Elapsed = time.Since(start)
 	return res, err
 }

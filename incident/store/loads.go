@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -91,12 +90,7 @@ func (s *Store) AddLoadFile(ctx context.Context, f LoadFile) error {
 
 // FinishLoadFile stores a loaded file's line accounting.
 func (s *Store) FinishLoadFile(ctx context.Context, f LoadFile) error {
-	if len(f.RejectsJSON) == 0 {
-		f.RejectsJSON = json.RawMessage("[]")
-	}
-	if len(f.UnknownCacheJSON) == 0 {
-		f.UnknownCacheJSON = json.RawMessage("{}")
-	}
+	f.RejectsJSON, f.UnknownCacheJSON = jsonOr(f.RejectsJSON, "[]"), jsonOr(f.UnknownCacheJSON, "{}")
 	_, err := s.DB.ExecContext(ctx, `UPDATE breachctl.load_files SET compressed = $4, truncated = $5, read_error = $6, lines = $7,
 		parsed = $8, rejected = $9, outside_window = $10, rejects = $11, unknown_cache = $12
 		WHERE case_id = $1 AND load = $2 AND file_no = $3`,

@@ -264,12 +264,7 @@ func (s *Store) AddEvidence(ctx context.Context, e Evidence) error {
 
 // FinishEvidence stores a file's line accounting after it was parsed.
 func (s *Store) FinishEvidence(ctx context.Context, e Evidence) error {
-	if len(e.RejectsJSON) == 0 {
-		e.RejectsJSON = json.RawMessage("[]")
-	}
-	if len(e.UnknownCacheJSON) == 0 {
-		e.UnknownCacheJSON = json.RawMessage("{}")
-	}
+	e.RejectsJSON, e.UnknownCacheJSON = jsonOr(e.RejectsJSON, "[]"), jsonOr(e.UnknownCacheJSON, "{}")
 	_, err := s.DB.ExecContext(ctx, `UPDATE breachctl.evidence SET compressed = $4, truncated = $5, lines = $6,
 		parsed = $7, rejected = $8, outside_window = $9, rejects = $10, unknown_cache = $11
 		WHERE case_id = $1 AND run = $2 AND file_no = $3`,
@@ -290,4 +285,12 @@ func (s *Store) ListEvidence(ctx context.Context, caseID string, run int) ([]Evi
 		return nil, fmt.Errorf("evidence of run %d: %w", run, err)
 	}
 	return es, nil
+}
+
+// jsonOr is v, or def when v is empty.
+func jsonOr(v json.RawMessage, def string) json.RawMessage {
+	if len(v) == 0 {
+		return json.RawMessage(def)
+	}
+	return v
 }
