@@ -31,15 +31,24 @@ type Case struct {
 	FirstSignalAt string `yaml:"first_signal_at"`
 	// DeterminedAt (optional): when the scope (or materiality) was
 	// determined; a run's own determination time overrides it.
-	DeterminedAt string       `yaml:"determined_at"`
-	Organization Organization `yaml:"organization"`
-	CauseKind    string       `yaml:"cause_kind"`
-	Narrative    Narrative    `yaml:"narrative"`
-	Logs         []LogSource  `yaml:"logs"`
-	IdentityKind string       `yaml:"identity_kind"`
-	Users        UsersConfig  `yaml:"users"`
-	Exposure     Exposure     `yaml:"exposure"`
-	Notify       NotifyConfig `yaml:"notify"`
+	DeterminedAt string `yaml:"determined_at"`
+	// MaterialityDeterminedAt, AssessedAt and ClassifiedAt (optional) start
+	// the clocks of the laws that count from a decision, not from
+	// awareness: the SEC's 8-K Item 1.05 (the incident determined
+	// material), Singapore's PDPA (assessed as notifiable), DORA (classified
+	// as major). None may be before discovered_at.
+	MaterialityDeterminedAt string       `yaml:"materiality_determined_at"`
+	AssessedAt              string       `yaml:"assessed_at"`
+	ClassifiedAt            string       `yaml:"classified_at"`
+	Calendar                Calendar     `yaml:"calendar"`
+	Organization            Organization `yaml:"organization"`
+	CauseKind               string       `yaml:"cause_kind"`
+	Narrative               Narrative    `yaml:"narrative"`
+	Logs                    []LogSource  `yaml:"logs"`
+	IdentityKind            string       `yaml:"identity_kind"`
+	Users                   UsersConfig  `yaml:"users"`
+	Exposure                Exposure     `yaml:"exposure"`
+	Notify                  NotifyConfig `yaml:"notify"`
 
 	// Derived when the file is loaded.
 	Path     string         `yaml:"-"` // the case file as given
@@ -54,6 +63,11 @@ type Case struct {
 	// when not given. Some clocks run from a determination, not awareness.
 	FirstSignal time.Time `yaml:"-"`
 	Determined  time.Time `yaml:"-"`
+	// Material, Assessed and Classified: materiality_determined_at,
+	// assessed_at and classified_at, zero when not given.
+	Material   time.Time `yaml:"-"`
+	Assessed   time.Time `yaml:"-"`
+	Classified time.Time `yaml:"-"`
 
 	lines map[string]int // YAML path -> line, for problems found after loading
 
@@ -87,6 +101,38 @@ type Organization struct {
 	Website      string `yaml:"website"`
 	Address      string `yaml:"address"`
 	DPOEmail     string `yaml:"dpo_email"`
+
+	// Scope flags (all optional) for the laws that bind some organisations
+	// only; unset means the law is not taken to apply.
+	USListed    bool   `yaml:"us_listed"`    // SEC registrant: Form 8-K Item 1.05
+	NIS2        string `yaml:"nis2"`         // essential | important: an NIS2 entity
+	DORA        bool   `yaml:"dora"`         // a DORA financial entity
+	NYDFS       bool   `yaml:"nydfs"`        // regulated by NY DFS: 23 NYCRR 500.17
+	GLBANonbank bool   `yaml:"glba_nonbank"` // FTC Safeguards Rule
+	PHRVendor   bool   `yaml:"phr_vendor"`   // FTC Health Breach Notification Rule
+	China       string `yaml:"china"`        // network_operator | cii: CAC reporting measures
+}
+
+// Calendar holds what a business-day count needs and the case file alone
+// can say: the public holidays of each country (ISO 3166-1 alpha-2 key,
+// dates as 2006-01-02), counted in the case's time zone.
+type Calendar struct {
+	Holidays map[string][]string `yaml:"holidays"`
+}
+
+// Holiday reports whether date (2006-01-02) is a listed holiday of country,
+// and whether the case lists any holidays for that country at all.
+func (c *Case) Holiday(country, date string) (holiday, listed bool) {
+	days, ok := c.Calendar.Holidays[country]
+	if !ok {
+		return false, false
+	}
+	for _, d := range days {
+		if d == date {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // Narrative is free text used in reports and notices.
@@ -205,6 +251,8 @@ var (
 	IdentityKinds = []string{"session", "user"}
 	CacheKeyParts = []string{"pop", "host", "path", "query", "method"}
 	Locales       = []string{"ja", "en"}
+	NIS2Kinds     = []string{"essential", "important"}
+	ChinaKinds    = []string{"network_operator", "cii"}
 )
 
 // Problem is one thing wrong with a case file, located by its YAML path and line.
@@ -581,6 +629,10 @@ func (v *validator) check(c *Case) {
 	case !c.Aware.IsZero() && c.Determined.Before(c.Aware):
 		v.at("determined_at", "must not be before discovered_at (the scope is determined after the breach is discovered)")
 	}
+	c.Material = v.afterAware(c, "materiality_determined_at", c.MaterialityDeterminedAt)
+	c.Assessed = v.afterAware(c, "assessed_at", c.AssessedAt)
+	c.Classified = v.afterAware(c, "classified_at", c.ClassifiedAt)
+	v.checkCalendar(c.Calendar)
 
 	if strings.TrimSpace(c.Organization.Name) == "" {
 		v.at("organization.name", "required: the organisation that notifies (it appears in every notice and report)")
@@ -589,6 +641,12 @@ func (v *validator) check(c *Case) {
 	v.email("organization.dpo_email", c.Organization.DPOEmail, false)
 	if w := c.Organization.Website; w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {
 		v.at("organization.website", "%q must be an http:// or https:// address", w)
+	}
+	if k := c.Organization.NIS2; k != "" && !contains(NIS2Kinds, k) {
+		v.at("organization.nis2", "%q is not one of: %s (leave it out when NIS2 does not apply)", k, strings.Join(NIS2Kinds, ", "))
+	}
+	if k := c.Organization.China; k != "" && !contains(ChinaKinds, k) {
+		v.at("organization.china", "%q is not one of: %s (leave it out when the CAC measures do not apply)", k, strings.Join(ChinaKinds, ", "))
 	}
 	if c.CauseKind != "" && !contains(CauseKinds, c.CauseKind) {
 		v.at("cause_kind", "%q is not one of: %s", c.CauseKind, strings.Join(CauseKinds, ", "))
@@ -670,6 +728,42 @@ func (v *validator) timestamp(path, s string, required bool) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// afterAware reads an optional decision time that cannot come before the
+// discovery (a decision about a breach not yet known).
+func (v *validator) afterAware(c *Case, path, s string) time.Time {
+	t := v.timestamp(path, s, false)
+	if !t.IsZero() && !c.Aware.IsZero() && t.Before(c.Aware) {
+		v.at(path, "must not be before discovered_at (the decision is made about a breach already discovered)")
+	}
+	return t
+}
+
+var countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
+
+func (v *validator) checkCalendar(cal Calendar) {
+	for _, country := range sortedKeysOf(cal.Holidays) {
+		p := "calendar.holidays." + country
+		if !countryRe.MatchString(country) {
+			v.at(p, "%q is not an ISO 3166-1 country code in capitals, e.g. US, BR", country)
+			continue
+		}
+		for i, d := range cal.Holidays[country] {
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				v.at(fmt.Sprintf("%s[%d]", p, i), "%q is not a date written 2026-12-25", d)
+			}
+		}
+	}
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (v *validator) email(path, s string, required bool) {

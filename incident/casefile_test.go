@@ -76,6 +76,42 @@ func TestClocks(t *testing.T) {
 	}
 }
 
+// TestScopeAndCalendar: the scope flags, decision clocks and holidays are
+// optional; given, they are read.
+func TestScopeAndCalendar(t *testing.T) {
+	c, err := Parse([]byte(readValid(t)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.Organization; o.USListed || o.NIS2 != "" || o.DORA || o.China != "" || !c.Material.IsZero() || c.Calendar.Holidays != nil {
+		t.Errorf("without the fields: %+v, material %v, calendar %v; want all unset", o, c.Material, c.Calendar)
+	}
+	src := repl("discovered_at:", "materiality_determined_at: 2017-06-23T10:00:00+09:00\nassessed_at: 2017-06-24T10:00:00+09:00\n"+
+		"classified_at: 2017-06-22T16:00:00+09:00\ncalendar: {holidays: {US: [2017-07-04], BR: []}}\ndiscovered_at:")(readValid(t))
+	src = repl("  dpo_email:", "  us_listed: true\n  nis2: essential\n  dora: true\n  nydfs: true\n  glba_nonbank: true\n  phr_vendor: true\n  china: cii\n  dpo_email:")(src)
+	if c, err = Parse([]byte(src), testEnv); err != nil {
+		t.Fatalf("Parse with every field = %v", err)
+	}
+	o := c.Organization
+	if !o.USListed || o.NIS2 != "essential" || !o.DORA || !o.NYDFS || !o.GLBANonbank || !o.PHRVendor || o.China != "cii" {
+		t.Errorf("organization = %+v, want every flag set", o)
+	}
+	if want := time.Date(2017, 6, 23, 1, 0, 0, 0, time.UTC); !c.Material.Equal(want) {
+		t.Errorf("Material = %v, want %v", c.Material, want)
+	}
+	if c.Assessed.IsZero() || c.Classified.IsZero() {
+		t.Errorf("Assessed %v, Classified %v: want both set", c.Assessed, c.Classified)
+	}
+	for _, tc := range []struct {
+		country, date   string
+		holiday, listed bool
+	}{{"US", "2017-07-04", true, true}, {"US", "2017-07-05", false, true}, {"BR", "2017-07-04", false, true}, {"GB", "2017-07-04", false, false}} {
+		if h, l := c.Holiday(tc.country, tc.date); h != tc.holiday || l != tc.listed {
+			t.Errorf("Holiday(%s, %s) = %v, %v; want %v, %v", tc.country, tc.date, h, l, tc.holiday, tc.listed)
+		}
+	}
+}
+
 // TestValidationRules breaks valid.yaml one rule at a time (and several at
 // once) and checks each problem is reported with its path and line.
 func TestValidationRules(t *testing.T) {
@@ -114,6 +150,22 @@ func TestValidationRules(t *testing.T) {
 			[]string{`determined_at (line 7): must not be before window.start`}, []string{"before discovered_at"}},
 		{"determined without offset", repl("discovered_at:", "determined_at: 2017-06-23 10:00\ndiscovered_at:"), nil,
 			[]string{`determined_at (line 7): "2017-06-23 10:00" is not an RFC 3339 time with a UTC offset`}, nil},
+		{"materiality before discovery", repl("discovered_at:", "materiality_determined_at: 2017-06-22T14:40:00+09:00\ndiscovered_at:"), nil,
+			[]string{`materiality_determined_at (line 7): must not be before discovered_at`}, nil},
+		{"assessed not a time", repl("discovered_at:", "assessed_at: soon\ndiscovered_at:"), nil,
+			[]string{`assessed_at (line 7): "soon" is not an RFC 3339 time`}, nil},
+		{"classified before discovery", repl("discovered_at:", "classified_at: 2017-06-22T10:00:00+09:00\ndiscovered_at:"), nil,
+			[]string{`classified_at (line 7): must not be before discovered_at`}, nil},
+		{"bad nis2 kind", repl("  dpo_email:", "  nis2: yes\n  dpo_email:"), nil,
+			[]string{`organization.nis2 (line 15): "yes" is not one of: essential, important`}, nil},
+		{"bad china kind", repl("  dpo_email:", "  china: cii_operator\n  dpo_email:"), nil,
+			[]string{`organization.china (line 15): "cii_operator" is not one of: network_operator, cii`}, nil},
+		{"scope flag not a boolean", repl("  dpo_email:", "  us_listed: nasdaq\n  dpo_email:"), nil,
+			[]string{`organization.us_listed (line 15):`, "must be"}, nil},
+		{"holiday country not a code", repl("discovered_at:", "calendar: {holidays: {usa: [2026-12-25]}}\ndiscovered_at:"), nil,
+			[]string{`calendar.holidays.usa (line 7): "usa" is not an ISO 3166-1 country code`}, nil},
+		{"holiday not a date", repl("discovered_at:", "calendar:\n  holidays:\n    BR: [2026-12-25, 25/12/2026]\ndiscovered_at:"), nil,
+			[]string{`calendar.holidays.BR[1] (line 9): "25/12/2026" is not a date written 2026-12-25`}, nil},
 		{"bad identity", repl("identity: cookie:sid", "identity: header"), nil,
 			[]string{`logs[0].identity (line 24): "header" must be cookie:NAME, field:NAME or remote_user`}, nil},
 		{"no logs", repl(`  - paths: ["logs/*.log"]

@@ -261,14 +261,22 @@ levels, counts) and the case file (discovered_at, determined_at, cause_kind,
 organisation). Each duty names the clock it runs from (FROM; JSON "clock"):
 discovered_at (awareness: most duties), determined_at (Texas: the run's
 determination from 'runs --determine', else the case file's; without one,
-discovered_at), notices_sent (the California AG sample). Duties: APPI (report to the PPC: preliminary and final;
+discovered_at), notices_sent (the California AG sample), and the decision
+clocks materiality_determined_at (SEC), assessed_at (Singapore),
+classified_at (DORA); a missing one falls back to discovered_at and the duty
+says which field to set. Duties: APPI (report to the PPC: preliminary and final;
 notices to individuals), GDPR Art. 33 (72 hours) and Art. 34, California
 (residents within 30 days; the Attorney General sample when more than 500),
-other US states with fixed clocks (NY, CO, FL, WA, TX, DE), and HIPAA when
-health data is involved.
+other US states with fixed clocks (NY, CO, FL, WA, TX, DE) and regulator
+notices (TX, PA, OK, UT), HIPAA when health data is involved; UK GDPR, Korea,
+Singapore, Australia, Canada and Quebec, India (from 13 May 2027), Brazil by
+the people's countries; SEC 8-K, NY DFS, FTC Safeguards and Health Breach
+rules, NIS2, DORA and China's CAC by the case file's organization flags.
+Business days skip weekends and the case file's calendar.holidays.
 
-Status: done, due or overdue on the clock (--now sets it). Notices to
-individuals are done when the delivery ledger shows them all sent.
+Status: done, due, overdue on the clock (--now sets it), or check (no fixed
+deadline: the trigger says what to check). Notices to individuals are done
+when the delivery ledger shows them all sent.
 
 Update notices: people told under an earlier run whose exposure grew in this
 one (a new category, possible -> confirmed) are owed an update notice, due

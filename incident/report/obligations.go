@@ -19,6 +19,11 @@ const (
 	StatusDone    = "done"    // individual notices: every notice in the ledger was sent
 	StatusDue     = "due"     // the deadline has not passed
 	StatusOverdue = "overdue" // the deadline has passed and the duty is not known to be done
+	// StatusCheck: the duty applies but has no deadline the tool can
+	// compute (the law sets no fixed period, the source did not verify
+	// one, or the rule is not yet in force); its Deadline is zero and its
+	// trigger says what to check.
+	StatusCheck = "check"
 )
 
 // Clocks: the time a duty's deadline runs from (Obligation.Clock).
@@ -27,6 +32,14 @@ const (
 	ClockDetermined  = "determined_at"   // the scope or materiality determined: the run's, else the case file's
 	ClockFirstSignal = "first_signal_at" // the first sign of the incident
 	ClockNoticesSent = "notices_sent"    // the notices to individuals, per the ledger
+	// The decisions some 2023-2026 laws count from (case-file fields of the
+	// same names); a missing one falls back to discovered_at, the earliest
+	// it can be, and the trigger names the field to set.
+	ClockMaterial   = "materiality_determined_at" // SEC 8-K Item 1.05
+	ClockAssessed   = "assessed_at"               // Singapore PDPA: assessed as notifiable
+	ClockClassified = "classified_at"             // DORA: classified as major
+	// ClockNone: no clock; the duty's status is StatusCheck.
+	ClockNone = "none"
 )
 
 // Recipients of a duty.
@@ -47,9 +60,9 @@ type Obligation struct {
 	People    int    // people in the duty's scope, confirmed + possible
 	Confirmed int
 	Possible  int
-	Deadline  time.Time // in the case's time zone; computed from the case, never from the clock
+	Deadline  time.Time // in the case's time zone; computed from the case, never from the clock; zero: none (StatusCheck)
 	Clock     string    // what the deadline runs from: ClockDiscovered, ClockDetermined, ...
-	Status    string    // StatusDone, StatusDue or StatusOverdue at Input.Now
+	Status    string    // StatusDone, StatusDue, StatusOverdue or StatusCheck at Input.Now
 	DoneAt    time.Time // when done: the last notice sent
 
 	update bool // an update-notice duty: its status comes from Input.Updates
@@ -68,16 +81,28 @@ func Obligations(in Input) []Obligation {
 	out = append(out, gdprDuties(in)...)
 	out = append(out, usStateDuties(in)...)
 	out = append(out, hipaaDuties(in)...)
+	out = append(out, usFederalDuties(in)...)
+	out = append(out, ukDuties(in)...)
+	out = append(out, euSectorDuties(in)...)
+	out = append(out, asiaPacificDuties(in)...)
+	out = append(out, americasDuties(in)...)
+	out = append(out, chinaDuties(in)...)
 
 	loc := caseLoc(in.Case)
 	done, doneAt := noticesDone(in)
 	for i := range out {
 		o := &out[i]
-		o.Deadline = o.Deadline.In(loc)
+		if !o.Deadline.IsZero() {
+			o.Deadline = o.Deadline.In(loc)
+		}
 		switch {
 		case o.update && o.due == 0:
 			o.Status = StatusDone
 			o.DoneAt = o.DoneAt.In(loc)
+		case o.Deadline.IsZero() && o.To == ToIndividuals && !o.update && done:
+			o.Status, o.DoneAt = StatusDone, doneAt.In(loc)
+		case o.Deadline.IsZero():
+			o.Status = StatusCheck
 		case o.update && in.Now.After(o.Deadline):
 			o.Status = StatusOverdue
 		case o.update:
@@ -90,7 +115,14 @@ func Obligations(in Input) []Obligation {
 			o.Status = StatusDue
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Deadline.Before(out[j].Deadline) })
+	// Soonest first; duties without a deadline last.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Deadline, out[j].Deadline
+		if a.IsZero() || b.IsZero() {
+			return !a.IsZero() && b.IsZero()
+		}
+		return a.Before(b)
+	})
 	return out
 }
 
@@ -257,13 +289,22 @@ func isEU(a *store.AffectedAccount) bool { return incident.EUCountries[countryOf
 
 func checkGDPR(in Input) gdprCheck {
 	g := gdprCheck{EU: tallyOf(in.Affected, isEU)}
-	if cats := g.EU.has(func(i incident.CategoryInfo) bool { return i.Financial || i.Sensitive || i.Identifier }); len(cats) > 0 {
-		g.Reasons = append(g.Reasons, "financial, special-category or identifier data: "+joinCats("en", cats, g.EU.ByCategory))
-	}
-	if g.EU.Confirmed > 0 {
-		g.Reasons = append(g.Reasons, fmt.Sprintf("confirmed exposure to another party for %s", people("en", g.EU.Confirmed)))
-	}
+	g.Reasons = highRisk(g.EU)
 	return g
+}
+
+// highRisk says why the risk to the people of t is high (GDPR Art. 34 and
+// the laws that mirror it): financial, special-category or identifier data
+// exposed, or any exposure confirmed. Empty when it is not.
+func highRisk(t tally) []string {
+	var r []string
+	if cats := t.has(func(i incident.CategoryInfo) bool { return i.Financial || i.Sensitive || i.Identifier }); len(cats) > 0 {
+		r = append(r, "financial, special-category or identifier data: "+joinCats("en", cats, t.ByCategory))
+	}
+	if t.Confirmed > 0 {
+		r = append(r, fmt.Sprintf("confirmed exposure to another party for %s", people("en", t.Confirmed)))
+	}
+	return r
 }
 
 func (g gdprCheck) deadline(c *incident.Case) time.Time { return c.Aware.Add(72 * time.Hour) }
@@ -310,8 +351,9 @@ func regionListOf(m map[string]int, esc func(string) string) string {
 
 // ---------------------------------------------------------------- US states
 
-// usState is a US state law with a fixed clock to individuals
-// (REGULATIONS.md, dataprotectionreport.com Nov 2025).
+// usState is a US state law: a fixed clock to individuals
+// (REGULATIONS.md, dataprotectionreport.com Nov 2025) and, for some, a
+// regulator notice (LAWS-2023-2026.md).
 //
 // Reading: a state's law is taken to apply when any affected person's
 // region is that state. The statutes only cover "personal information" as
@@ -321,33 +363,71 @@ func regionListOf(m map[string]int, esc func(string) string) string {
 // listed either way for counsel to confirm.
 type usState struct {
 	Region, Name, Cite string
-	Days               int // to individuals, calendar days from discovery (or Clock)
-	AGOver             int // a regulator notice when more than AGOver residents (0: none encoded)
-	AGDays             int
-	AGName, AGCite     string
-	Note               string
+	// Days to individuals, calendar days from discovery (or Clock); 0: the
+	// sources give no fixed period, and no residents' duty is listed.
+	Days int
+	Note string
 	// Clock: what the residents' deadline runs from; "" is discovery.
 	// Texas counts from the determination that the breach occurred
 	// (LAWS-2023-2026.md).
 	Clock string
+	AG    *usAG
 }
+
+// usAG is a state's notice to its Attorney General (or another office).
+type usAG struct {
+	Min        int    // residents at least
+	Threshold  string // how the statute says it: "more than 500", "250 or more"
+	Name, Cite string
+	Days       int // calendar days from From; 0 with From ClockNone: not verified
+	// From: ClockDiscovered, ClockDetermined, ClockNoticesSent (Days after
+	// the last notice), agConcurrent (with the notices) or ClockNone.
+	From   string
+	Report string // the report kind that serves it, if any
+	Note   string
+}
+
+// agConcurrent: the regulator notice goes with the notices to residents.
+const agConcurrent = "concurrent"
 
 var usStates = []usState{
 	{Region: "US-CA", Name: "California", Cite: "Cal. Civ. Code §1798.82", Days: 30,
-		AGOver: 500, AGName: "Attorney General (sample notice)", AGCite: "§1798.82(f)"},
-	{Region: "US-NY", Name: "New York", Cite: "N.Y. Gen. Bus. Law §899-aa", Days: 30},
+		AG: &usAG{Min: 501, Threshold: "more than 500", Name: "Attorney General (sample notice)", Cite: "§1798.82(f)",
+			Days: caAGDays, From: ClockNoticesSent, Report: "us-ca-ag"}},
+	{Region: "US-NY", Name: "New York", Cite: "N.Y. Gen. Bus. Law §899-aa", Days: 30,
+		Note: " (as amended Dec 2024: the scope-determination exception is removed; a law-enforcement delay is kept)"},
 	{Region: "US-CO", Name: "Colorado", Cite: "C.R.S. §6-1-716", Days: 30},
 	{Region: "US-FL", Name: "Florida", Cite: "Fla. Stat. §501.171", Days: 30},
 	{Region: "US-WA", Name: "Washington", Cite: "RCW 19.255.010", Days: 30,
-		AGOver: 500, AGDays: 30, AGName: "Attorney General", AGCite: "RCW 19.255.010"},
+		AG: &usAG{Min: 501, Threshold: "more than 500", Name: "Attorney General", Cite: "RCW 19.255.010", Days: 30, From: ClockDiscovered}},
 	{Region: "US-TX", Name: "Texas", Cite: "Tex. Bus. & Com. Code §521.053", Days: 30,
-		Note: " (30 days per the secondary source; check the statute before relying on it)", Clock: ClockDetermined},
+		Note: " (30 days per the secondary source; check the statute before relying on it)", Clock: ClockDetermined,
+		AG: &usAG{Min: 250, Threshold: "250 or more", Name: "Attorney General (electronic form, posted publicly)", Cite: "§521.053, SB 768 (from 1 Sep 2023)",
+			Days: 30, From: ClockDetermined}},
 	{Region: "US-DE", Name: "Delaware", Cite: "6 Del. C. §12B-102", Days: 60},
+	{Region: "US-PA", Name: "Pennsylvania",
+		AG: &usAG{Min: 501, Threshold: "more than 500", Name: "Attorney General", Cite: "73 P.S. §2303, Act 33 of 2024 (from 26 Sep 2024)", From: agConcurrent,
+			Note: " Credit bureaus are owed notice at 500 or more, and 12 months of credit monitoring when an SSN, bank account or driver's licence/state ID was exposed."}},
+	{Region: "US-OK", Name: "Oklahoma",
+		AG: &usAG{Min: 500, Threshold: "500 or more", Name: "Attorney General", Cite: "24 O.S. §163, SB 626 (from 1 Jan 2026)", Days: 60, From: ClockNoticesSent}},
+	{Region: "US-UT", Name: "Utah",
+		AG: &usAG{Min: 500, Threshold: "500 or more", Name: "Attorney General and the Utah Cyber Center", Cite: "Utah Code §13-44-202, SB 127 (2023)", From: ClockNone,
+			Note: " The duty arises when misuse for identity theft or fraud of 500 or more residents has occurred or is likely (counsel to judge); credit bureaus at 1,000 or more."}},
 }
 
 // caAGDays: the California sample notice is due 15 calendar days after the
 // residents were notified.
 const caAGDays = 15
+
+// caAGDeadline: 15 calendar days after the last notice sent per the ledger;
+// before any notice is sent, 15 days after the notices' own deadline.
+func caAGDeadline(in Input) time.Time {
+	loc := caseLoc(in.Case)
+	if !in.Delivery.LastSent.IsZero() {
+		return dayClock(in.Delivery.LastSent, caAGDays, loc)
+	}
+	return dayClock(in.Case.Aware, 30+caAGDays, loc)
+}
 
 // coveredCategories are the categories that typically fall under the state
 // statutes' definition of personal information.
@@ -359,12 +439,12 @@ func (s usState) residents(in Input) tally { return tallyOf(in.Affected, s.lives
 
 func (s usState) lives(a *store.AffectedAccount) bool { return regionOf(a) == s.Region }
 
-// start is when the residents' clock starts, its name, and how to say it:
-// a state that counts from the determination uses the run's (or the case
-// file's) determined_at; without one, discovered_at, the earliest it can
-// be, so the deadline is never later than the statute's.
-func (s usState) start(in Input) (time.Time, string, string) {
-	if s.Clock != ClockDetermined {
+// start is when a clock starts, its name, and how to say it: a clock that
+// counts from the determination uses the run's (or the case file's)
+// determined_at; without one, discovered_at, the earliest it can be, so
+// the deadline is never later than the statute's.
+func start(in Input, clock string) (time.Time, string, string) {
+	if clock != ClockDetermined {
 		return in.Case.Aware, ClockDiscovered, "from discovery"
 	}
 	if in.Determined.IsZero() {
@@ -375,16 +455,6 @@ func (s usState) start(in Input) (time.Time, string, string) {
 		by = ", " + in.DeterminedBy
 	}
 	return in.Determined, ClockDetermined, fmt.Sprintf("from the determination (determined_at %s%s)", stamp("en", in.Determined, caseLoc(in.Case)), by)
-}
-
-// caAGDeadline: 15 calendar days after the last notice sent per the ledger;
-// before any notice is sent, 15 days after the notices' own deadline.
-func caAGDeadline(in Input) time.Time {
-	loc := caseLoc(in.Case)
-	if !in.Delivery.LastSent.IsZero() {
-		return dayClock(in.Delivery.LastSent, caAGDays, loc)
-	}
-	return dayClock(in.Case.Aware, 30+caAGDays, loc)
 }
 
 func usStateDuties(in Input) []Obligation {
@@ -403,40 +473,67 @@ func usStateDuties(in Input) []Obligation {
 		} else {
 			why += "; none of the exposed categories (" + keys(sortedCategories(t.ByCategory)) + ") is typically \"personal information\" under the statute: counsel to confirm whether notice is required"
 		}
-		from, clock, fromText := s.start(in)
-		res := Obligation{ID: id + "-residents", Law: s.Name, To: ToIndividuals,
-			Duty:    "Notify residents, " + s.Cite,
-			Trigger: fmt.Sprintf("%s. Deadline: %d calendar days %s%s.", why, s.Days, fromText, s.Note),
-			People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(from, s.Days, loc), Clock: clock}
-		out = append(out, res)
-		if u, ok := updateDuty(in, res, s.lives); ok {
-			out = append(out, u)
+		if s.Days > 0 {
+			from, clock, fromText := start(in, s.Clock)
+			res := Obligation{ID: id + "-residents", Law: s.Name, To: ToIndividuals,
+				Duty:    "Notify residents, " + s.Cite,
+				Trigger: fmt.Sprintf("%s. Deadline: %d calendar days %s%s.", why, s.Days, fromText, s.Note),
+				People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(from, s.Days, loc), Clock: clock}
+			out = append(out, res)
+			if u, ok := updateDuty(in, res, s.lives); ok {
+				out = append(out, u)
+			}
 		}
-		if s.AGOver == 0 || t.People <= s.AGOver {
+		if s.AG == nil || t.People < s.AG.Min {
 			continue
 		}
-		ag := Obligation{ID: id + "-ag", Law: s.Name, To: ToRegulator,
-			Duty:   "Notify the " + s.AGName + ", " + s.AGCite,
-			People: n, Confirmed: conf, Possible: poss}
-		agWhy := fmt.Sprintf("%s residents notified, more than %s", num(t.People), num(s.AGOver))
-		if s.Region == "US-CA" {
-			ag.Report = "us-ca-ag"
-			ag.Deadline = caAGDeadline(in)
-			ag.Clock = ClockNoticesSent
-			if in.Delivery.LastSent.IsZero() {
-				ag.Clock = ClockDiscovered
-				ag.Trigger = agWhy + ". Deadline: 15 calendar days after the residents are notified; no notice sent yet, so 15 days after the 30-day notice deadline."
-			} else {
-				ag.Trigger = agWhy + fmt.Sprintf(". Deadline: 15 calendar days after the last notice sent (%s).", stamp("en", in.Delivery.LastSent, loc))
-			}
-		} else {
-			ag.Deadline = dayClock(in.Case.Aware, s.AGDays, loc)
-			ag.Clock = ClockDiscovered
-			ag.Trigger = agWhy + fmt.Sprintf(". Deadline: %d calendar days from discovery.", s.AGDays)
-		}
-		out = append(out, ag)
+		out = append(out, s.agDuty(in, id, t))
 	}
 	return out
+}
+
+// agDuty is the regulator notice of a state whose residents are over its
+// threshold.
+func (s usState) agDuty(in Input, id string, t tally) Obligation {
+	ag, loc := s.AG, caseLoc(in.Case)
+	n, conf, poss := scoped(t)
+	o := Obligation{ID: id + "-ag", Law: s.Name, To: ToRegulator, Report: ag.Report,
+		Duty:   "Notify the " + ag.Name + ", " + ag.Cite,
+		People: n, Confirmed: conf, Possible: poss}
+	why := fmt.Sprintf("%s residents notified, %s", num(t.People), ag.Threshold)
+	last := in.Delivery.LastSent
+	switch ag.From {
+	case ClockNoticesSent:
+		if !last.IsZero() {
+			o.Deadline, o.Clock = dayClock(last, ag.Days, loc), ClockNoticesSent
+			o.Trigger = why + fmt.Sprintf(". Deadline: %d calendar days after the last notice sent (%s).", ag.Days, stamp("en", last, loc))
+			break
+		}
+		o.Deadline, o.Clock = dayClock(in.Case.Aware, s.Days+ag.Days, loc), ClockDiscovered
+		if s.Days > 0 {
+			o.Trigger = why + fmt.Sprintf(". Deadline: %d calendar days after the residents are notified; no notice sent yet, so %d days after the %d-day notice deadline.", ag.Days, ag.Days, s.Days)
+		} else {
+			o.Trigger = why + fmt.Sprintf(". Deadline: %d calendar days after the residents are notified; no notice sent yet, so %d days from discovery, the earliest it can be.", ag.Days, ag.Days)
+		}
+	case agConcurrent:
+		first := in.Delivery.FirstSent
+		if first.IsZero() {
+			o.Clock = ClockNoticesSent
+			o.Trigger = why + ". Deadline: at the same time as the notices to residents (concurrently); none is sent yet, and the sources give no fixed period for them."
+			break
+		}
+		o.Deadline, o.Clock = first, ClockNoticesSent
+		o.Trigger = why + fmt.Sprintf(". Deadline: at the same time as the notices to residents (concurrently); the first was sent %s.", stamp("en", first, loc))
+	case ClockNone:
+		o.Clock = ClockNone
+		o.Trigger = why + ". Deadline: not verified in the sources; check the statute."
+	default:
+		from, clock, fromText := start(in, ag.From)
+		o.Deadline, o.Clock = dayClock(from, ag.Days, loc), clock
+		o.Trigger = why + fmt.Sprintf(". Deadline: %d calendar days %s.", ag.Days, fromText)
+	}
+	o.Trigger += ag.Note
+	return o
 }
 
 // ---------------------------------------------------------------- HIPAA
@@ -542,25 +639,32 @@ func WriteObligationsText(w io.Writer, obs []Obligation, now time.Time) error {
 		p.f("No notification duty is triggered by the affected accounts of this run.\n")
 		return p.err
 	}
-	loc := obs[0].Deadline.Location()
+	loc := obs[0].Deadline.Location() // sorted: the first has a deadline unless none has
 	count := map[string]int{}
 	rows := [][]string{{"LAW", "STATUS", "PEOPLE", "DEADLINE", "LEFT", "FROM", "DUTY"}}
 	for _, o := range obs {
 		count[o.Status]++
-		when := left(o.Deadline, now)
+		when, deadline := left(o.Deadline, now), o.Deadline.Format("2006-01-02 15:04 MST")
+		if o.Deadline.IsZero() {
+			when, deadline = "no fixed deadline", "-"
+		}
 		if o.Status == StatusDone {
 			when = "sent " + o.DoneAt.Format("01-02 15:04")
 		}
 		// Duties and triggers name regions from the user records: shown
 		// escaped, they cannot forge a line or drive the terminal.
-		rows = append(rows, []string{o.Law, o.Status, num(o.People), o.Deadline.Format("2006-01-02 15:04 MST"), when, o.Clock, textsafe.Term(o.Duty)})
+		rows = append(rows, []string{o.Law, o.Status, num(o.People), deadline, when, o.Clock, textsafe.Term(o.Duty)})
 	}
 	noun := "duties"
 	if len(obs) == 1 {
 		noun = "duty"
 	}
-	p.f("%d %s: %d overdue, %d due, %d done (as of %s; times in %s)\n\n", len(obs), noun, count[StatusOverdue],
-		count[StatusDue], count[StatusDone], now.In(loc).Format("2006-01-02 15:04 MST"), loc)
+	check := ""
+	if count[StatusCheck] > 0 {
+		check = fmt.Sprintf(", %d to check (no fixed deadline)", count[StatusCheck])
+	}
+	p.f("%d %s: %d overdue, %d due, %d done%s (as of %s; times in %s)\n\n", len(obs), noun, count[StatusOverdue],
+		count[StatusDue], count[StatusDone], check, now.In(loc).Format("2006-01-02 15:04 MST"), loc)
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, cell := range r {
@@ -632,13 +736,17 @@ type obligationJSON struct {
 }
 
 // WriteObligationsJSON writes [{"law", "duty", "trigger", "people",
-// "deadline", "status", ...}] with RFC 3339 times (UTC).
+// "deadline", "status", ...}] with RFC 3339 times (UTC); "deadline" is ""
+// for a duty without one (status "check").
 func WriteObligationsJSON(w io.Writer, obs []Obligation) error {
 	out := make([]obligationJSON, len(obs))
 	for i, o := range obs {
 		out[i] = obligationJSON{Law: o.Law, Duty: o.Duty, Trigger: o.Trigger, People: o.People,
-			Deadline: o.Deadline.UTC().Format(time.RFC3339), Status: o.Status, Clock: o.Clock, ID: o.ID, To: o.To, Report: o.Report,
+			Status: o.Status, Clock: o.Clock, ID: o.ID, To: o.To, Report: o.Report,
 			Confirmed: o.Confirmed, Possible: o.Possible}
+		if !o.Deadline.IsZero() {
+			out[i].Deadline = o.Deadline.UTC().Format(time.RFC3339)
+		}
 		if !o.DoneAt.IsZero() {
 			out[i].DoneAt = o.DoneAt.UTC().Format(time.RFC3339)
 		}

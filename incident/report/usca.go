@@ -77,7 +77,7 @@ func buildUSCA(r *Report, in Input) {
 			fmt.Sprintf("; its figures are from run %d (see \"Changes since the previous report\")", r.Run)})
 		r.Notes = append(r.Notes, "Updated sample notice: submit it to the Attorney General as an update of the earlier submission; residents whose exposure grew get an update notice.")
 	}
-	if ca.People <= usStates[0].AGOver {
+	if ca.People < usStates[0].AG.Min {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s California residents: a sample notice to the Attorney General is required only when more than 500 are notified.", num(ca.People)))
 	}
 	if in.Delivery.FirstSent.IsZero() {
