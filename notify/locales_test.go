@@ -44,6 +44,15 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "その後の調査の結果",
 		correction: "先のお知らせの内容を訂正させていただきます",
 	},
+	"de": {
+		us:         []string{"Benachrichtigung über eine Datenschutzverletzung", "(Notice of Data Breach", "Was ist geschehen? (What Happened)", "Welche Daten sind betroffen? (What Information Was Involved)", "Was wir unternehmen (What We Are Doing)", "Was Sie tun können (What You Can Do)", "Weitere Informationen (For More Information)"},
+		jp:         []string{"Überblick", "Betroffene personenbezogene Daten", "Ursache", "Folgeschäden und deren Risiko", "Was wir unternehmen", "Was Sie tun können", "Weitere Hinweise"},
+		general:    []string{"Was ist geschehen?", "Ihre betroffenen Daten", "Wahrscheinliche Folgen", "Was wir unternehmen", "Was Sie tun können"},
+		contact:    "Kontakt",
+		eu:         []string{"Datenschutzbeauftragter und Anlaufstelle", "haben Sie das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren"},
+		update:     "Wir schreiben Ihnen erneut, weil die weitere Untersuchung",
+		correction: "Mit diesem Schreiben berichtigen wir diese Benachrichtigung.",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every

@@ -102,6 +102,10 @@ func goldenCases(c *incident.Case) []goldenCase {
 		{"ja_confirmed_usca", notice(c, "1008", map[string]string{"bank_account": "confirmed", "payment_card": "confirmed"}, 2, 2,
 			correlate.Contact{Email: "kenji@example.com", Name: "Kenji Tanaka", Locale: "ja", Country: "US", Region: "US-CA"}),
 			"ja", []string{"US-CA"}, []string{"データ侵害に関するお知らせ（Notice of Data Breach）", "（What Happened）", "（For More Information）", "法執行機関"}},
+		{"de_confirmed_eu", notice(c, "1010", map[string]string{"name": "confirmed", "email": "confirmed", "postal_address": "possible", "payment_card": "possible"}, 3, 2,
+			correlate.Contact{Email: "max.mustermann@example.de", Name: "Max Mustermann", Locale: "de-DE", Country: "DE", Region: "DE-BE"}),
+			"de", []string{"EU"}, []string{"Guten Tag Max Mustermann,", "Datum dieser Benachrichtigung: 30. Juni 2017", "Im Zeitraum vom 22. Juni 2017, 02:41 Uhr, bis 08:38 Uhr (MESZ, UTC+02:00)",
+				"Datenschutzbeauftragter und Anlaufstelle", "dpo@example-market.jp", "Datenschutz-Aufsichtsbehörde", "Wie es dazu kam: Bei einer Änderung", "Wahrscheinliche Folgen"}},
 		// Contact carries no locale or place: the account's are used; fr has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -456,7 +460,9 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"en_US", "US", "US-CA", map[string]string{"name": "possible"}, "en", []string{"US-CA"}},
 		{"EN", "", "US-CA", map[string]string{"name": "possible"}, "en", []string{"US-CA"}},
 		{"en", "US", "US-TX", map[string]string{"health": "possible"}, "en", []string{"US", "HIPAA"}},
-		{"de", "DE", "DE-BE", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
+		{"de", "DE", "DE-BE", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
+		{"de-AT", "AT", "", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
+		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{}},
 		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"HIPAA"}},
