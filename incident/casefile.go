@@ -204,7 +204,7 @@ var (
 	CauseKinds    = []string{"misconfiguration", "unauthorized_access", "insider", "loss", "other"}
 	IdentityKinds = []string{"session", "user"}
 	CacheKeyParts = []string{"pop", "host", "path", "query", "method"}
-	Locales       = []string{"ja", "en", "de"}
+	Locales       = []string{"ja", "en", "de", "fr"}
 )
 
 // Problem is one thing wrong with a case file, located by its YAML path and line.

@@ -53,6 +53,15 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Wir schreiben Ihnen erneut, weil die weitere Untersuchung",
 		correction: "Mit diesem Schreiben berichtigen wir diese Benachrichtigung.",
 	},
+	"fr": {
+		us:         []string{"Notification de violation de données", "(Notice of Data Breach", "Que s'est-il passé ? (What Happened)", "Quelles données sont concernées ? (What Information Was Involved)", "Ce que nous faisons (What We Are Doing)", "Ce que vous pouvez faire (What You Can Do)", "Pour en savoir plus (For More Information)"},
+		jp:         []string{"Présentation", "Données personnelles concernées", "Cause", "Préjudices secondaires et risque qu'ils surviennent", "Ce que nous faisons", "Ce que vous pouvez faire", "Autres informations"},
+		general:    []string{"Que s'est-il passé ?", "Vos données concernées", "Conséquences probables", "Ce que nous faisons", "Ce que vous pouvez faire"},
+		contact:    "Contact",
+		eu:         []string{"Délégué à la protection des données et point de contact", "vous avez le droit d'introduire une réclamation auprès d'une autorité de contrôle de la protection des données"},
+		update:     "Nous vous écrivons à nouveau car la poursuite de l'analyse",
+		correction: "Par le présent message, nous rectifions cette notification.",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every
