@@ -23,6 +23,16 @@ func formatterFor(locale string) formatter {
 		return jaFormat{}
 	case "en":
 		return enFormat{}
+	case "de":
+		return deFormat{}
+	case "fr":
+		return frFormat{}
+	case "es":
+		return esFormat{}
+	case "it":
+		return itFormat{}
+	case "nl":
+		return nlFormat{}
 	}
 	return isoFormat{}
 }
@@ -191,6 +201,171 @@ func (f jaFormat) Period(a, b time.Time) string {
 }
 func (jaFormat) Number(n int) string        { return groupDigits(n, ",") }
 func (jaFormat) List(items []string) string { return strings.Join(items, "、") }
+
+// joinList joins items the way most European languages do: commas, and
+// the conjunction before the last.
+func joinList(items []string, and string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " " + and + " " + items[len(items)-1]
+}
+
+// offsetZone is the zone as " (UTC+02:00)", with the locale's own
+// abbreviation first when it has one for the zone: the tz database's
+// (CEST, JST) are English.
+func offsetZone(t time.Time, abbr map[string]string) string {
+	if a := abbr[zoneAbbr(t)]; a != "" {
+		return " (" + a + ", " + offset(t) + ")"
+	}
+	return " (" + offset(t) + ")"
+}
+
+// period is a locale's "from a to b" with the zone once at the end when it
+// does not change, after each time when it does.
+func period(a, b time.Time, from, to string, at func(time.Time) string, zone func(time.Time) string) string {
+	if !sameZone(a, b) {
+		return from + at(a) + zone(a) + to + at(b) + zone(b)
+	}
+	return from + at(a) + to + at(b) + zone(b)
+}
+
+var deMonths = [...]string{"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"}
+
+// deFormat: "3. Dezember 2026 um 14:05 Uhr (MEZ, UTC+01:00)", "1.234",
+// "A, B und C".
+type deFormat struct{}
+
+var deZones = map[string]string{"CET": "MEZ", "CEST": "MESZ"}
+
+func (deFormat) Date(t time.Time) string {
+	return fmt.Sprintf("%d. %s %d", t.Day(), deMonths[t.Month()-1], t.Year())
+}
+func (f deFormat) DateTime(t time.Time) string {
+	return f.Date(t) + " um " + t.Format("15:04") + " Uhr" + offsetZone(t, deZones)
+}
+func (f deFormat) Period(a, b time.Time) string {
+	if sameZone(a, b) && sameDay(a, b) {
+		return "vom " + f.Date(a) + ", " + a.Format("15:04") + " Uhr, bis " + b.Format("15:04") + " Uhr" + offsetZone(b, deZones)
+	}
+	at := func(t time.Time) string { return f.Date(t) + ", " + t.Format("15:04") + " Uhr" }
+	return period(a, b, "vom ", ", bis zum ", at, func(t time.Time) string { return offsetZone(t, deZones) })
+}
+func (deFormat) Number(n int) string        { return groupDigits(n, ".") }
+func (deFormat) List(items []string) string { return joinList(items, "und") }
+
+var frMonths = [...]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"}
+
+// frFormat: "1er décembre 2026 à 14 h 05 (UTC+01:00)", "1 234" (narrow
+// no-break space), "A, B et C". The spaces inside a time are no-break, so
+// a wrapped line never splits "14 h 05".
+type frFormat struct{}
+
+func (frFormat) Date(t time.Time) string {
+	d := strconv.Itoa(t.Day())
+	if t.Day() == 1 {
+		d = "1er"
+	}
+	return d + " " + frMonths[t.Month()-1] + " " + strconv.Itoa(t.Year())
+}
+func (frFormat) clock(t time.Time) string {
+	return fmt.Sprintf("%d\u00a0h\u00a0%02d", t.Hour(), t.Minute())
+}
+func (f frFormat) DateTime(t time.Time) string {
+	return f.Date(t) + " à " + f.clock(t) + offsetZone(t, nil)
+}
+func (f frFormat) Period(a, b time.Time) string {
+	at := func(t time.Time) string { return f.Date(t) + " à " + f.clock(t) }
+	return period(a, b, "du ", " au ", at, func(t time.Time) string { return offsetZone(t, nil) })
+}
+func (frFormat) Number(n int) string        { return groupDigits(n, "\u202f") }
+func (frFormat) List(items []string) string { return joinList(items, "et") }
+
+var esMonths = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
+
+// esFormat: "3 de diciembre de 2026 a las 14:05 (UTC+01:00)", "1.234",
+// "A, B y C" ("e" before a word that starts with the sound i).
+type esFormat struct{}
+
+func (esFormat) Date(t time.Time) string {
+	return fmt.Sprintf("%d de %s de %d", t.Day(), esMonths[t.Month()-1], t.Year())
+}
+func (esFormat) clock(t time.Time) string {
+	if t.Hour() == 1 {
+		return fmt.Sprintf("a la 1:%02d", t.Minute())
+	}
+	return fmt.Sprintf("a las %d:%02d", t.Hour(), t.Minute())
+}
+func (f esFormat) DateTime(t time.Time) string {
+	return f.Date(t) + " " + f.clock(t) + offsetZone(t, nil)
+}
+func (f esFormat) Period(a, b time.Time) string {
+	at := func(t time.Time) string { return f.Date(t) + " " + f.clock(t) }
+	return period(a, b, "del ", " al ", at, func(t time.Time) string { return offsetZone(t, nil) })
+}
+func (esFormat) Number(n int) string { return groupDigits(n, ".") }
+func (esFormat) List(items []string) string {
+	if len(items) < 2 {
+		return joinList(items, "y")
+	}
+	last := strings.ToLower(items[len(items)-1])
+	if (strings.HasPrefix(last, "i") || strings.HasPrefix(last, "hi")) && !strings.HasPrefix(last, "hie") && !strings.HasPrefix(last, "hia") {
+		return joinList(items, "e")
+	}
+	return joinList(items, "y")
+}
+
+var itMonths = [...]string{"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"}
+
+// itFormat: "3 dicembre 2026 alle ore 14:05 (UTC+01:00)", "1º dicembre",
+// "1.234", "A, B e C". A period is "dal ... al ...", elided before 8 and 11
+// ("dall'8 ... all'11").
+type itFormat struct{}
+
+func (itFormat) Date(t time.Time) string {
+	d := strconv.Itoa(t.Day())
+	if t.Day() == 1 {
+		d = "1º"
+	}
+	return d + " " + itMonths[t.Month()-1] + " " + strconv.Itoa(t.Year())
+}
+func (f itFormat) DateTime(t time.Time) string {
+	return f.Date(t) + " alle ore " + fmt.Sprintf("%d:%02d", t.Hour(), t.Minute()) + offsetZone(t, nil)
+}
+func (f itFormat) Period(a, b time.Time) string {
+	at := func(t time.Time) string { return f.Date(t) + ", ore " + fmt.Sprintf("%d:%02d", t.Hour(), t.Minute()) }
+	elide := func(prep string, t time.Time) string { // dal/al before a vowel sound: dall'8, all'11
+		if t.Day() == 8 || t.Day() == 11 {
+			return strings.TrimSuffix(prep, "l ") + "ll'"
+		}
+		return prep
+	}
+	return period(a, b, elide("dal ", a), ", "+elide("al ", b), at, func(t time.Time) string { return offsetZone(t, nil) })
+}
+func (itFormat) Number(n int) string        { return groupDigits(n, ".") }
+func (itFormat) List(items []string) string { return joinList(items, "e") }
+
+var nlMonths = [...]string{"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"}
+
+// nlFormat: "3 december 2026 om 14:05 uur (UTC+01:00)", "1.234",
+// "A, B en C".
+type nlFormat struct{}
+
+func (nlFormat) Date(t time.Time) string {
+	return fmt.Sprintf("%d %s %d", t.Day(), nlMonths[t.Month()-1], t.Year())
+}
+func (f nlFormat) DateTime(t time.Time) string {
+	return f.Date(t) + " om " + t.Format("15:04") + " uur" + offsetZone(t, nil)
+}
+func (f nlFormat) Period(a, b time.Time) string {
+	at := func(t time.Time) string { return f.Date(t) + ", " + t.Format("15:04") + " uur" }
+	return period(a, b, "van ", " tot ", at, func(t time.Time) string { return offsetZone(t, nil) })
+}
+func (nlFormat) Number(n int) string        { return groupDigits(n, ".") }
+func (nlFormat) List(items []string) string { return joinList(items, "en") }
 
 // isoFormat serves a locale without its own conventions.
 type isoFormat struct{}

@@ -102,11 +102,19 @@ func goldenCases(c *incident.Case) []goldenCase {
 		{"ja_confirmed_usca", notice(c, "1008", map[string]string{"bank_account": "confirmed", "payment_card": "confirmed"}, 2, 2,
 			correlate.Contact{Email: "kenji@example.com", Name: "Kenji Tanaka", Locale: "ja", Country: "US", Region: "US-CA"}),
 			"ja", []string{"US-CA"}, []string{"データ侵害に関するお知らせ（Notice of Data Breach）", "（What Happened）", "（For More Information）", "法執行機関"}},
-		// Contact carries no locale or place: the account's are used; fr has
+		{"de_confirmed_eu", notice(c, "1010", map[string]string{"name": "confirmed", "email": "confirmed", "postal_address": "possible", "payment_card": "possible"}, 3, 2,
+			correlate.Contact{Email: "max.mustermann@example.de", Name: "Max Mustermann", Locale: "de-DE", Country: "DE", Region: "DE-BE"}),
+			"de", []string{"EU"}, []string{"Guten Tag Max Mustermann,", "Datum dieser Benachrichtigung: 30. Juni 2017", "Im Zeitraum vom 22. Juni 2017, 02:41 Uhr, bis 08:38 Uhr (MESZ, UTC+02:00)",
+				"Datenschutzbeauftragter und Anlaufstelle", "dpo@example-market.jp", "Datenschutz-Aufsichtsbehörde", "Wie es dazu kam: Bei einer Änderung", "Wahrscheinliche Folgen"}},
+		{"fr_possible_eu", notice(c, "1011", map[string]string{"email": "possible", "purchase_history": "possible", "account_balance": "possible"}, 0, 0,
+			correlate.Contact{Email: "camille.durand@example.fr", Name: "Camille Durand", Locale: "fr-FR", Country: "FR", Region: "FR-75"}),
+			"fr", []string{"EU"}, []string{"Bonjour Camille Durand,", "Date de la présente notification\u00a0: 30 juin 2017", "du 22 juin 2017 à 2\u00a0h\u00a041 au 22 juin 2017 à 8\u00a0h\u00a038",
+				"Délégué à la protection des données et point de contact", "dpo@example-market.jp", "autorité de contrôle", "Origine de l'incident\u00a0: Lors d'une modification", "ont pu être affichées"}},
+		// Contact carries no locale or place: the account's are used; pt has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
 			n := notice(c, "1009", map[string]string{"email": "possible", "health": "possible"}, 0, 0, correlate.Contact{Email: "pat@example.org"})
-			n.Account.Locale, n.Account.Country, n.Account.Region = "fr", "US", "US-NY"
+			n.Account.Locale, n.Account.Country, n.Account.Region = "pt", "US", "US-NY"
 			return n
 		}(), "en", []string{"US", "HIPAA"}, []string{"Dear Customer,", "Notice of Data Breach", "EDT (UTC-04:00)"}},
 	}
@@ -194,6 +202,7 @@ func checkHeaderLines(t *testing.T, raw []byte) {
 // "・Label" in text, "<li>Label" in HTML.
 func hasItem(body, label string, html bool) bool {
 	if html {
+		label = stdhtml.EscapeString(label) // Historique d'achats: d&#39;achats
 		return strings.Contains(body, "<li>"+label+"</li>") || strings.Contains(body, "<li>"+label+":") || strings.Contains(body, "<li>"+label+"：")
 	}
 	re := regexp.MustCompile(`(?m)^\s*(?:[-*] |・)` + regexp.QuoteMeta(label) + `(?:$|[:：])`)
@@ -456,7 +465,9 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"en_US", "US", "US-CA", map[string]string{"name": "possible"}, "en", []string{"US-CA"}},
 		{"EN", "", "US-CA", map[string]string{"name": "possible"}, "en", []string{"US-CA"}},
 		{"en", "US", "US-TX", map[string]string{"health": "possible"}, "en", []string{"US", "HIPAA"}},
-		{"de", "DE", "DE-BE", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
+		{"de", "DE", "DE-BE", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
+		{"de-AT", "AT", "", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
+		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{}},
 		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"HIPAA"}},

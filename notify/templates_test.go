@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	texttemplate "text/template"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/incident/correlate"
@@ -58,6 +59,46 @@ func TestTemplateLocaleParity(t *testing.T) {
 			}
 		}
 	}
+	// Each file defines the blocks en's file of the same kind defines (the
+	// labels file: a label and advice for every category), no more, no fewer.
+	for loc, ks := range byLocale {
+		for _, k := range kinds {
+			if !ks[k] || loc == "en" {
+				continue
+			}
+			got, want := definedBlocks(t, loc, k), definedBlocks(t, "en", k)
+			if k == kindLabels {
+				want = nil
+				for _, c := range incident.Categories {
+					want = append(want, "advice."+string(c), "category."+string(c))
+				}
+			}
+			if g, w := sortedStrings(got), sortedStrings(want); !reflect.DeepEqual(g, w) {
+				t.Errorf("%s defines %q, want %q (as %s)", templateName(loc, k), g, w, templateName("en", k))
+			}
+		}
+	}
+}
+
+// definedBlocks returns the {{define}} names of an embedded notice file.
+func definedBlocks(t *testing.T, locale, kind string) []string {
+	t.Helper()
+	name := templateName(locale, kind)
+	b, err := fs.ReadFile(templates.FS, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, err := texttemplate.New(name).Funcs(templateFuncs(isoFormat{})).Parse(string(b))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var names []string
+	for _, x := range tt.Templates() {
+		if x.Name() != name && x.Tree != nil {
+			names = append(names, x.Name())
+		}
+	}
+	return names
 }
 
 // Every embedded notice file is used by the renderer, and every block the
@@ -113,7 +154,7 @@ func TestTemplatesDir(t *testing.T) {
 		{"subject replaced", map[string]string{"notice_en.subject.tmpl": "Important: {{.Org.Name}} data incident"}, "", "Important: Example Market K.K. data incident"},
 		{"another part's template is not ours to refuse", map[string]string{"triage.html.tmpl": "x", ".DS_Store": "x"}, "", ""},
 		{"unknown name", map[string]string{"notice_en.text.tmpl": "x"}, "notice_en.text.tmpl is not a template name", ""},
-		{"locale without templates", map[string]string{"notice_fr.txt.tmpl": "x"}, "notice_fr.txt.tmpl is not a template name", ""},
+		{"locale without templates", map[string]string{"notice_pt.txt.tmpl": "x"}, "notice_pt.txt.tmpl is not a template name", ""},
 		{"syntax error", map[string]string{"notice_ja.txt.tmpl": "{{if .Name}"}, "notice_ja.txt.tmpl", ""},
 		{"unknown field", map[string]string{"notice_ja.subject.tmpl": "{{.Nmae}}"}, "Nmae", ""},
 		{"block used but missing", map[string]string{"notice_en.txt.tmpl": `{{template "nope" .}}`}, `{{template "nope"}} is not defined`, ""},

@@ -1,0 +1,153 @@
+package notify
+
+import (
+	stdhtml "html"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/breachctl/breachctl/incident/correlate"
+	"github.com/breachctl/breachctl/incident/store"
+)
+
+// tagRe matches an HTML tag.
+var tagRe = regexp.MustCompile(`<[^>]*>`)
+
+// localeSections are the headings and sentences a locale's notices must
+// carry for each jurisdiction's form.
+type localeSections struct {
+	us         []string // the California form (US, US-CA): title and headings
+	jp         []string // the APPI items
+	general    []string // the general form (EU and elsewhere), without the contact heading
+	contact    string   // the contact heading of the general form and of corrections outside the EU
+	eu         []string // EU only: the DPO/contact-point heading, then the right to complain
+	update     string   // in every update notice
+	correction string   // in every correction notice
+}
+
+var sectionsByLocale = map[string]localeSections{
+	"en": {
+		us:         []string{"Notice of Data Breach", "What Happened", "What Information Was Involved", "What We Are Doing", "What You Can Do", "For More Information"},
+		jp:         []string{"Overview", "Personal Data Involved", "Cause", "Secondary Harm and Its Risk", "What We Are Doing", "What You Can Do", "Other Information"},
+		general:    []string{"What Happened", "Your Information Involved", "Likely Consequences", "What We Are Doing", "What You Can Do"},
+		contact:    "Contact",
+		eu:         []string{"Data Protection Officer and Contact Point", "you have the right to lodge a complaint with a data protection supervisory authority"},
+		update:     "We are writing again because our continued investigation",
+		correction: "We are writing to correct that notice.",
+	},
+	"ja": {
+		us:         []string{"Notice of Data Breach", "発生した事象（What Happened）", "対象となった情報（What Information Was Involved）", "当社の対応（What We Are Doing）", "お客様にできること（What You Can Do）", "お問い合わせ先（For More Information）"},
+		jp:         []string{"概要", "原因", "二次被害又はそのおそれの有無及びその内容", "当社の対応及び再発防止策", "その他参考となる事項"},
+		general:    []string{"発生した事象", "対象となったお客様の情報", "想定される影響"},
+		contact:    "お問い合わせ先",
+		eu:         []string{"データ保護責任者（DPO）及びお問い合わせ先", "データ保護監督機関に苦情を申し立てる権利"},
+		update:     "その後の調査の結果",
+		correction: "先のお知らせの内容を訂正させていただきます",
+	},
+	"de": {
+		us:         []string{"Benachrichtigung über eine Datenschutzverletzung", "(Notice of Data Breach", "Was ist geschehen? (What Happened)", "Welche Daten sind betroffen? (What Information Was Involved)", "Was wir unternehmen (What We Are Doing)", "Was Sie tun können (What You Can Do)", "Weitere Informationen (For More Information)"},
+		jp:         []string{"Überblick", "Betroffene personenbezogene Daten", "Ursache", "Folgeschäden und deren Risiko", "Was wir unternehmen", "Was Sie tun können", "Weitere Hinweise"},
+		general:    []string{"Was ist geschehen?", "Ihre betroffenen Daten", "Wahrscheinliche Folgen", "Was wir unternehmen", "Was Sie tun können"},
+		contact:    "Kontakt",
+		eu:         []string{"Datenschutzbeauftragter und Anlaufstelle", "haben Sie das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren"},
+		update:     "Wir schreiben Ihnen erneut, weil die weitere Untersuchung",
+		correction: "Mit diesem Schreiben berichtigen wir diese Benachrichtigung.",
+	},
+	"fr": {
+		us:         []string{"Notification de violation de données", "(Notice of Data Breach", "Que s'est-il passé ? (What Happened)", "Quelles données sont concernées ? (What Information Was Involved)", "Ce que nous faisons (What We Are Doing)", "Ce que vous pouvez faire (What You Can Do)", "Pour en savoir plus (For More Information)"},
+		jp:         []string{"Présentation", "Données personnelles concernées", "Cause", "Préjudices secondaires et risque qu'ils surviennent", "Ce que nous faisons", "Ce que vous pouvez faire", "Autres informations"},
+		general:    []string{"Que s'est-il passé ?", "Vos données concernées", "Conséquences probables", "Ce que nous faisons", "Ce que vous pouvez faire"},
+		contact:    "Contact",
+		eu:         []string{"Délégué à la protection des données et point de contact", "vous avez le droit d'introduire une réclamation auprès d'une autorité de contrôle de la protection des données"},
+		update:     "Nous vous écrivons à nouveau car la poursuite de l'analyse",
+		correction: "Par le présent message, nous rectifions cette notification.",
+	},
+}
+
+// Every locale renders a first notice, an update and a correction for every
+// jurisdiction's form, with that form's sections in the locale, and the EU
+// items only for EU recipients.
+func TestLocaleSections(t *testing.T) {
+	c := loadCase(t)
+	r := newRenderer(t, c)
+	places := []struct {
+		name, country, region string
+	}{{"EU", "DE", "DE-BE"}, {"US", "US", "US-NY"}, {"USCA", "US", "US-CA"}, {"JP", "JP", "JP-13"}, {"other", "KR", ""}}
+	for _, loc := range r.Locales() {
+		want, ok := sectionsByLocale[loc]
+		if !ok {
+			t.Errorf("locale %s: no entry in sectionsByLocale: say which sections its notices must carry", loc)
+			continue
+		}
+		for _, pl := range places {
+			for _, kind := range []string{store.NoticeFirst, store.NoticeUpdate, store.NoticeCorrection} {
+				t.Run(loc+"/"+pl.name+"/"+kind, func(t *testing.T) {
+					ct := correlate.Contact{Email: "x@example.com", Name: "Test Person", Locale: loc, Country: pl.country, Region: pl.region}
+					n := notice(c, "6001", map[string]string{"name": "confirmed", "email": "possible"}, 2, 1, ct)
+					switch kind {
+					case store.NoticeUpdate:
+						p := notice(c, "6001", map[string]string{"name": "possible"}, 0, 0, ct).Account
+						n.Kind, n.Previous, n.Run = kind, &p, 2
+					case store.NoticeCorrection:
+						n.Kind, n.Run = kind, 2
+					}
+					m, err := r.Render(n)
+					if err != nil {
+						t.Fatalf("Render: %v", err)
+					}
+					if m.Locale != loc {
+						t.Fatalf("Locale = %s, want %s", m.Locale, loc)
+					}
+					p := parseMessage(t, m.Raw)
+					text := strings.Join(strings.Fields(p.parts["text/plain"]), " ")
+					html := strings.Join(strings.Fields(stdhtml.UnescapeString(tagRe.ReplaceAllString(p.parts["text/html"], " "))), " ")
+					var must, mustNot []string
+					eu := pl.name == "EU"
+					switch {
+					case kind == store.NoticeCorrection:
+						must = append(must, want.correction)
+						if eu {
+							must = append(must, want.eu[0])
+						} else {
+							must, mustNot = append(must, want.contact), append(mustNot, want.eu[0])
+						}
+					case pl.name == "US" || pl.name == "USCA":
+						must = append(must, want.us...)
+					case pl.name == "JP":
+						must = append(must, want.jp...)
+					default:
+						must = append(must, want.general...)
+						if eu {
+							must = append(must, want.eu...)
+						} else {
+							must, mustNot = append(must, want.contact), append(mustNot, want.eu...)
+						}
+					}
+					if kind == store.NoticeUpdate {
+						must = append(must, want.update)
+					}
+					if kind != store.NoticeCorrection && !eu {
+						mustNot = append(mustNot, want.eu[1])
+					}
+					for _, part := range []struct{ name, body string }{{"text", text}, {"html", html}} {
+						for _, s := range must {
+							if !strings.Contains(part.body, s) {
+								t.Errorf("%s part lacks %q", part.name, s)
+							}
+						}
+						for _, s := range mustNot {
+							if strings.Contains(part.body, s) {
+								t.Errorf("%s part has %q, which is for EU recipients only", part.name, s)
+							}
+						}
+					}
+					for _, line := range strings.Split(p.parts["text/plain"], "\n") {
+						if w := textWidth(loc); w > 0 && len([]rune(line)) > w && strings.Contains(strings.TrimSpace(line), " ") {
+							t.Errorf("text line longer than %d columns: %q", w, line)
+						}
+					}
+				})
+			}
+		}
+	}
+}
