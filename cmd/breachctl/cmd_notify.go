@@ -189,6 +189,10 @@ func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error 
 		el.Round(time.Millisecond), float64(stats.Rendered+stats.Rejected)/max(el.Seconds(), 1e-9))
 	fmt.Fprintf(w, "  languages      %s\n", countList(stats.ByLocale))
 	fmt.Fprintf(w, "  jurisdictions  %s\n", countList(stats.ByJurisdiction))
+	for _, l := range foreignNarrative(c, stats.ByLocale) {
+		fmt.Fprintf(w, "  WARNING %d notices in %s carry the case's narrative (cause, measures, consequences) as written at the top level, not in %s: add notify.narrative.%s to the case file\n",
+			stats.ByLocale[l], l, l, l)
+	}
 	if stats.Rejected > 0 {
 		fmt.Fprintf(w, "  rejected       %d people cannot be written to (see manifest.jsonl):\n", stats.Rejected)
 		for _, kv := range sortedKV(stats.Rejections) {
@@ -511,4 +515,27 @@ func printPlan(d *deps, c *incident.Case, p *pipeline.Plan, corrections bool) {
 		fmt.Fprintf(w, "  %d people told by a correction that they were not affected are affected again in run %d: breachctl has no notice for that yet; "+
 			"theirs are marked failed with the reason ('notify status' lists them): write to them yourself\n", n, p.Run)
 	}
+}
+
+// foreignNarrative lists the locales of rendered notices (byLocale) whose
+// narrative is the top-level one, written in English, because the case
+// gives none in theirs (notify.narrative.<locale>): a German letter with an
+// English paragraph, for someone to notice before sending.
+func foreignNarrative(c *incident.Case, byLocale map[string]int) []string {
+	top := c.Narrative
+	if top.Cause == "" && top.Measures == "" && top.Consequences == "" {
+		return nil
+	}
+	var out []string
+	for l, n := range byLocale {
+		if n == 0 || l == "en" {
+			continue
+		}
+		own := c.Notify.Narrative[l]
+		if (top.Cause != "" && own.Cause == "") || (top.Measures != "" && own.Measures == "") || (top.Consequences != "" && own.Consequences == "") {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
