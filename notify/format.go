@@ -40,7 +40,8 @@ func formatterFor(locale string) formatter {
 // textWidth is the column the text part of a locale's notices is wrapped
 // at: 0 for languages written without spaces between words.
 func textWidth(locale string) int {
-	switch locale {
+	lang, _, _ := strings.Cut(locale, "-")
+	switch lang {
 	case "ja", "zh", "ko", "th":
 		return 0
 	}

@@ -111,6 +111,9 @@ const (
 	JurUS    = "US"
 	JurEU    = "EU"
 	JurHIPAA = "HIPAA"
+	JurUK    = "UK" // UK GDPR: the EU form's items, the ICO
+	JurKR    = "KR" // PIPA Art. 34
+	JurBR    = "BR" // LGPD Art. 48
 )
 
 // Renderer renders notices for one case. It is safe for concurrent use.
@@ -304,7 +307,10 @@ type noticeView struct {
 	CategoryList        string // the labels of Categories as a sentence list
 
 	JP, US, USCA, EU, HIPAA bool
-	GovernmentID            bool // credit bureau contacts (US)
+	UK, KR, BR              bool
+	// GDPR: the EU's or the UK's (the same Art. 34 items).
+	GDPR         bool
+	GovernmentID bool // credit bureau contacts (US)
 	// LawEnforcementDelay is the case file's notify.law_enforcement_delay:
 	// "no", "yes", or "" (not stated: the notice says nothing about it).
 	LawEnforcementDelay string
@@ -409,8 +415,17 @@ func (r *Renderer) render(n Notice, mime bool) (*Message, error) {
 		v.US = true
 		v.Jurisdictions = append(v.Jurisdictions, JurUS)
 	case incident.EUCountries[country]:
-		v.EU = true
+		v.EU, v.GDPR = true, true
 		v.Jurisdictions = append(v.Jurisdictions, JurEU)
+	case country == "GB":
+		v.UK, v.GDPR = true, true
+		v.Jurisdictions = append(v.Jurisdictions, JurUK)
+	case country == "KR":
+		v.KR = true
+		v.Jurisdictions = append(v.Jurisdictions, JurKR)
+	case country == "BR":
+		v.BR = true
+		v.Jurisdictions = append(v.Jurisdictions, JurBR)
 	}
 	for _, c := range v.Categories {
 		switch incident.Category(c.Code) {
@@ -680,7 +695,10 @@ func (r *Renderer) categories(v *noticeView, a *store.AffectedAccount, ls *local
 // pickLocale returns the locale to write in: the person's when templates
 // exist for it (ja-JP and en_US count as ja and en), else the case's default.
 func (r *Renderer) pickLocale(want string) string {
-	want = strings.ToLower(strings.TrimSpace(want))
+	want = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(want)), "_", "-")
+	if s := chineseScript(want); s != "" {
+		want = s // zh-TW, zh-Hant-HK, zh-CN, zh: the script's templates
+	}
 	if r.locales[want] != nil {
 		return want
 	}
@@ -688,6 +706,24 @@ func (r *Renderer) pickLocale(want string) string {
 		return want[:i]
 	}
 	return r.defaultLocale
+}
+
+// chineseScript is the template locale of a Chinese locale tag: zh-Hant for
+// Traditional Chinese (the tag says Hant, or Taiwan, Hong Kong or Macao),
+// zh-Hans for the rest; "" for another language. want is lower case.
+func chineseScript(want string) string {
+	if want != "zh" && !strings.HasPrefix(want, "zh-") {
+		return ""
+	}
+	for _, p := range strings.Split(want, "-")[1:] {
+		switch p {
+		case "hant", "tw", "hk", "mo":
+			return "zh-Hant"
+		case "hans":
+			return "zh-Hans"
+		}
+	}
+	return "zh-Hans"
 }
 
 func firstNonEmpty(a, b string) string {

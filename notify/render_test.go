@@ -469,8 +469,10 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"de-AT", "AT", "", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
 		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
-		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{}},
-		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"HIPAA"}},
+		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{"KR"}},
+		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"UK", "HIPAA"}},
+		{"pt-BR", "BR", "", map[string]string{"email": "confirmed"}, "en", []string{"BR"}},
+		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "en", []string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.locale+"/"+tc.country+"/"+tc.region, func(t *testing.T) {
@@ -581,6 +583,40 @@ func testHeaderFolding(t *testing.T, c *incident.Case, fromName string) {
 			if len(p.msg.Header) != 9 {
 				t.Errorf("headers = %v, want exactly 9", sortedKeys(p.msg.Header))
 			}
+		}
+	}
+}
+
+// A UK resident's English notice carries the GDPR form (UK GDPR keeps
+// Art. 34): the DPO and contact point, and the right to complain to the
+// ICO; an EU resident's names a supervisory authority instead.
+func TestUKNotice(t *testing.T) {
+	c := loadCase(t)
+	r := newRenderer(t, c)
+	for _, tc := range []struct{ country, want, not string }{
+		{"GB", "Information Commissioner's Office", "in particular in the country where you live"},
+		{"DE", "in particular in the country where you live", "Information Commissioner"},
+	} {
+		m, err := r.Render(notice(c, "5001", map[string]string{"email": "confirmed"}, 1, 1,
+			correlate.Contact{Email: "x@example.com", Locale: "en", Country: tc.country}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := parseMessage(t, m.Raw)
+		for _, body := range []string{p.parts["text/plain"], stdhtml.UnescapeString(p.parts["text/html"])} {
+			flat := strings.Join(strings.Fields(body), " ")
+			if !strings.Contains(flat, tc.want) || strings.Contains(flat, tc.not) || !strings.Contains(flat, "Data Protection Officer and Contact Point") {
+				t.Errorf("%s: want %q and the DPO heading, not %q:\n%s", tc.country, tc.want, tc.not, body)
+			}
+		}
+	}
+}
+
+func TestChineseScript(t *testing.T) {
+	for in, want := range map[string]string{"zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-hans-sg": "zh-Hans", "zh-tw": "zh-Hant",
+		"zh-hk": "zh-Hant", "zh-hant": "zh-Hant", "zh-mo": "zh-Hant", "zho": "", "ja": "", "zh-": "zh-Hans"} {
+		if got := chineseScript(in); got != want {
+			t.Errorf("chineseScript(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

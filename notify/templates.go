@@ -52,8 +52,9 @@ var kinds = func() []string {
 	return append(ks, kindLabels)
 }()
 
-// noticeFileRe matches a notice template file name.
-var noticeFileRe = regexp.MustCompile(`^notice_([a-z]{2,3})\.((?:(?:update|correction)\.)?(?:subject|txt|html)|labels)\.tmpl$`)
+// noticeFileRe matches a notice template file name. A locale is a
+// language, with its script where the language has two (zh-Hans, zh-Hant).
+var noticeFileRe = regexp.MustCompile(`^notice_([a-z]{2,3}(?:-[A-Z][a-z]{3})?)\.((?:(?:update|correction)\.)?(?:subject|txt|html)|labels)\.tmpl$`)
 
 func templateName(locale, kind string) string {
 	return "notice_" + locale + "." + kind + ".tmpl"
