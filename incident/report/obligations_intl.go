@@ -74,6 +74,7 @@ func ukDuties(in Input) []Obligation {
 	out := []Obligation{duty("uk-ico", "UK GDPR", ToRegulator, "Notify the ICO, UK GDPR Art. 33",
 		scope+". Deadline: without undue delay and, where feasible, within 72 hours of becoming aware; a later notification must give the reasons for the delay.",
 		t, c.Aware.Add(72*time.Hour), ClockDiscovered)}
+	out[0].Report = "uk-ico"
 	if r := highRisk(t); len(r) > 0 {
 		out = withUpdate(in, out, duty("uk-individuals", "UK GDPR", ToIndividuals, "Communicate the breach to the data subjects, UK GDPR Art. 34",
 			scope+". High risk: "+strings.Join(r, "; ")+". Deadline \"without undue delay\" has no fixed period; the tool uses the ICO's 72 hours.",

@@ -47,6 +47,7 @@ var families = map[string][]string{
 	"gdpr-art33":       {"gdpr-art33"},
 	"us-ca-ag":         {"us-ca-ag"},
 	"hipaa-hhs":        {"hipaa-hhs"},
+	"uk-ico":           {"uk-ico"},
 }
 
 // previousReport is the newest recorded report of the kind's family written
@@ -116,7 +117,8 @@ var kindNames = map[string]map[string]string{
 	"ja": {"appi-preliminary": "速報", "appi-final": "確報", "gdpr-art33": "GDPR第33条に基づく通知",
 		"us-ca-ag": "カリフォルニア州司法長官への通知見本", "hipaa-hhs": "HHSへの報告"},
 	"en": {"appi-preliminary": "APPI preliminary report", "appi-final": "APPI final report",
-		"gdpr-art33": "Art. 33 notification", "us-ca-ag": "sample notice", "hipaa-hhs": "breach report to HHS"},
+		"gdpr-art33": "Art. 33 notification", "us-ca-ag": "sample notice", "hipaa-hhs": "breach report to HHS",
+		"uk-ico": "report to the ICO"},
 }
 
 // PreviousText names the earlier report: its kind, when it was written and

@@ -34,6 +34,7 @@ var mdTemplates = map[string]string{
 	"gdpr-art33":       "report_gdpr_en.md.tmpl",
 	"us-ca-ag":         "report_us_ca_en.md.tmpl",
 	"hipaa-hhs":        "report_hipaa_en.md.tmpl",
+	"uk-ico":           "report_uk_ico_en.md.tmpl",
 }
 
 // TemplateNames lists every template file the reports read.
