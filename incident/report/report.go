@@ -61,7 +61,7 @@ type Input struct {
 }
 
 // Kinds lists the report kinds Build accepts.
-var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico"}
+var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k"}
 
 // Report is one regulator report: the law's items, in the law's order, each
 // filled from the case or marked not yet known.
@@ -134,6 +134,7 @@ var builders = map[string]builder{
 	"us-ca-ag":         buildUSCA,
 	"hipaa-hhs":        buildHIPAA,
 	"uk-ico":           buildUKICO,
+	"sec-8k":           buildSEC8K,
 }
 
 var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja"}

@@ -32,6 +32,7 @@ func intlFixture(t testing.TB) Input {
 // against a golden file, rendered from intlFixture.
 var intlGolden = map[string][]string{
 	"uk-ico": {"md", "json"},
+	"sec-8k": {"md", "json"},
 }
 
 func TestIntlReportsGolden(t *testing.T) {
@@ -63,6 +64,12 @@ var requiredItems = map[string][]requiredItem{
 		{"b", "## (b) Name and contact details of the data protection officer or other contact point"},
 		{"c", "## (c) Likely consequences of the personal data breach"},
 		{"d", "## (d) Measures taken or proposed to address the breach"},
+	},
+	"sec-8k": {
+		{"nature", "## Material aspects of the nature of the incident"},
+		{"scope", "## Material aspects of the scope of the incident"},
+		{"timing", "## Material aspects of the timing of the incident"},
+		{"impact", "## Material impact or reasonably likely material impact on the registrant"},
 	},
 }
 
@@ -111,6 +118,7 @@ func TestIntlCountsByCountry(t *testing.T) {
 	in := intlFixture(t)
 	for kind, want := range map[string]string{
 		"uk-ico": "Data subjects concerned in the United Kingdom: 49 people (confirmed 40, possible 9)",
+		"sec-8k": "People whose personal information was affected: 3,101 people (confirmed 357, possible 2,744)",
 	} {
 		r, err := Build(kind, in)
 		if err != nil {
