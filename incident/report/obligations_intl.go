@@ -250,6 +250,7 @@ func australiaDuties(in Input) []Obligation {
 		duty("au-ndb-oaic", "NDB (Australia)", ToRegulator, "Give the OAIC a statement about the eligible data breach, Privacy Act s. 26WK",
 			scope+"; "+harm+soon, t, time.Time{}, ClockNone),
 	}
+	out[1].Report = "au-oaic"
 	return withUpdate(in, out, duty("au-ndb-individuals", "NDB (Australia)", ToIndividuals, "Notify the individuals at risk, Privacy Act s. 26WL",
 		scope+"; "+harm+soon, t, time.Time{}, ClockNone), keep)
 }

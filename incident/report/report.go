@@ -61,7 +61,7 @@ type Input struct {
 }
 
 // Kinds lists the report kinds Build accepts.
-var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k"}
+var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k", "au-oaic"}
 
 // Report is one regulator report: the law's items, in the law's order, each
 // filled from the case or marked not yet known.
@@ -135,6 +135,7 @@ var builders = map[string]builder{
 	"hipaa-hhs":        buildHIPAA,
 	"uk-ico":           buildUKICO,
 	"sec-8k":           buildSEC8K,
+	"au-oaic":          buildAUOAIC,
 }
 
 var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja"}

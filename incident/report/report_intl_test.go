@@ -31,8 +31,9 @@ func intlFixture(t testing.TB) Input {
 // intlGolden: the formats each kind of part 3 of issue 19 is checked in
 // against a golden file, rendered from intlFixture.
 var intlGolden = map[string][]string{
-	"uk-ico": {"md", "json"},
-	"sec-8k": {"md", "json"},
+	"uk-ico":  {"md", "json"},
+	"sec-8k":  {"md", "json"},
+	"au-oaic": {"md"},
 }
 
 func TestIntlReportsGolden(t *testing.T) {
@@ -64,6 +65,12 @@ var requiredItems = map[string][]requiredItem{
 		{"b", "## (b) Name and contact details of the data protection officer or other contact point"},
 		{"c", "## (c) Likely consequences of the personal data breach"},
 		{"d", "## (d) Measures taken or proposed to address the breach"},
+	},
+	"au-oaic": {
+		{"organisation", "## Identity and contact details of the organisation"},
+		{"description", "## Description of the eligible data breach"},
+		{"information", "## Kinds of information concerned"},
+		{"recommendations", "## Recommended steps individuals should take in response to the breach"},
 	},
 	"sec-8k": {
 		{"nature", "## Material aspects of the nature of the incident"},
@@ -117,8 +124,9 @@ func TestReportKindsRender(t *testing.T) {
 func TestIntlCountsByCountry(t *testing.T) {
 	in := intlFixture(t)
 	for kind, want := range map[string]string{
-		"uk-ico": "Data subjects concerned in the United Kingdom: 49 people (confirmed 40, possible 9)",
-		"sec-8k": "People whose personal information was affected: 3,101 people (confirmed 357, possible 2,744)",
+		"uk-ico":  "Data subjects concerned in the United Kingdom: 49 people (confirmed 40, possible 9)",
+		"au-oaic": "Individuals in Australia: 60 people (confirmed 0, possible 60); by region: AU-NSW 60",
+		"sec-8k":  "People whose personal information was affected: 3,101 people (confirmed 357, possible 2,744)",
 	} {
 		r, err := Build(kind, in)
 		if err != nil {

@@ -49,6 +49,7 @@ var families = map[string][]string{
 	"hipaa-hhs":        {"hipaa-hhs"},
 	"uk-ico":           {"uk-ico"},
 	"sec-8k":           {"sec-8k"},
+	"au-oaic":          {"au-oaic"},
 }
 
 // previousReport is the newest recorded report of the kind's family written
@@ -119,7 +120,7 @@ var kindNames = map[string]map[string]string{
 		"us-ca-ag": "カリフォルニア州司法長官への通知見本", "hipaa-hhs": "HHSへの報告"},
 	"en": {"appi-preliminary": "APPI preliminary report", "appi-final": "APPI final report",
 		"gdpr-art33": "Art. 33 notification", "us-ca-ag": "sample notice", "hipaa-hhs": "breach report to HHS",
-		"uk-ico": "report to the ICO", "sec-8k": "Form 8-K draft"},
+		"uk-ico": "report to the ICO", "sec-8k": "Form 8-K draft", "au-oaic": "statement to the OAIC"},
 }
 
 // PreviousText names the earlier report: its kind, when it was written and

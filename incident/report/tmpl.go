@@ -36,6 +36,7 @@ var mdTemplates = map[string]string{
 	"hipaa-hhs":        "report_hipaa_en.md.tmpl",
 	"uk-ico":           "report_uk_ico_en.md.tmpl",
 	"sec-8k":           "report_sec_8k_en.md.tmpl",
+	"au-oaic":          "report_au_oaic_en.md.tmpl",
 }
 
 // TemplateNames lists every template file the reports read.
