@@ -185,6 +185,7 @@ func koreaDuties(in Input) []Obligation {
 	if len(why) > 0 {
 		out = append(out, duty("kr-pipa-pipc", "PIPA (Korea)", ToRegulator, "Report to the PIPC or KISA, PIPA Art. 34(3)",
 			scope+". Reportable: "+strings.Join(why, "; ")+". Deadline: 72 hours from awareness.", t, c.Aware.Add(72*time.Hour), ClockDiscovered))
+		out[len(out)-1].Report = "kr-pipc"
 	}
 	return out
 }

@@ -34,6 +34,7 @@ var intlGolden = map[string][]string{
 	"uk-ico":  {"md", "json"},
 	"sec-8k":  {"md", "json"},
 	"au-oaic": {"md"},
+	"kr-pipc": {"md", "json"},
 }
 
 func TestIntlReportsGolden(t *testing.T) {
@@ -71,6 +72,14 @@ var requiredItems = map[string][]requiredItem{
 		{"description", "## Description of the eligible data breach"},
 		{"information", "## Kinds of information concerned"},
 		{"recommendations", "## Recommended steps individuals should take in response to the breach"},
+	},
+	"kr-pipc": {
+		{"1", "## 1. 유출등이 된 개인정보의 항목"},
+		{"2", "## 2. 유출등이 된 시점과 그 경위"},
+		{"3", "## 3. 유출등으로 인하여 발생할 수 있는 피해를 최소화하기 위하여 정보주체가 할 수 있는 방법 등에 관한 정보"},
+		{"4", "## 4. 개인정보처리자의 대응조치 및 피해 구제절차"},
+		{"5", "## 5. 정보주체에게 피해가 발생한 경우 신고 등을 접수할 수 있는 담당부서 및 연락처"},
+		{"6", "## 6. 유출등이 된 정보주체의 수"},
 	},
 	"sec-8k": {
 		{"nature", "## Material aspects of the nature of the incident"},
@@ -126,6 +135,7 @@ func TestIntlCountsByCountry(t *testing.T) {
 	for kind, want := range map[string]string{
 		"uk-ico":  "Data subjects concerned in the United Kingdom: 49 people (confirmed 40, possible 9)",
 		"au-oaic": "Individuals in Australia: 60 people (confirmed 0, possible 60); by region: AU-NSW 60",
+		"kr-pipc": "대한민국에 거주하는 정보주체: 1,180명(유출 확인 30명, 유출 가능성 1,150명)",
 		"sec-8k":  "People whose personal information was affected: 3,101 people (confirmed 357, possible 2,744)",
 	} {
 		r, err := Build(kind, in)

@@ -37,6 +37,7 @@ var mdTemplates = map[string]string{
 	"uk-ico":           "report_uk_ico_en.md.tmpl",
 	"sec-8k":           "report_sec_8k_en.md.tmpl",
 	"au-oaic":          "report_au_oaic_en.md.tmpl",
+	"kr-pipc":          "report_kr_pipc_ko.md.tmpl",
 }
 
 // TemplateNames lists every template file the reports read.
