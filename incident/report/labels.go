@@ -54,6 +54,20 @@ var categoryLabels = map[string]map[incident.Category]string{
 		incident.CatCredentials:     "로그인 정보(아이디·비밀번호 등)",
 		incident.CatHealth:          "건강에 관한 정보(민감정보)",
 	},
+	"pt-BR": {
+		incident.CatName:            "Nome",
+		incident.CatEmail:           "Endereço de e-mail",
+		incident.CatPhone:           "Número de telefone",
+		incident.CatPostalAddress:   "Endereço postal",
+		incident.CatDateOfBirth:     "Data de nascimento",
+		incident.CatBankAccount:     "Dados de conta bancária",
+		incident.CatPaymentCard:     "Dados de cartão de pagamento",
+		incident.CatPurchaseHistory: "Histórico de compras",
+		incident.CatAccountBalance:  "Saldo da conta",
+		incident.CatGovernmentID:    "Número de documento de identificação",
+		incident.CatCredentials:     "Credenciais de acesso (login e senha)",
+		incident.CatHealth:          "Dados de saúde (dado pessoal sensível)",
+	},
 }
 
 // categoryLabel names c in lang; a category outside the vocabulary keeps
@@ -87,6 +101,13 @@ var causeKindLabels = map[string]map[string]string{
 		"loss":                "기기 또는 저장매체의 분실",
 		"other":               "기타",
 	},
+	"pt-BR": {
+		"misconfiguration":    "erro de configuração",
+		"unauthorized_access": "acesso não autorizado",
+		"insider":             "ato de pessoa interna (empregado ou prestador de serviço)",
+		"loss":                "perda de dispositivo ou mídia",
+		"other":               "outro",
+	},
 }
 
 func causeKindLabel(lang, kind string) string {
@@ -105,6 +126,9 @@ func causeKindLabel(lang, kind string) string {
 // num writes 1234567 as 1,234,567.
 func num(n int) string { return incident.Thousands(int64(n)) }
 
+// numPT writes 1234567 as 1.234.567, as Brazilian Portuguese does.
+func numPT(n int) string { return strings.ReplaceAll(num(n), ",", ".") }
+
 // stamp formats a time for people, in loc, in the report's language.
 func stamp(lang string, t time.Time, loc *time.Location) string {
 	if t.IsZero() {
@@ -121,6 +145,8 @@ func stamp(lang string, t time.Time, loc *time.Location) string {
 		return t.In(loc).Format("2006年1月2日 15:04 MST")
 	case "ko":
 		return t.In(loc).Format("2006년 1월 2일 15:04 (MST)")
+	case "pt-BR":
+		return t.In(loc).Format("02/01/2006 15:04 (MST)")
 	}
 	return t.In(loc).Format("2006-01-02 15:04 MST")
 }
@@ -135,6 +161,8 @@ func day(lang string, t time.Time, loc *time.Location) string {
 		return t.In(loc).Format("2006年1月2日")
 	case "ko":
 		return t.In(loc).Format("2006년 1월 2일")
+	case "pt-BR":
+		return t.In(loc).Format("02/01/2006")
 	}
 	return t.In(loc).Format("January 2, 2006")
 }
@@ -208,6 +236,10 @@ func people(lang string, n int) string {
 		return num(n) + "人"
 	case lang == "ko":
 		return num(n) + "명"
+	case lang == "pt-BR" && n == 1:
+		return "1 pessoa"
+	case lang == "pt-BR":
+		return numPT(n) + " pessoas"
 	case n == 1:
 		return "1 person"
 	}
@@ -221,6 +253,8 @@ func unknown(lang string) string {
 		return "現時点では不明"
 	case "ko":
 		return "현재 확인되지 않음"
+	case "pt-BR":
+		return "Ainda não conhecido"
 	}
 	return "Not yet known"
 }

@@ -340,6 +340,7 @@ func brazilDuties(in Input) []Obligation {
 	when := fmt.Sprintf(". Deadline: 3 business days from awareness (6 for small entities), counting the day of awareness as day 1 when it is a business day; %s.", note)
 	out := []Obligation{duty("br-lgpd-anpd", "LGPD (Brazil)", ToRegulator, "Communicate the incident to the ANPD (12 items), LGPD Art. 48, Res. CD/ANPD 15/2024",
 		scope+"; "+risk+when, t, deadline, ClockDiscovered)}
+	out[0].Report = "br-anpd"
 	return withUpdate(in, out, duty("br-lgpd-individuals", "LGPD (Brazil)", ToIndividuals, "Communicate the incident to the data subjects (7 items), LGPD Art. 48, Res. CD/ANPD 15/2024",
 		scope+"; "+risk+when, t, deadline, ClockDiscovered), keep)
 }

@@ -61,7 +61,7 @@ type Input struct {
 }
 
 // Kinds lists the report kinds Build accepts.
-var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k", "au-oaic", "kr-pipc"}
+var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k", "au-oaic", "kr-pipc", "br-anpd"}
 
 // Report is one regulator report: the law's items, in the law's order, each
 // filled from the case or marked not yet known.
@@ -137,9 +137,10 @@ var builders = map[string]builder{
 	"sec-8k":           buildSEC8K,
 	"au-oaic":          buildAUOAIC,
 	"kr-pipc":          buildKRPIPC,
+	"br-anpd":          buildBRANPD,
 }
 
-var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja", "kr-pipc": "ko"}
+var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja", "kr-pipc": "ko", "br-anpd": "pt-BR"}
 
 // Build assembles the report of a kind (one of Kinds) from the input.
 func Build(kind string, in Input) (*Report, error) {
@@ -284,6 +285,12 @@ var htmlLabels = map[string]map[string]string{
 		"aggregates": "이 신고서에는 집계값만 기재하며, 개인을 식별할 수 있는 정보는 포함하지 않습니다.",
 		"revision":   "이전 신고 이후 변경 사항", "figure": "항목", "before": "이전 신고", "after": "이번 신고",
 		"previous": "이전 신고", "nochange": "변경된 수치가 없습니다."},
+	"pt-BR": {"case": "Caso", "run": "Execução", "generated": "Gerado em", "items": "Itens", "unknown": "ainda não conhecido",
+		"numbers": "Números", "people": "Titulares", "confirmed": "confirmados", "possible": "possíveis", "total": "total",
+		"category": "Categoria de dados", "region": "Região", "evidence": "Evidências", "file": "Arquivo", "notes": "Antes de enviar",
+		"aggregates": "Somente dados agregados: esta comunicação não contém dados pessoais.",
+		"revision":   "Alterações desde a comunicação anterior", "figure": "Número", "before": "Comunicação anterior", "after": "Esta comunicação",
+		"previous": "Comunicação anterior", "nochange": "Nenhum número foi alterado."},
 }
 
 // sortedKeys returns the keys of m in order.

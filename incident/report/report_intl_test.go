@@ -35,6 +35,7 @@ var intlGolden = map[string][]string{
 	"sec-8k":  {"md", "json"},
 	"au-oaic": {"md"},
 	"kr-pipc": {"md", "json"},
+	"br-anpd": {"md"},
 }
 
 func TestIntlReportsGolden(t *testing.T) {
@@ -72,6 +73,16 @@ var requiredItems = map[string][]requiredItem{
 		{"description", "## Description of the eligible data breach"},
 		{"information", "## Kinds of information concerned"},
 		{"recommendations", "## Recommended steps individuals should take in response to the breach"},
+	},
+	"br-anpd": {
+		{"controlador", "## Identificação e contato do controlador e do encarregado"},
+		{"natureza", "## Descrição e natureza do incidente"},
+		{"dados", "## Categorias de dados pessoais afetados"},
+		{"titulares", "## Número de titulares afetados no Brasil"},
+		{"riscos", "## Riscos e possíveis consequências para os titulares"},
+		{"medidas", "## Medidas adotadas para reverter ou mitigar os efeitos do incidente"},
+		{"comunicacao", "## Comunicação aos titulares"},
+		{"datas", "## Datas do incidente e da ciência; motivos de eventual demora"},
 	},
 	"kr-pipc": {
 		{"1", "## 1. 유출등이 된 개인정보의 항목"},
@@ -135,6 +146,7 @@ func TestIntlCountsByCountry(t *testing.T) {
 	for kind, want := range map[string]string{
 		"uk-ico":  "Data subjects concerned in the United Kingdom: 49 people (confirmed 40, possible 9)",
 		"au-oaic": "Individuals in Australia: 60 people (confirmed 0, possible 60); by region: AU-NSW 60",
+		"br-anpd": "Titulares residentes no Brasil: 25 pessoas (confirmadas 25, possíveis 0)",
 		"kr-pipc": "대한민국에 거주하는 정보주체: 1,180명(유출 확인 30명, 유출 가능성 1,150명)",
 		"sec-8k":  "People whose personal information was affected: 3,101 people (confirmed 357, possible 2,744)",
 	} {

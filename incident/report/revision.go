@@ -51,6 +51,7 @@ var families = map[string][]string{
 	"sec-8k":           {"sec-8k"},
 	"au-oaic":          {"au-oaic"},
 	"kr-pipc":          {"kr-pipc"},
+	"br-anpd":          {"br-anpd"},
 }
 
 // previousReport is the newest recorded report of the kind's family written
@@ -119,7 +120,8 @@ func revisionOf(kind string, in Input, now Numbers) (*Revision, error) {
 var kindNames = map[string]map[string]string{
 	"ja": {"appi-preliminary": "速報", "appi-final": "確報", "gdpr-art33": "GDPR第33条に基づく通知",
 		"us-ca-ag": "カリフォルニア州司法長官への通知見本", "hipaa-hhs": "HHSへの報告"},
-	"ko": {"kr-pipc": "개인정보 유출등 신고"},
+	"ko":    {"kr-pipc": "개인정보 유출등 신고"},
+	"pt-BR": {"br-anpd": "comunicação à ANPD"},
 	"en": {"appi-preliminary": "APPI preliminary report", "appi-final": "APPI final report",
 		"gdpr-art33": "Art. 33 notification", "us-ca-ag": "sample notice", "hipaa-hhs": "breach report to HHS",
 		"uk-ico": "report to the ICO", "sec-8k": "Form 8-K draft", "au-oaic": "statement to the OAIC"},
@@ -141,6 +143,8 @@ func (r *Report) PreviousText() string {
 		return fmt.Sprintf("%s（%s作成、第%d回集計）", name, stamp("ja", p.GeneratedAt, r.loc), p.Run)
 	case "ko":
 		return fmt.Sprintf("%s(%s 작성, 제%d차 집계)", name, stamp("ko", p.GeneratedAt, r.loc), p.Run)
+	case "pt-BR":
+		return fmt.Sprintf("a %s de %s (execução %d)", name, stamp("pt-BR", p.GeneratedAt, r.loc), p.Run)
 	}
 	return fmt.Sprintf("the %s of %s (run %d)", name, stamp("en", p.GeneratedAt, r.loc), p.Run)
 }
@@ -201,6 +205,8 @@ var figureWords = map[string]map[string]string{
 		"by_category": "個人データの項目: ", "by_region": "地域: ", "region": "地域 "},
 	"ko": {"people.total": "정보주체 수(합계)", "people.confirmed": "정보주체 수(유출 확인)", "people.possible": "정보주체 수(유출 가능성)",
 		"by_category": "개인정보 항목: ", "by_region": "지역: ", "region": "지역 "},
+	"pt-BR": {"people.total": "Titulares, total", "people.confirmed": "Titulares, confirmados", "people.possible": "Titulares, possíveis",
+		"by_category": "Categoria de dados: ", "by_region": "Região: ", "region": "Região "},
 }
 
 // changeLines lists the changes whose figure starts with one of prefixes as
