@@ -1,7 +1,9 @@
 // Package report decides which notification duties an incident triggers
 // (Obligations) and writes the regulator reports (Build): APPI preliminary
 // and final reports to the PPC, GDPR Art. 33, the California Attorney
-// General's sample notice and the HIPAA notice to HHS.
+// General's sample notice, the HIPAA notice to HHS, the UK ICO report, a
+// draft SEC Form 8-K Item 1.05, the OAIC statement, the PIPC/KISA report
+// (Korean) and the ANPD communication (Portuguese).
 //
 // Reports hold aggregates only: counts, categories, regions, dates and the
 // case's own texts, never a user id, name or address. Each duty's clock
