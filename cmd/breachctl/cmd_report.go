@@ -36,6 +36,11 @@ Kinds:
   gdpr-art33        EU, GDPR Art. 33: notification to the supervisory authority, items (a)-(d)
   us-ca-ag          California, Civ. Code §1798.82: the sample notice for the Attorney General
   hipaa-hhs         US, HIPAA: breach report to HHS (45 CFR 164.408)
+  uk-ico            UK GDPR Art. 33: report to the ICO, items (a)-(d), UK residents
+  sec-8k            US SEC: draft Form 8-K Item 1.05 disclosure, for counsel
+  au-oaic           Australia, NDB scheme: statement to the OAIC (item list to check)
+  kr-pipc           Korea, PIPA Art. 34: report to the PIPC/KISA, in Korean
+  br-anpd           Brazil, LGPD Art. 48: communication to the ANPD, in Portuguese
 
 Every item of the law's list is there: one the case file cannot fill says so
 ("not yet known") instead of being left out. The numbers (people confirmed /
@@ -47,7 +52,7 @@ aggregates only: no personal data.
 Every report written is recorded in the case database (kind, run, format,
 date, numbers, SHA-256 of the output). A report written from a later run
 than an earlier one of its family (APPI preliminary or final -> final;
-gdpr-art33, us-ca-ag, hipaa-hhs -> the same kind) says which figures changed
+every other kind -> the same kind) says which figures changed
 and from what, naming the earlier report: APPI in Japanese in items 2 and 3
 and a 前回報告からの変更 section; GDPR as an Art. 33(4) supplementary
 notification; California as an updated sample notice; HIPAA as an addendum;
@@ -61,7 +66,7 @@ func newReportCmd(d *deps) *cobra.Command {
 	var o reportOptions
 	cmd := &cobra.Command{
 		Use:   "report -f incident.yaml --kind KIND [--format md|html|json]",
-		Short: "Write a regulator report (APPI, GDPR Art. 33, California AG, HIPAA)",
+		Short: "Write a regulator report (APPI, GDPR, UK ICO, California AG, HIPAA, SEC 8-K, OAIC, PIPC, ANPD)",
 		Long:  reportLong,
 		Example: `  breachctl report -f incident.yaml --kind appi-preliminary
   breachctl report -f incident.yaml --kind gdpr-art33 --format html -o art33.html`,

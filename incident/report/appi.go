@@ -187,8 +187,13 @@ func revisedJA(r *Report, prefixes ...string) string {
 }
 
 func levelSplit(lang string, total, confirmed, possible int) string {
-	if lang == "ja" {
+	switch lang {
+	case "ja":
 		return fmt.Sprintf("%s（漏えいを確認 %s、漏えいのおそれ %s）", people(lang, total), people(lang, confirmed), people(lang, possible))
+	case "ko":
+		return fmt.Sprintf("%s(유출 확인 %s, 유출 가능성 %s)", people(lang, total), people(lang, confirmed), people(lang, possible))
+	case "pt-BR":
+		return fmt.Sprintf("%s (confirmadas %s, possíveis %s)", people(lang, total), numPT(confirmed), numPT(possible))
 	}
 	return fmt.Sprintf("%s (confirmed %s, possible %s)", people(lang, total), num(confirmed), num(possible))
 }
@@ -228,6 +233,12 @@ func contact(lang string, o incident.Organization) string {
 // deliveryText says how far the notices to individuals went, from the
 // delivery ledger; known is false before any notice is in the ledger.
 func deliveryText(lang string, d Delivery, affected int, l *time.Location) (string, bool) {
+	switch lang {
+	case "ko":
+		return deliveryTextKO(d, affected, l)
+	case "pt-BR":
+		return deliveryTextPT(d, affected, l)
+	}
 	if d.Total == 0 {
 		if lang == "ja" {
 			return fmt.Sprintf("本人への通知の配信記録はまだありません（通知の対象: %s）。", people(lang, affected)), false

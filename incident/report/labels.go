@@ -40,6 +40,34 @@ var categoryLabels = map[string]map[incident.Category]string{
 		incident.CatCredentials:     "ログイン情報（ID・パスワード等）",
 		incident.CatHealth:          "健康・医療に関する情報（要配慮個人情報）",
 	},
+	"ko": {
+		incident.CatName:            "성명",
+		incident.CatEmail:           "이메일 주소",
+		incident.CatPhone:           "전화번호",
+		incident.CatPostalAddress:   "주소",
+		incident.CatDateOfBirth:     "생년월일",
+		incident.CatBankAccount:     "은행 계좌 정보",
+		incident.CatPaymentCard:     "결제 카드 정보",
+		incident.CatPurchaseHistory: "구매 내역",
+		incident.CatAccountBalance:  "계정 잔액 정보",
+		incident.CatGovernmentID:    "고유식별정보(주민등록번호 등 공적 식별번호)",
+		incident.CatCredentials:     "로그인 정보(아이디·비밀번호 등)",
+		incident.CatHealth:          "건강에 관한 정보(민감정보)",
+	},
+	"pt-BR": {
+		incident.CatName:            "Nome",
+		incident.CatEmail:           "Endereço de e-mail",
+		incident.CatPhone:           "Número de telefone",
+		incident.CatPostalAddress:   "Endereço postal",
+		incident.CatDateOfBirth:     "Data de nascimento",
+		incident.CatBankAccount:     "Dados de conta bancária",
+		incident.CatPaymentCard:     "Dados de cartão de pagamento",
+		incident.CatPurchaseHistory: "Histórico de compras",
+		incident.CatAccountBalance:  "Saldo da conta",
+		incident.CatGovernmentID:    "Número de documento de identificação",
+		incident.CatCredentials:     "Credenciais de acesso (login e senha)",
+		incident.CatHealth:          "Dados de saúde (dado pessoal sensível)",
+	},
 }
 
 // categoryLabel names c in lang; a category outside the vocabulary keeps
@@ -66,14 +94,28 @@ var causeKindLabels = map[string]map[string]string{
 		"loss":                "紛失",
 		"other":               "その他",
 	},
+	"ko": {
+		"misconfiguration":    "설정 오류",
+		"unauthorized_access": "외부로부터의 불법적인 접근",
+		"insider":             "내부자(직원 또는 수탁자)에 의한 유출",
+		"loss":                "기기 또는 저장매체의 분실",
+		"other":               "기타",
+	},
+	"pt-BR": {
+		"misconfiguration":    "erro de configuração",
+		"unauthorized_access": "acesso não autorizado",
+		"insider":             "ato de pessoa interna (empregado ou prestador de serviço)",
+		"loss":                "perda de dispositivo ou mídia",
+		"other":               "outro",
+	},
 }
 
 func causeKindLabel(lang, kind string) string {
 	if kind == "" {
-		if lang == "ja" {
-			return "現時点では不明"
+		if lang == "en" {
+			return "not yet known"
 		}
-		return "not yet known"
+		return unknown(lang)
 	}
 	if l, ok := causeKindLabels[lang][kind]; ok {
 		return l
@@ -84,19 +126,27 @@ func causeKindLabel(lang, kind string) string {
 // num writes 1234567 as 1,234,567.
 func num(n int) string { return incident.Thousands(int64(n)) }
 
+// numPT writes 1234567 as 1.234.567, as Brazilian Portuguese does.
+func numPT(n int) string { return strings.ReplaceAll(num(n), ",", ".") }
+
 // stamp formats a time for people, in loc, in the report's language.
 func stamp(lang string, t time.Time, loc *time.Location) string {
 	if t.IsZero() {
-		if lang == "ja" {
-			return "現時点では不明"
+		if lang == "en" {
+			return "not yet known"
 		}
-		return "not yet known"
+		return unknown(lang)
 	}
 	if loc == nil {
 		loc = time.UTC
 	}
-	if lang == "ja" {
+	switch lang {
+	case "ja":
 		return t.In(loc).Format("2006年1月2日 15:04 MST")
+	case "ko":
+		return t.In(loc).Format("2006년 1월 2일 15:04 (MST)")
+	case "pt-BR":
+		return t.In(loc).Format("02/01/2006 15:04 (MST)")
 	}
 	return t.In(loc).Format("2006-01-02 15:04 MST")
 }
@@ -106,8 +156,13 @@ func day(lang string, t time.Time, loc *time.Location) string {
 	if loc == nil {
 		loc = time.UTC
 	}
-	if lang == "ja" {
+	switch lang {
+	case "ja":
 		return t.In(loc).Format("2006年1月2日")
+	case "ko":
+		return t.In(loc).Format("2006년 1월 2일")
+	case "pt-BR":
+		return t.In(loc).Format("02/01/2006")
 	}
 	return t.In(loc).Format("January 2, 2006")
 }
@@ -115,8 +170,11 @@ func day(lang string, t time.Time, loc *time.Location) string {
 // span formats a period as "start – end".
 func span(lang string, from, to time.Time, loc *time.Location) string {
 	sep := " – "
-	if lang == "ja" {
+	switch lang {
+	case "ja":
 		sep = " 〜 "
+	case "ko":
+		sep = " ~ "
 	}
 	return stamp(lang, from, loc) + sep + stamp(lang, to, loc)
 }
@@ -176,6 +234,12 @@ func people(lang string, n int) string {
 	switch {
 	case lang == "ja":
 		return num(n) + "人"
+	case lang == "ko":
+		return num(n) + "명"
+	case lang == "pt-BR" && n == 1:
+		return "1 pessoa"
+	case lang == "pt-BR":
+		return numPT(n) + " pessoas"
 	case n == 1:
 		return "1 person"
 	}
@@ -184,8 +248,13 @@ func people(lang string, n int) string {
 
 // unknown is the text of an item the case cannot fill.
 func unknown(lang string) string {
-	if lang == "ja" {
+	switch lang {
+	case "ja":
 		return "現時点では不明"
+	case "ko":
+		return "현재 확인되지 않음"
+	case "pt-BR":
+		return "Ainda não conhecido"
 	}
 	return "Not yet known"
 }

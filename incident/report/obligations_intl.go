@@ -74,6 +74,7 @@ func ukDuties(in Input) []Obligation {
 	out := []Obligation{duty("uk-ico", "UK GDPR", ToRegulator, "Notify the ICO, UK GDPR Art. 33",
 		scope+". Deadline: without undue delay and, where feasible, within 72 hours of becoming aware; a later notification must give the reasons for the delay.",
 		t, c.Aware.Add(72*time.Hour), ClockDiscovered)}
+	out[0].Report = "uk-ico"
 	if r := highRisk(t); len(r) > 0 {
 		out = withUpdate(in, out, duty("uk-individuals", "UK GDPR", ToIndividuals, "Communicate the breach to the data subjects, UK GDPR Art. 34",
 			scope+". High risk: "+strings.Join(r, "; ")+". Deadline \"without undue delay\" has no fixed period; the tool uses the ICO's 72 hours.",
@@ -184,6 +185,7 @@ func koreaDuties(in Input) []Obligation {
 	if len(why) > 0 {
 		out = append(out, duty("kr-pipa-pipc", "PIPA (Korea)", ToRegulator, "Report to the PIPC or KISA, PIPA Art. 34(3)",
 			scope+". Reportable: "+strings.Join(why, "; ")+". Deadline: 72 hours from awareness.", t, c.Aware.Add(72*time.Hour), ClockDiscovered))
+		out[len(out)-1].Report = "kr-pipc"
 	}
 	return out
 }
@@ -249,6 +251,7 @@ func australiaDuties(in Input) []Obligation {
 		duty("au-ndb-oaic", "NDB (Australia)", ToRegulator, "Give the OAIC a statement about the eligible data breach, Privacy Act s. 26WK",
 			scope+"; "+harm+soon, t, time.Time{}, ClockNone),
 	}
+	out[1].Report = "au-oaic"
 	return withUpdate(in, out, duty("au-ndb-individuals", "NDB (Australia)", ToIndividuals, "Notify the individuals at risk, Privacy Act s. 26WL",
 		scope+"; "+harm+soon, t, time.Time{}, ClockNone), keep)
 }
@@ -337,6 +340,7 @@ func brazilDuties(in Input) []Obligation {
 	when := fmt.Sprintf(". Deadline: 3 business days from awareness (6 for small entities), counting the day of awareness as day 1 when it is a business day; %s.", note)
 	out := []Obligation{duty("br-lgpd-anpd", "LGPD (Brazil)", ToRegulator, "Communicate the incident to the ANPD (12 items), LGPD Art. 48, Res. CD/ANPD 15/2024",
 		scope+"; "+risk+when, t, deadline, ClockDiscovered)}
+	out[0].Report = "br-anpd"
 	return withUpdate(in, out, duty("br-lgpd-individuals", "LGPD (Brazil)", ToIndividuals, "Communicate the incident to the data subjects (7 items), LGPD Art. 48, Res. CD/ANPD 15/2024",
 		scope+"; "+risk+when, t, deadline, ClockDiscovered), keep)
 }

@@ -35,6 +35,15 @@ const (
 	nydfsHours      = 72
 )
 
+// secDeadline is the Form 8-K Item 1.05 deadline: 4 business days from the
+// materiality determination (materiality_determined_at, else discovery),
+// the clock it runs from, and how to say both.
+func secDeadline(c *incident.Case) (deadline time.Time, clock, fromText, note string) {
+	from, clock, fromText := decision(c, c.Material, ClockMaterial, "the determination that the incident is material")
+	deadline, note = businessClock(c, "US", from, secBusinessDays)
+	return deadline, clock, fromText, note
+}
+
 func usFederalDuties(in Input) []Obligation {
 	c := in.Case
 	org := c.Organization
@@ -46,9 +55,8 @@ func usFederalDuties(in Input) []Obligation {
 	n, conf, poss := scoped(all)
 	var out []Obligation
 	if org.USListed {
-		from, clock, fromText := decision(c, c.Material, ClockMaterial, "the determination that the incident is material")
-		deadline, note := businessClock(c, "US", from, secBusinessDays)
-		out = append(out, Obligation{ID: "sec-8k", Law: "SEC", To: ToRegulator,
+		deadline, clock, fromText, note := secDeadline(c)
+		out = append(out, Obligation{ID: "sec-8k", Law: "SEC", To: ToRegulator, Report: "sec-8k",
 			Duty: "File Form 8-K Item 1.05 (material cybersecurity incident) with the SEC",
 			Trigger: fmt.Sprintf("The case file says the organisation is a US listed company (organization.us_listed); %s people affected. "+
 				"The duty applies once the incident is determined material, a determination to be made without unreasonable delay after discovery. "+

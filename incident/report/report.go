@@ -1,7 +1,9 @@
 // Package report decides which notification duties an incident triggers
 // (Obligations) and writes the regulator reports (Build): APPI preliminary
 // and final reports to the PPC, GDPR Art. 33, the California Attorney
-// General's sample notice and the HIPAA notice to HHS.
+// General's sample notice, the HIPAA notice to HHS, the UK ICO report, a
+// draft SEC Form 8-K Item 1.05, the OAIC statement, the PIPC/KISA report
+// (Korean) and the ANPD communication (Portuguese).
 //
 // Reports hold aggregates only: counts, categories, regions, dates and the
 // case's own texts, never a user id, name or address. Each duty's clock
@@ -61,7 +63,7 @@ type Input struct {
 }
 
 // Kinds lists the report kinds Build accepts.
-var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs"}
+var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k", "au-oaic", "kr-pipc", "br-anpd"}
 
 // Report is one regulator report: the law's items, in the law's order, each
 // filled from the case or marked not yet known.
@@ -133,9 +135,14 @@ var builders = map[string]builder{
 	"gdpr-art33":       buildGDPR,
 	"us-ca-ag":         buildUSCA,
 	"hipaa-hhs":        buildHIPAA,
+	"uk-ico":           buildUKICO,
+	"sec-8k":           buildSEC8K,
+	"au-oaic":          buildAUOAIC,
+	"kr-pipc":          buildKRPIPC,
+	"br-anpd":          buildBRANPD,
 }
 
-var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja"}
+var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja", "kr-pipc": "ko", "br-anpd": "pt-BR"}
 
 // Build assembles the report of a kind (one of Kinds) from the input.
 func Build(kind string, in Input) (*Report, error) {
@@ -274,6 +281,18 @@ var htmlLabels = map[string]map[string]string{
 		"aggregates": "本報告書には集計値のみを記載し、個人を特定できる情報は含みません。",
 		"revision":   "前回報告からの変更", "figure": "項目", "before": "前回報告", "after": "本報告",
 		"previous": "前回の報告", "nochange": "変更された数値はありません。"},
+	"ko": {"case": "사건 ID", "run": "집계 회차", "generated": "작성 일시", "items": "신고 사항", "unknown": "현재 확인되지 않음",
+		"numbers": "정보주체 수", "people": "정보주체 수", "confirmed": "유출 확인", "possible": "유출 가능성", "total": "합계",
+		"category": "개인정보 항목", "region": "지역", "evidence": "증거 자료", "file": "파일", "notes": "제출 전 확인 사항",
+		"aggregates": "이 신고서에는 집계값만 기재하며, 개인을 식별할 수 있는 정보는 포함하지 않습니다.",
+		"revision":   "이전 신고 이후 변경 사항", "figure": "항목", "before": "이전 신고", "after": "이번 신고",
+		"previous": "이전 신고", "nochange": "변경된 수치가 없습니다."},
+	"pt-BR": {"case": "Caso", "run": "Execução", "generated": "Gerado em", "items": "Itens", "unknown": "ainda não conhecido",
+		"numbers": "Números", "people": "Titulares", "confirmed": "confirmados", "possible": "possíveis", "total": "total",
+		"category": "Categoria de dados", "region": "Região", "evidence": "Evidências", "file": "Arquivo", "notes": "Antes de enviar",
+		"aggregates": "Somente dados agregados: esta comunicação não contém dados pessoais.",
+		"revision":   "Alterações desde a comunicação anterior", "figure": "Número", "before": "Comunicação anterior", "after": "Esta comunicação",
+		"previous": "Comunicação anterior", "nochange": "Nenhum número foi alterado."},
 }
 
 // sortedKeys returns the keys of m in order.

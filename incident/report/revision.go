@@ -47,6 +47,11 @@ var families = map[string][]string{
 	"gdpr-art33":       {"gdpr-art33"},
 	"us-ca-ag":         {"us-ca-ag"},
 	"hipaa-hhs":        {"hipaa-hhs"},
+	"uk-ico":           {"uk-ico"},
+	"sec-8k":           {"sec-8k"},
+	"au-oaic":          {"au-oaic"},
+	"kr-pipc":          {"kr-pipc"},
+	"br-anpd":          {"br-anpd"},
 }
 
 // previousReport is the newest recorded report of the kind's family written
@@ -115,8 +120,11 @@ func revisionOf(kind string, in Input, now Numbers) (*Revision, error) {
 var kindNames = map[string]map[string]string{
 	"ja": {"appi-preliminary": "速報", "appi-final": "確報", "gdpr-art33": "GDPR第33条に基づく通知",
 		"us-ca-ag": "カリフォルニア州司法長官への通知見本", "hipaa-hhs": "HHSへの報告"},
+	"ko":    {"kr-pipc": "개인정보 유출등 신고"},
+	"pt-BR": {"br-anpd": "comunicação à ANPD"},
 	"en": {"appi-preliminary": "APPI preliminary report", "appi-final": "APPI final report",
-		"gdpr-art33": "Art. 33 notification", "us-ca-ag": "sample notice", "hipaa-hhs": "breach report to HHS"},
+		"gdpr-art33": "Art. 33 notification", "us-ca-ag": "sample notice", "hipaa-hhs": "breach report to HHS",
+		"uk-ico": "report to the ICO", "sec-8k": "Form 8-K draft", "au-oaic": "statement to the OAIC"},
 }
 
 // PreviousText names the earlier report: its kind, when it was written and
@@ -130,8 +138,13 @@ func (r *Report) PreviousText() string {
 	if name == "" {
 		name = p.Kind
 	}
-	if r.Language == "ja" {
+	switch r.Language {
+	case "ja":
 		return fmt.Sprintf("%s（%s作成、第%d回集計）", name, stamp("ja", p.GeneratedAt, r.loc), p.Run)
+	case "ko":
+		return fmt.Sprintf("%s(%s 작성, 제%d차 집계)", name, stamp("ko", p.GeneratedAt, r.loc), p.Run)
+	case "pt-BR":
+		return fmt.Sprintf("a %s de %s (execução %d)", name, stamp("pt-BR", p.GeneratedAt, r.loc), p.Run)
 	}
 	return fmt.Sprintf("the %s of %s (run %d)", name, stamp("en", p.GeneratedAt, r.loc), p.Run)
 }
@@ -167,29 +180,33 @@ func (r *Report) ChangeRows() []ChangeRow {
 
 // figureLabel names a figure for people.
 func figureLabel(lang, figure string) string {
-	ja := lang == "ja"
-	switch figure {
-	case "people.total":
-		return pick(ja, "本人の数（合計）", "People, total")
-	case "people.confirmed":
-		return pick(ja, "本人の数（漏えいを確認）", "People, confirmed")
-	case "people.possible":
-		return pick(ja, "本人の数（漏えいのおそれ）", "People, possible")
+	w := figureWords[lang]
+	if w == nil {
+		w = figureWords["en"]
+	}
+	if l, ok := w[figure]; ok {
+		return l
 	}
 	if c, ok := strings.CutPrefix(figure, "by_category."); ok {
-		return pick(ja, "個人データの項目: ", "Data category: ") + categoryLabel(lang, incident.Category(c))
+		return w["by_category"] + categoryLabel(lang, incident.Category(c))
 	}
 	if reg, ok := strings.CutPrefix(figure, "by_region."); ok {
-		return pick(ja, "地域: ", "Region: ") + reg
+		return w["by_region"] + reg
 	}
 	return figure
 }
 
-func pick(ja bool, j, e string) string {
-	if ja {
-		return j
-	}
-	return e
+// figureWords name the figures in each report language; "region" leads a
+// region inside an item.
+var figureWords = map[string]map[string]string{
+	"en": {"people.total": "People, total", "people.confirmed": "People, confirmed", "people.possible": "People, possible",
+		"by_category": "Data category: ", "by_region": "Region: ", "region": "Region "},
+	"ja": {"people.total": "本人の数（合計）", "people.confirmed": "本人の数（漏えいを確認）", "people.possible": "本人の数（漏えいのおそれ）",
+		"by_category": "個人データの項目: ", "by_region": "地域: ", "region": "地域 "},
+	"ko": {"people.total": "정보주체 수(합계)", "people.confirmed": "정보주체 수(유출 확인)", "people.possible": "정보주체 수(유출 가능성)",
+		"by_category": "개인정보 항목: ", "by_region": "지역: ", "region": "지역 "},
+	"pt-BR": {"people.total": "Titulares, total", "people.confirmed": "Titulares, confirmados", "people.possible": "Titulares, possíveis",
+		"by_category": "Categoria de dados: ", "by_region": "Região: ", "region": "Região "},
 }
 
 // changeLines lists the changes whose figure starts with one of prefixes as
@@ -206,7 +223,11 @@ func (r *Report) changeLines(prefixes ...string) []string {
 				if cat, ok := strings.CutPrefix(c.Figure, "by_category."); ok {
 					label = categoryLabel(r.Language, incident.Category(cat)) // the item is the data items
 				} else if reg, ok := strings.CutPrefix(c.Figure, "by_region."); ok {
-					label = pick(r.Language == "ja", "地域 ", "Region ") + reg
+					w := figureWords[r.Language]
+					if w == nil {
+						w = figureWords["en"]
+					}
+					label = w["region"] + reg
 				}
 				out = append(out, fmt.Sprintf("- %s: %s → %s", textsafe.MD(label), people(r.Language, c.From), people(r.Language, c.To)))
 				break

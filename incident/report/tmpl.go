@@ -34,6 +34,11 @@ var mdTemplates = map[string]string{
 	"gdpr-art33":       "report_gdpr_en.md.tmpl",
 	"us-ca-ag":         "report_us_ca_en.md.tmpl",
 	"hipaa-hhs":        "report_hipaa_en.md.tmpl",
+	"uk-ico":           "report_uk_ico_en.md.tmpl",
+	"sec-8k":           "report_sec_8k_en.md.tmpl",
+	"au-oaic":          "report_au_oaic_en.md.tmpl",
+	"kr-pipc":          "report_kr_pipc_ko.md.tmpl",
+	"br-anpd":          "report_br_anpd_pt.md.tmpl",
 }
 
 // TemplateNames lists every template file the reports read.
@@ -52,6 +57,7 @@ type templateSet struct {
 
 var funcs = map[string]any{
 	"num":     num,
+	"numpt":   numPT,
 	"heading": heading,
 	// md escapes a value from outside (a region, a file name) for a
 	// Markdown table cell or line; code writes one as a code span in a
