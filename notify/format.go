@@ -33,6 +33,14 @@ func formatterFor(locale string) formatter {
 		return itFormat{}
 	case "nl":
 		return nlFormat{}
+	case "ko":
+		return koFormat{}
+	case "pt":
+		return ptFormat{}
+	case "zh-Hans":
+		return zhFormat{and: "和", local: map[string]string{"Asia/Shanghai": "北京时间"}}
+	case "zh-Hant":
+		return zhFormat{and: "與", local: map[string]string{"Asia/Taipei": "臺灣時間", "Asia/Hong_Kong": "香港時間", "Asia/Macau": "澳門時間"}}
 	}
 	return isoFormat{}
 }
@@ -367,6 +375,121 @@ func (f nlFormat) Period(a, b time.Time) string {
 }
 func (nlFormat) Number(n int) string        { return groupDigits(n, ".") }
 func (nlFormat) List(items []string) string { return joinList(items, "en") }
+
+// koFormat: "2026년 12월 3일 14:05 (한국 시간)", "1,234", "A, B 및 C".
+// Outside Korea the zone is "(PDT, UTC-07:00)".
+type koFormat struct{}
+
+func (koFormat) zone(t time.Time) string {
+	if t.Location().String() == "Asia/Seoul" {
+		return " (한국 시간)"
+	}
+	if a := zoneAbbr(t); a != "" {
+		return " (" + a + ", " + offset(t) + ")"
+	}
+	return " (" + offset(t) + ")"
+}
+func (koFormat) Date(t time.Time) string {
+	return fmt.Sprintf("%d년 %d월 %d일", t.Year(), t.Month(), t.Day())
+}
+func (f koFormat) DateTime(t time.Time) string {
+	return f.Date(t) + " " + t.Format("15:04") + f.zone(t)
+}
+func (f koFormat) Period(a, b time.Time) string {
+	switch {
+	case !sameZone(a, b):
+		return f.DateTime(a) + " ~ " + f.DateTime(b)
+	case sameDay(a, b):
+		return f.Date(a) + " " + a.Format("15:04") + "~" + b.Format("15:04") + f.zone(b)
+	case a.Year() == b.Year():
+		return f.Date(a) + " " + a.Format("15:04") + " ~ " + fmt.Sprintf("%d월 %d일", b.Month(), b.Day()) + " " + b.Format("15:04") + f.zone(b)
+	}
+	return f.Date(a) + " " + a.Format("15:04") + " ~ " + f.Date(b) + " " + b.Format("15:04") + f.zone(b)
+}
+func (koFormat) Number(n int) string        { return groupDigits(n, ",") }
+func (koFormat) List(items []string) string { return joinList(items, "및") }
+
+var ptMonths = [...]string{"janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro", "outubro", "novembro", "dezembro"}
+
+// ptFormat (Brazil): "3 de dezembro de 2026, às 14h05 (horário de
+// Brasília, UTC-03:00)", "1º de dezembro", "1.234", "A, B e C".
+type ptFormat struct{}
+
+func (ptFormat) zone(t time.Time) string {
+	if t.Location().String() == "America/Sao_Paulo" {
+		return " (horário de Brasília, " + offset(t) + ")"
+	}
+	return offsetZone(t, nil)
+}
+func (ptFormat) Date(t time.Time) string {
+	d := strconv.Itoa(t.Day())
+	if t.Day() == 1 {
+		d = "1º"
+	}
+	return d + " de " + ptMonths[t.Month()-1] + " de " + strconv.Itoa(t.Year())
+}
+
+// clock is "às 14h05", "à 1h30" (one o'clock takes the singular article).
+func (ptFormat) clock(t time.Time) string {
+	if t.Hour() == 1 {
+		return fmt.Sprintf("à 1h%02d", t.Minute())
+	}
+	return fmt.Sprintf("às %dh%02d", t.Hour(), t.Minute())
+}
+func (f ptFormat) DateTime(t time.Time) string { return f.Date(t) + ", " + f.clock(t) + f.zone(t) }
+func (f ptFormat) Period(a, b time.Time) string {
+	if sameZone(a, b) && sameDay(a, b) {
+		from := "das " // das 9h05 às 14h38; da 1h05 às 2h00
+		if a.Hour() == 1 {
+			from = "da "
+		}
+		return "em " + f.Date(a) + ", " + from + fmt.Sprintf("%dh%02d ", a.Hour(), a.Minute()) + f.clock(b) + f.zone(b)
+	}
+	at := func(t time.Time) string { return f.Date(t) + ", " + f.clock(t) }
+	return period(a, b, "de ", ", a ", at, f.zone)
+}
+func (ptFormat) Number(n int) string        { return groupDigits(n, ".") }
+func (ptFormat) List(items []string) string { return joinList(items, "e") }
+
+// zhFormat (Simplified and Traditional Chinese): "2026年12月3日 14:05（北京时间）"
+// in the script's home zones, "（UTC+09:00）" elsewhere; "1,234"; "A、B和C"
+// (與 in Traditional Chinese).
+type zhFormat struct {
+	and   string
+	local map[string]string // time zone name -> its local name
+}
+
+func (f zhFormat) zone(t time.Time) string {
+	if n := f.local[t.Location().String()]; n != "" {
+		return "（" + n + "）"
+	}
+	if a := zoneAbbr(t); a != "" {
+		return "（" + a + "，" + offset(t) + "）"
+	}
+	return "（" + offset(t) + "）"
+}
+func (zhFormat) Date(t time.Time) string { return t.Format("2006年1月2日") }
+func (f zhFormat) DateTime(t time.Time) string {
+	return f.Date(t) + " " + t.Format("15:04") + f.zone(t)
+}
+func (f zhFormat) Period(a, b time.Time) string {
+	switch {
+	case !sameZone(a, b):
+		return f.DateTime(a) + "至" + f.DateTime(b)
+	case sameDay(a, b):
+		return f.Date(a) + " " + a.Format("15:04") + "至" + b.Format("15:04") + f.zone(b)
+	case a.Year() == b.Year():
+		return f.Date(a) + " " + a.Format("15:04") + "至" + b.Format("1月2日") + " " + b.Format("15:04") + f.zone(b)
+	}
+	return f.Date(a) + " " + a.Format("15:04") + "至" + f.Date(b) + " " + b.Format("15:04") + f.zone(b)
+}
+func (zhFormat) Number(n int) string { return groupDigits(n, ",") }
+func (f zhFormat) List(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], "、") + f.and + items[len(items)-1]
+}
 
 // isoFormat serves a locale without its own conventions.
 type isoFormat struct{}

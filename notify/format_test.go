@@ -47,6 +47,26 @@ func TestFormatters(t *testing.T) {
 			"van 3 december 2026, 09:05 uur tot 8 december 2026, 01:30 uur (UTC+01:00)",
 			"van 3 december 2026, 09:05 uur (UTC+01:00) tot 3 december 2026, 17:05 uur (UTC+09:00)",
 			"1.234.567", "A, B en C"},
+		{"ko", "2026년 12월 3일", "2026년 12월 3일 09:05 (CET, UTC+01:00)", "2026년 7월 1일 14:00 (CEST, UTC+02:00)",
+			"2026년 12월 3일 09:05~14:38 (CET, UTC+01:00)",
+			"2026년 12월 3일 09:05 ~ 12월 8일 01:30 (CET, UTC+01:00)",
+			"2026년 12월 3일 09:05 (CET, UTC+01:00) ~ 2026년 12월 3일 17:05 (JST, UTC+09:00)",
+			"1,234,567", "A, B 및 C"},
+		{"pt", "3 de dezembro de 2026", "3 de dezembro de 2026, às 9h05 (UTC+01:00)", "1º de julho de 2026, às 14h00 (UTC+02:00)",
+			"em 3 de dezembro de 2026, das 9h05 às 14h38 (UTC+01:00)",
+			"de 3 de dezembro de 2026, às 9h05, a 8 de dezembro de 2026, à 1h30 (UTC+01:00)",
+			"de 3 de dezembro de 2026, às 9h05 (UTC+01:00), a 3 de dezembro de 2026, às 17h05 (UTC+09:00)",
+			"1.234.567", "A, B e C"},
+		{"zh-Hans", "2026年12月3日", "2026年12月3日 09:05（CET，UTC+01:00）", "2026年7月1日 14:00（CEST，UTC+02:00）",
+			"2026年12月3日 09:05至14:38（CET，UTC+01:00）",
+			"2026年12月3日 09:05至12月8日 01:30（CET，UTC+01:00）",
+			"2026年12月3日 09:05（CET，UTC+01:00）至2026年12月3日 17:05（JST，UTC+09:00）",
+			"1,234,567", "A、B和C"},
+		{"zh-Hant", "2026年12月3日", "2026年12月3日 09:05（CET，UTC+01:00）", "2026年7月1日 14:00（CEST，UTC+02:00）",
+			"2026年12月3日 09:05至14:38（CET，UTC+01:00）",
+			"2026年12月3日 09:05至12月8日 01:30（CET，UTC+01:00）",
+			"2026年12月3日 09:05（CET，UTC+01:00）至2026年12月3日 17:05（JST，UTC+09:00）",
+			"1,234,567", "A、B與C"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.locale, func(t *testing.T) {
@@ -69,6 +89,26 @@ func TestFormatters(t *testing.T) {
 	}
 	if got, want := formatterFor("es").List([]string{"Nombre", "Información sanitaria"}), "Nombre e Información sanitaria"; got != want {
 		t.Errorf("es List = %q, want %q", got, want)
+	}
+	for _, tc := range []struct{ locale, zone, want string }{
+		{"ko", "Asia/Seoul", "2026년 12월 3일 17:05 (한국 시간)"},
+		{"pt", "America/Sao_Paulo", "3 de dezembro de 2026, às 5h05 (horário de Brasília, UTC-03:00)"},
+		{"zh-Hans", "Asia/Shanghai", "2026年12月3日 16:05（北京时间）"},
+		{"zh-Hant", "Asia/Taipei", "2026年12月3日 16:05（臺灣時間）"},
+	} {
+		z, err := time.LoadLocation(tc.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := formatterFor(tc.locale).DateTime(a.In(z)); got != tc.want {
+			t.Errorf("%s DateTime in %s = %q, want %q", tc.locale, tc.zone, got, tc.want)
+		}
+	}
+	if got, want := formatterFor("pt").Period(time.Date(2026, 3, 11, 1, 0, 0, 0, berlin), time.Date(2026, 3, 11, 8, 0, 0, 0, berlin)), "em 11 de março de 2026, da 1h00 às 8h00 (UTC+01:00)"; got != want {
+		t.Errorf("pt Period = %q, want %q", got, want)
+	}
+	if got, want := formatterFor("zh-Hans").List([]string{"A"}), "A"; got != want {
+		t.Errorf("zh-Hans List = %q, want %q", got, want)
 	}
 	if got, want := formatterFor("it").Period(time.Date(2026, 3, 11, 8, 0, 0, 0, berlin), time.Date(2026, 3, 12, 8, 0, 0, 0, berlin)), "dall'11 marzo 2026, ore 8:00, al 12 marzo 2026, ore 8:00 (UTC+01:00)"; got != want {
 		t.Errorf("it Period = %q, want %q", got, want)

@@ -21,6 +21,13 @@ type localeSections struct {
 	general    []string // the general form (EU and elsewhere), without the contact heading
 	contact    string   // the contact heading of the general form and of corrections outside the EU
 	eu         []string // EU only: the DPO/contact-point heading, then the right to complain
+	// kr: Korean notices to KR recipients, the PIPA Art. 34 items as
+	// headings, the last one (legal remedies) for KR recipients only; nil
+	// when the locale writes KR recipients the general form.
+	kr []string
+	// br: Portuguese notices to BR recipients, the LGPD Art. 48 items, the
+	// last one for BR recipients only; nil like kr.
+	br []string
 	update     string   // in every update notice
 	correction string   // in every correction notice
 }
@@ -62,6 +69,16 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Nous vous écrivons à nouveau car la poursuite de l'analyse",
 		correction: "Par le présent message, nous rectifions cette notification.",
 	},
+	"ko": {
+		us:         []string{"개인정보 유출 통지", "(Notice of Data Breach", "발생 경위 (What Happened)", "관련된 정보 (What Information Was Involved)", "당사의 조치 (What We Are Doing)", "고객님께서 하실 수 있는 조치 (What You Can Do)", "문의처 (For More Information)"},
+		jp:         []string{"개요", "관련된 개인정보 항목", "원인", "2차 피해 및 그 위험", "당사의 조치", "고객님께서 하실 수 있는 조치", "기타 참고 사항"},
+		general:    []string{"발생 경위", "관련된 고객님의 정보", "예상되는 영향", "당사의 조치", "고객님께서 하실 수 있는 조치"},
+		contact:    "문의처",
+		eu:         []string{"데이터 보호 책임자(DPO) 및 연락 창구", "데이터 보호 감독기관에 민원을 제기하실 권리"},
+		kr:         []string{"유출된 개인정보 항목", "유출 시점과 그 경위", "피해를 최소화하기 위하여 고객님께서 하실 수 있는 방법", "당사의 대응 조치 및 피해 구제 절차", "피해 신고 및 상담 창구", "권리 구제 방법", "개인정보 분쟁조정위원회"},
+		update:     "이후 당사 기록에 대한 조사를 계속한 결과",
+		correction: "이 안내문은 그 내용을 정정하기 위한 것입니다.",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every
@@ -72,7 +89,8 @@ func TestLocaleSections(t *testing.T) {
 	r := newRenderer(t, c)
 	places := []struct {
 		name, country, region string
-	}{{"EU", "DE", "DE-BE"}, {"US", "US", "US-NY"}, {"USCA", "US", "US-CA"}, {"JP", "JP", "JP-13"}, {"other", "KR", ""}}
+	}{{"EU", "DE", "DE-BE"}, {"US", "US", "US-NY"}, {"USCA", "US", "US-CA"}, {"JP", "JP", "JP-13"},
+		{"KR", "KR", ""}, {"BR", "BR", ""}, {"other", "SG", ""}}
 	for _, loc := range r.Locales() {
 		want, ok := sectionsByLocale[loc]
 		if !ok {
@@ -115,6 +133,10 @@ func TestLocaleSections(t *testing.T) {
 						must = append(must, want.us...)
 					case pl.name == "JP":
 						must = append(must, want.jp...)
+					case pl.name == "KR" && want.kr != nil:
+						must = append(must, want.kr...)
+					case pl.name == "BR" && want.br != nil:
+						must = append(must, want.br...)
 					default:
 						must = append(must, want.general...)
 						if eu {
@@ -129,6 +151,12 @@ func TestLocaleSections(t *testing.T) {
 					if kind != store.NoticeCorrection && !eu {
 						mustNot = append(mustNot, want.eu[1])
 					}
+					if want.kr != nil && (pl.name != "KR" || kind == store.NoticeCorrection) {
+						mustNot = append(mustNot, want.kr[len(want.kr)-1])
+					}
+					if want.br != nil && (pl.name != "BR" || kind == store.NoticeCorrection) {
+						mustNot = append(mustNot, want.br[len(want.br)-1])
+					}
 					for _, part := range []struct{ name, body string }{{"text", text}, {"html", html}} {
 						for _, s := range must {
 							if !strings.Contains(part.body, s) {
@@ -137,7 +165,7 @@ func TestLocaleSections(t *testing.T) {
 						}
 						for _, s := range mustNot {
 							if strings.Contains(part.body, s) {
-								t.Errorf("%s part has %q, which is for EU recipients only", part.name, s)
+								t.Errorf("%s part has %q, which is not for %s recipients", part.name, s, pl.name)
 							}
 						}
 					}

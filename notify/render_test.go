@@ -110,6 +110,10 @@ func goldenCases(c *incident.Case) []goldenCase {
 			correlate.Contact{Email: "camille.durand@example.fr", Name: "Camille Durand", Locale: "fr-FR", Country: "FR", Region: "FR-75"}),
 			"fr", []string{"EU"}, []string{"Bonjour Camille Durand,", "Date de la présente notification\u00a0: 30 juin 2017", "du 22 juin 2017 à 2\u00a0h\u00a041 au 22 juin 2017 à 8\u00a0h\u00a038",
 				"Délégué à la protection des données et point de contact", "dpo@example-market.jp", "autorité de contrôle", "Origine de l'incident\u00a0: Lors d'une modification", "ont pu être affichées"}},
+		{"ko_confirmed_kr", notice(c, "1012", map[string]string{"name": "confirmed", "phone": "confirmed", "email": "possible", "date_of_birth": "possible"}, 2, 1,
+			correlate.Contact{Email: "minjun.kim@example.kr", Name: "김민준", Locale: "ko-KR", Country: "KR"}),
+			"ko", []string{"KR"}, []string{"김민준 고객님께", "통지일: 2017년 6월 30일", "2017년 6월 22일 09:41~15:38 (한국 시간) 사이에", "■ 유출된 개인정보 항목", "■ 권리 구제 방법",
+				"개인정보 분쟁조정위원회", "발생 원인: CDN", "표시 횟수는 총 2회입니다", "개인정보 보호책임자: dpo@example-market.jp"}},
 		// Contact carries no locale or place: the account's are used; pt has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -469,7 +473,8 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"de-AT", "AT", "", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
 		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
-		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{"KR"}},
+		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "ko", []string{"KR"}},
+		{"ko-KR", "US", "US-CA", map[string]string{"email": "confirmed"}, "ko", []string{"US-CA"}},
 		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"UK", "HIPAA"}},
 		{"pt-BR", "BR", "", map[string]string{"email": "confirmed"}, "en", []string{"BR"}},
 		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "en", []string{}},
