@@ -241,7 +241,7 @@ func TestSendBrokenConnections(t *testing.T) {
 			case to == address(userID(1)) && try == 1:
 				c.Conn().Close() // dropped before the message: resent at once
 			case to == address(userID(2)) && try == 1:
-				time.Sleep(4 * time.Second) // stalls past the timeout
+				time.Sleep(9 * time.Second) // stalls past the timeout
 			}
 			return nil
 		},
@@ -261,8 +261,9 @@ func TestSendBrokenConnections(t *testing.T) {
 	})
 	opts := baseOpts(l, fs.url())
 	// Long enough for the 2 MiB message on a loaded machine under -race (a
-	// slower transfer ended u6 in doubt), shorter than u2's stall.
-	opts.Timeout = 3 * time.Second
+	// slower transfer ended u6 in doubt; 3 s did, with other jobs on the
+	// two cores), shorter than u2's stall.
+	opts.Timeout = 6 * time.Second
 	src := opts.Source
 	opts.Source = func(ctx context.Context, ids []string) (map[string]*Message, map[string]string, error) {
 		msgs, bad, err := src(ctx, ids)
