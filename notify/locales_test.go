@@ -62,6 +62,15 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Nous vous écrivons à nouveau car la poursuite de l'analyse",
 		correction: "Par le présent message, nous rectifions cette notification.",
 	},
+	"es": {
+		us:         []string{"Aviso de violación de la seguridad de los datos", "(Notice of Data Breach", "¿Qué ha ocurrido? (What Happened)", "¿Qué información se ha visto afectada? (What Information Was Involved)", "Qué estamos haciendo (What We Are Doing)", "Qué puede hacer usted (What You Can Do)", "Más información (For More Information)"},
+		jp:         []string{"Resumen", "Datos personales afectados", "Causa", "Daños secundarios y riesgo de que se produzcan", "Qué estamos haciendo", "Qué puede hacer usted", "Información adicional"},
+		general:    []string{"¿Qué ha ocurrido?", "Sus datos afectados", "Consecuencias probables", "Qué estamos haciendo", "Qué puede hacer usted"},
+		contact:    "Contacto",
+		eu:         []string{"Delegado de protección de datos y punto de contacto", "tiene derecho a presentar una reclamación ante una autoridad de control de la protección de datos"},
+		update:     "Le escribimos de nuevo porque, al proseguir la investigación",
+		correction: "Le escribimos para corregir aquella comunicación.",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every

@@ -110,6 +110,10 @@ func goldenCases(c *incident.Case) []goldenCase {
 			correlate.Contact{Email: "camille.durand@example.fr", Name: "Camille Durand", Locale: "fr-FR", Country: "FR", Region: "FR-75"}),
 			"fr", []string{"EU"}, []string{"Bonjour Camille Durand,", "Date de la présente notification\u00a0: 30 juin 2017", "du 22 juin 2017 à 2\u00a0h\u00a041 au 22 juin 2017 à 8\u00a0h\u00a038",
 				"Délégué à la protection des données et point de contact", "dpo@example-market.jp", "autorité de contrôle", "Origine de l'incident\u00a0: Lors d'une modification", "ont pu être affichées"}},
+		{"es_confirmed_eu", notice(c, "1012", map[string]string{"name": "confirmed", "phone": "confirmed", "credentials": "possible", "date_of_birth": "possible"}, 1, 1,
+			correlate.Contact{Email: "lucia.garcia@example.es", Name: "Lucía García López", Locale: "es-ES", Country: "ES", Region: "ES-MD"}),
+			"es", []string{"EU"}, []string{"Estimado/a Lucía García López:", "Fecha de esta comunicación: 30 de junio de 2017", "En el periodo del 22 de junio de 2017 a las 2:41 al 22 de junio de 2017 a",
+				"Delegado de protección de datos y punto de contacto", "dpo@example-market.jp", "autoridad de control", "Cómo ocurrió: Durante un cambio", "una vez, el 22 de junio de 2017", "Consecuencias probables"}},
 		// Contact carries no locale or place: the account's are used; pt has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -467,6 +471,7 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"en", "US", "US-TX", map[string]string{"health": "possible"}, "en", []string{"US", "HIPAA"}},
 		{"de", "DE", "DE-BE", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
 		{"de-AT", "AT", "", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
+		{"es-MX", "MX", "", map[string]string{"email": "confirmed"}, "es", []string{}},
 		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{}},
