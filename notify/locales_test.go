@@ -71,6 +71,15 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Le escribimos de nuevo porque, al proseguir la investigación",
 		correction: "Le escribimos para corregir aquella comunicación.",
 	},
+	"it": {
+		us:         []string{"Notifica di violazione dei dati personali", "(Notice of Data Breach", "Che cosa è successo? (What Happened)", "Quali dati sono coinvolti? (What Information Was Involved)", "Che cosa stiamo facendo (What We Are Doing)", "Che cosa può fare Lei (What You Can Do)", "Per ulteriori informazioni (For More Information)"},
+		jp:         []string{"Sintesi", "Dati personali coinvolti", "Causa", "Danni ulteriori e rischio che si verifichino", "Che cosa stiamo facendo", "Che cosa può fare Lei", "Altre informazioni"},
+		general:    []string{"Che cosa è successo?", "I Suoi dati coinvolti", "Conseguenze probabili", "Che cosa stiamo facendo", "Che cosa può fare Lei"},
+		contact:    "Contatti",
+		eu:         []string{"Responsabile della protezione dei dati e punto di contatto", "ha il diritto di proporre reclamo a un'autorità di controllo per la protezione dei dati"},
+		update:     "Le scriviamo nuovamente perché il proseguimento delle verifiche",
+		correction: "Con la presente rettifichiamo quella comunicazione.",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every

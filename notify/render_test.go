@@ -114,6 +114,10 @@ func goldenCases(c *incident.Case) []goldenCase {
 			correlate.Contact{Email: "lucia.garcia@example.es", Name: "Lucía García López", Locale: "es-ES", Country: "ES", Region: "ES-MD"}),
 			"es", []string{"EU"}, []string{"Estimado/a Lucía García López:", "Fecha de esta comunicación: 30 de junio de 2017", "En el periodo del 22 de junio de 2017 a las 2:41 al 22 de junio de 2017 a",
 				"Delegado de protección de datos y punto de contacto", "dpo@example-market.jp", "autoridad de control", "Cómo ocurrió: Durante un cambio", "una vez, el 22 de junio de 2017", "Consecuencias probables"}},
+		{"it_confirmed_eu", notice(c, "1013", map[string]string{"email": "confirmed", "postal_address": "confirmed", "account_balance": "possible"}, 2, 2,
+			correlate.Contact{Email: "giulia.rossi@example.it", Name: "Giulia Rossi", Locale: "it-IT", Country: "IT", Region: "IT-RM"}),
+			"it", []string{"EU"}, []string{"Gentile Giulia Rossi,", "Data della presente comunicazione: 30 giugno 2017", "Nel periodo dal 22 giugno 2017, ore 2:41, al 22 giugno 2017, ore 8:38",
+				"Responsabile della protezione dei dati e punto di contatto", "dpo@example-market.jp", "autorità di controllo", "Come è successo: Durante una modifica", "due volte (in tutto da 2 persone diverse)", "Conseguenze probabili"}},
 		// Contact carries no locale or place: the account's are used; pt has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -472,6 +476,7 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"de", "DE", "DE-BE", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
 		{"de-AT", "AT", "", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
 		{"es-MX", "MX", "", map[string]string{"email": "confirmed"}, "es", []string{}},
+		{"it-CH", "CH", "", map[string]string{"email": "confirmed"}, "it", []string{}},
 		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{}},
