@@ -80,6 +80,15 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Le scriviamo nuovamente perché il proseguimento delle verifiche",
 		correction: "Con la presente rettifichiamo quella comunicazione.",
 	},
+	"nl": {
+		us:         []string{"Kennisgeving van een datalek", "(Notice of Data Breach", "Wat is er gebeurd? (What Happened)", "Om welke gegevens gaat het? (What Information Was Involved)", "Wat wij doen (What We Are Doing)", "Wat u kunt doen (What You Can Do)", "Meer informatie (For More Information)"},
+		jp:         []string{"Overzicht", "Betrokken persoonsgegevens", "Oorzaak", "Vervolgschade en het risico daarop", "Wat wij doen", "Wat u kunt doen", "Overige informatie"},
+		general:    []string{"Wat is er gebeurd?", "Om welke gegevens van u het gaat", "Waarschijnlijke gevolgen", "Wat wij doen", "Wat u kunt doen"},
+		contact:    "Contact",
+		eu:         []string{"Functionaris voor gegevensbescherming en contactpunt", "hebt u het recht een klacht in te dienen bij een toezichthoudende autoriteit voor gegevensbescherming"},
+		update:     "Wij schrijven u opnieuw omdat uit voortgezet onderzoek",
+		correction: "Met dit bericht corrigeren wij die kennisgeving.",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every

@@ -118,6 +118,10 @@ func goldenCases(c *incident.Case) []goldenCase {
 			correlate.Contact{Email: "giulia.rossi@example.it", Name: "Giulia Rossi", Locale: "it-IT", Country: "IT", Region: "IT-RM"}),
 			"it", []string{"EU"}, []string{"Gentile Giulia Rossi,", "Data della presente comunicazione: 30 giugno 2017", "Nel periodo dal 22 giugno 2017, ore 2:41, al 22 giugno 2017, ore 8:38",
 				"Responsabile della protezione dei dati e punto di contatto", "dpo@example-market.jp", "autorità di controllo", "Come è successo: Durante una modifica", "due volte (in tutto da 2 persone diverse)", "Conseguenze probabili"}},
+		{"nl_possible_eu", notice(c, "1014", map[string]string{"name": "possible", "bank_account": "possible", "purchase_history": "possible"}, 0, 0,
+			correlate.Contact{Email: "sanne.de.vries@example.nl", Name: "Sanne de Vries", Locale: "nl-NL", Country: "NL", Region: "NL-NH"}),
+			"nl", []string{"EU"}, []string{"Geachte Sanne de Vries,", "Datum van dit bericht: 30 juni 2017", "In de periode van 22 juni 2017, 02:41 uur tot 22 juni 2017, 08:38 uur",
+				"Functionaris voor gegevensbescherming en contactpunt", "dpo@example-market.jp", "toezichthoudende autoriteit", "Hoe dit kon gebeuren: Bij een wijziging", "mogelijk aan een ander zijn getoond", "Waarschijnlijke gevolgen"}},
 		// Contact carries no locale or place: the account's are used; pt has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -477,6 +481,7 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"de-AT", "AT", "", map[string]string{"email": "confirmed"}, "de", []string{"EU"}},
 		{"es-MX", "MX", "", map[string]string{"email": "confirmed"}, "es", []string{}},
 		{"it-CH", "CH", "", map[string]string{"email": "confirmed"}, "it", []string{}},
+		{"nl-BE", "BE", "", map[string]string{"email": "confirmed"}, "nl", []string{"EU"}},
 		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "en", []string{}},
