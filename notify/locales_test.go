@@ -16,20 +16,20 @@ var tagRe = regexp.MustCompile(`<[^>]*>`)
 // localeSections are the headings and sentences a locale's notices must
 // carry for each jurisdiction's form.
 type localeSections struct {
-	us         []string // the California form (US, US-CA): title and headings
-	jp         []string // the APPI items
-	general    []string // the general form (EU and elsewhere), without the contact heading
-	contact    string   // the contact heading of the general form and of corrections outside the EU
-	eu         []string // EU only: the DPO/contact-point heading, then the right to complain
+	us      []string // the California form (US, US-CA): title and headings
+	jp      []string // the APPI items
+	general []string // the general form (EU and elsewhere), without the contact heading
+	contact string   // the contact heading of the general form and of corrections outside the EU
+	eu      []string // EU only: the DPO/contact-point heading, then the right to complain
 	// kr: Korean notices to KR recipients, the PIPA Art. 34 items as
 	// headings, the last one (legal remedies) for KR recipients only; nil
 	// when the locale writes KR recipients the general form.
 	kr []string
 	// br: Portuguese notices to BR recipients, the LGPD Art. 48 items, the
 	// last one for BR recipients only; nil like kr.
-	br []string
-	update     string   // in every update notice
-	correction string   // in every correction notice
+	br         []string
+	update     string // in every update notice
+	correction string // in every correction notice
 }
 
 var sectionsByLocale = map[string]localeSections{
@@ -78,6 +78,33 @@ var sectionsByLocale = map[string]localeSections{
 		kr:         []string{"유출된 개인정보 항목", "유출 시점과 그 경위", "피해를 최소화하기 위하여 고객님께서 하실 수 있는 방법", "당사의 대응 조치 및 피해 구제 절차", "피해 신고 및 상담 창구", "권리 구제 방법", "개인정보 분쟁조정위원회"},
 		update:     "이후 당사 기록에 대한 조사를 계속한 결과",
 		correction: "이 안내문은 그 내용을 정정하기 위한 것입니다.",
+	},
+	"es": {
+		us:         []string{"Aviso de violación de la seguridad de los datos", "(Notice of Data Breach", "¿Qué ha ocurrido? (What Happened)", "¿Qué información se ha visto afectada? (What Information Was Involved)", "Qué estamos haciendo (What We Are Doing)", "Qué puede hacer usted (What You Can Do)", "Más información (For More Information)"},
+		jp:         []string{"Resumen", "Datos personales afectados", "Causa", "Daños secundarios y riesgo de que se produzcan", "Qué estamos haciendo", "Qué puede hacer usted", "Información adicional"},
+		general:    []string{"¿Qué ha ocurrido?", "Sus datos afectados", "Consecuencias probables", "Qué estamos haciendo", "Qué puede hacer usted"},
+		contact:    "Contacto",
+		eu:         []string{"Delegado de protección de datos y punto de contacto", "tiene derecho a presentar una reclamación ante una autoridad de control de la protección de datos"},
+		update:     "Le escribimos de nuevo porque, al proseguir la investigación",
+		correction: "Le escribimos para corregir aquella comunicación.",
+	},
+	"it": {
+		us:         []string{"Notifica di violazione dei dati personali", "(Notice of Data Breach", "Che cosa è successo? (What Happened)", "Quali dati sono coinvolti? (What Information Was Involved)", "Che cosa stiamo facendo (What We Are Doing)", "Che cosa può fare Lei (What You Can Do)", "Per ulteriori informazioni (For More Information)"},
+		jp:         []string{"Sintesi", "Dati personali coinvolti", "Causa", "Danni ulteriori e rischio che si verifichino", "Che cosa stiamo facendo", "Che cosa può fare Lei", "Altre informazioni"},
+		general:    []string{"Che cosa è successo?", "I Suoi dati coinvolti", "Conseguenze probabili", "Che cosa stiamo facendo", "Che cosa può fare Lei"},
+		contact:    "Contatti",
+		eu:         []string{"Responsabile della protezione dei dati e punto di contatto", "ha il diritto di proporre reclamo a un'autorità di controllo per la protezione dei dati"},
+		update:     "Le scriviamo nuovamente perché il proseguimento delle verifiche",
+		correction: "Con la presente rettifichiamo quella comunicazione.",
+	},
+	"nl": {
+		us:         []string{"Kennisgeving van een datalek", "(Notice of Data Breach", "Wat is er gebeurd? (What Happened)", "Om welke gegevens gaat het? (What Information Was Involved)", "Wat wij doen (What We Are Doing)", "Wat u kunt doen (What You Can Do)", "Meer informatie (For More Information)"},
+		jp:         []string{"Overzicht", "Betrokken persoonsgegevens", "Oorzaak", "Vervolgschade en het risico daarop", "Wat wij doen", "Wat u kunt doen", "Overige informatie"},
+		general:    []string{"Wat is er gebeurd?", "Om welke gegevens van u het gaat", "Waarschijnlijke gevolgen", "Wat wij doen", "Wat u kunt doen"},
+		contact:    "Contact",
+		eu:         []string{"Functionaris voor gegevensbescherming en contactpunt", "hebt u het recht een klacht in te dienen bij een toezichthoudende autoriteit voor gegevensbescherming"},
+		update:     "Wij schrijven u opnieuw omdat uit voortgezet onderzoek",
+		correction: "Met dit bericht corrigeren wij die kennisgeving.",
 	},
 }
 
