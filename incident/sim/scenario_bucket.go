@@ -136,10 +136,37 @@ func (sc *scen) bucket() {
 			"The policy was reverted at 15:38 JST; the store is private again, documents are served only through short-lived signed links, and policy changes now need a second approver.",
 			"The documents downloaded show the customer's identity document (number, name, date of birth and photo) or a proof of address; some belong to several members of a household.",
 		},
-		narrativeJA: [3]string{
-			"10時59分にファイル保管領域のアクセス設定を変更した際、/files/ 以下の保管領域が一覧とともに公開状態になり、お客様が本人確認のためにアップロードされた本人確認書類や住所確認書類を誰でも取得できる状態になっていました。一覧を見つけたクローラーが多数の書類を取得し、ほかに2つのアドレスが一部を取得しました。",
-			"15時38分に設定を元に戻し、保管領域を非公開としました。書類は有効期限付きの署名付きリンクでのみ提供し、設定の変更には2人目の承認を必要とするよう改めました。",
-			"取得された書類には、本人確認書類（番号、氏名、生年月日、顔写真）または住所を確認する書類が含まれます。ご家族で共有の書類もあります。",
+		localNarrative: map[string][3]string{
+			"ja": {
+				"10時59分にファイル保管領域のアクセス設定を変更した際、/files/ 以下の保管領域が一覧とともに公開状態になり、お客様が本人確認のためにアップロードされた本人確認書類や住所確認書類を誰でも取得できる状態になっていました。一覧を見つけたクローラーが多数の書類を取得し、ほかに2つのアドレスが一部を取得しました。",
+				"15時38分に設定を元に戻し、保管領域を非公開としました。書類は有効期限付きの署名付きリンクでのみ提供し、設定の変更には2人目の承認を必要とするよう改めました。",
+				"取得された書類には、本人確認書類（番号、氏名、生年月日、顔写真）または住所を確認する書類が含まれます。ご家族で共有の書類もあります。",
+			},
+			"de": {
+				"Durch eine Änderung der Zugriffsrichtlinie unseres Dateispeichers um 10:59 Uhr JST wurde der Speicher hinter /files/ öffentlich zugänglich, einschließlich einer Liste seiner Dateien: Die Ausweisdokumente und Adressnachweise, die Kundinnen und Kunden zur Identitätsprüfung hochgeladen hatten, konnten von jedermann heruntergeladen werden. Ein Crawler fand die Liste und lud zahlreiche Dokumente herunter; von zwei weiteren Adressen wurden einige wenige heruntergeladen.",
+				"Wir haben die Richtlinie um 15:38 Uhr JST zurückgesetzt; der Speicher ist wieder privat. Dokumente werden nur noch über kurzlebige signierte Links bereitgestellt, und Änderungen der Richtlinie erfordern nun die Freigabe durch eine zweite Person.",
+				"Die heruntergeladenen Dokumente zeigen das Ausweisdokument der Kundin bzw. des Kunden (Nummer, Name, Geburtsdatum und Foto) oder einen Adressnachweis; einige gehören mehreren Mitgliedern eines Haushalts.",
+			},
+			"fr": {
+				"À 10 h 59 (heure du Japon, JST), une modification de la politique d'accès de notre stockage de fichiers a rendu public l'espace de stockage situé derrière /files/, avec la liste de ses fichiers : les pièces d'identité et justificatifs de domicile que des clients avaient téléversés pour la vérification de leur identité pouvaient être téléchargés par n'importe qui. Un robot d'indexation a trouvé cette liste et téléchargé de nombreux documents ; deux autres adresses en ont téléchargé quelques-uns.",
+				"Nous avons rétabli la politique précédente à 15 h 38 (JST) ; le stockage est de nouveau privé, les documents ne sont plus accessibles que par des liens signés à durée de validité courte, et toute modification de la politique exige désormais l'approbation d'une seconde personne.",
+				"Les documents téléchargés montrent la pièce d'identité du client (numéro, nom, date de naissance et photo) ou un justificatif de domicile ; certains concernent plusieurs membres d'un même foyer.",
+			},
+			"es": {
+				"A las 10:59 (hora de Japón, JST), un cambio en la política de acceso de nuestro almacenamiento de archivos hizo público el almacenamiento situado tras /files/, junto con un listado de sus archivos: cualquiera podía descargar los documentos de identidad y justificantes de domicilio que los clientes habían subido para verificar su identidad. Un rastreador (crawler) encontró el listado y descargó numerosos documentos; otras dos direcciones descargaron algunos.",
+				"A las 15:38 (JST) revertimos la política; el almacenamiento vuelve a ser privado, los documentos solo se ofrecen mediante enlaces firmados de corta duración y los cambios de política requieren ahora la aprobación de una segunda persona.",
+				"Los documentos descargados muestran el documento de identidad del cliente (número, nombre, fecha de nacimiento y fotografía) o un justificante de domicilio; algunos pertenecen a varios miembros de un mismo hogar.",
+			},
+			"it": {
+				"Alle 10:59 (ora giapponese, JST) una modifica della policy di accesso del nostro archivio di file ha reso pubblico l'archivio dietro /files/, insieme all'elenco dei suoi file: i documenti d'identità e i documenti a comprova dell'indirizzo caricati dai clienti per la verifica dell'identità potevano essere scaricati da chiunque. Un crawler ha trovato l'elenco e scaricato numerosi documenti; altri due indirizzi ne hanno scaricati alcuni.",
+				"Alle 15:38 (JST) abbiamo ripristinato la policy precedente; l'archivio è di nuovo privato, i documenti sono forniti solo tramite link firmati di breve durata e le modifiche alla policy richiedono ora l'approvazione di una seconda persona.",
+				"I documenti scaricati mostrano il documento d'identità del cliente (numero, nome, data di nascita e foto) oppure un documento a comprova dell'indirizzo; alcuni appartengono a più componenti dello stesso nucleo familiare.",
+			},
+			"nl": {
+				"Door een wijziging van het toegangsbeleid van onze bestandsopslag om 10.59 uur (Japanse tijd, JST) werd de opslag achter /files/ openbaar, inclusief een lijst van de bestanden: de identiteitsbewijzen en adresbewijzen die klanten voor verificatie hadden geüpload, konden door iedereen worden gedownload. Een crawler vond de lijst en downloadde een groot aantal documenten; vanaf twee andere adressen werden er enkele gedownload.",
+				"Om 15.38 uur (JST) hebben wij het beleid teruggedraaid; de opslag is weer privé, documenten worden alleen nog via kortlevende ondertekende links aangeboden, en wijzigingen in het beleid vereisen nu de goedkeuring van een tweede persoon.",
+				"De gedownloade documenten tonen het identiteitsbewijs van de klant (nummer, naam, geboortedatum en foto) of een adresbewijs; sommige horen bij meerdere leden van een huishouden.",
+			},
 		},
 		exposure: []string{
 			"rules:",

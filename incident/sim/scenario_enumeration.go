@@ -184,10 +184,37 @@ func (sc *scen) enumeration() {
 			"The ownership check was restored at 15:38 JST and the account suspended; the API now limits id lookups per session and per address, and alerts on sequential ids.",
 			"The profiles read show the customer's name, e-mail and postal address and phone number; the orders show the items bought and the delivery address. Passwords and card numbers are not part of these responses.",
 		},
-		narrativeJA: [3]string{
-			"6月22日9時41分に公開したAPIの更新で、/api/users/{id}/profile と /api/orders の所有者確認が外れ、指定したIDのプロフィールや注文を誰でも取得できる状態になっていました。登録済みの1つのアカウントがホスティング事業者のアドレスからプログラムで顧客IDと注文番号を順に取得し、ログインしていない別の利用者も一部のプロフィールを取得しました。",
-			"15時38分に所有者確認を復旧し、当該アカウントを停止しました。IDによる取得回数をセッションとアドレスごとに制限し、連番での取得を検知する仕組みを導入しました。",
-			"取得されたプロフィールには氏名、メールアドレス、住所、電話番号が、注文には購入商品とお届け先住所が含まれます。パスワードやカード番号は含まれていません。",
+		localNarrative: map[string][3]string{
+			"ja": {
+				"6月22日9時41分に公開したAPIの更新で、/api/users/{id}/profile と /api/orders の所有者確認が外れ、指定したIDのプロフィールや注文を誰でも取得できる状態になっていました。登録済みの1つのアカウントがホスティング事業者のアドレスからプログラムで顧客IDと注文番号を順に取得し、ログインしていない別の利用者も一部のプロフィールを取得しました。",
+				"15時38分に所有者確認を復旧し、当該アカウントを停止しました。IDによる取得回数をセッションとアドレスごとに制限し、連番での取得を検知する仕組みを導入しました。",
+				"取得されたプロフィールには氏名、メールアドレス、住所、電話番号が、注文には購入商品とお届け先住所が含まれます。パスワードやカード番号は含まれていません。",
+			},
+			"de": {
+				"Mit einer neuen Version der API unseres Shops um 09:41 Uhr JST entfiel bei /api/users/{id}/profile und /api/orders die Prüfung, ob die angefragten Daten dem anfragenden Konto gehören: Jede Anfrage erhielt das Profil bzw. die Bestellung zu der angegebenen ID. Ein registriertes Konto rief mit einem Skript von der Adresse eines Hosting-Anbieters der Reihe nach Kunden-IDs und Bestellnummern ab; außerdem rief ein nicht angemeldeter Client einige Profile ab.",
+				"Wir haben die Prüfung um 15:38 Uhr JST wiederhergestellt und das Konto gesperrt. Die API begrenzt Abfragen nach ID nun je Sitzung und je Adresse und löst bei fortlaufenden IDs eine Warnung aus.",
+				"Die abgerufenen Profile zeigen Name, E-Mail- und Postanschrift sowie Telefonnummer der Kundin bzw. des Kunden, die Bestellungen die gekauften Artikel und die Lieferanschrift. Passwörter und Kartennummern sind in diesen Antworten nicht enthalten.",
+			},
+			"fr": {
+				"Une nouvelle version de l'API de notre boutique, mise en ligne à 9 h 41 (heure du Japon, JST), a supprimé la vérification du titulaire des données sur /api/users/{id}/profile et /api/orders : toute requête recevait le profil ou la commande correspondant à l'identifiant indiqué. Un compte inscrit a parcouru les identifiants de clients et les numéros de commande au moyen d'un script, depuis l'adresse d'un hébergeur, et un visiteur non connecté a récupéré quelques profils.",
+				"Nous avons rétabli la vérification à 15 h 38 (JST) et suspendu le compte. L'API limite désormais les consultations par identifiant pour chaque session et chaque adresse, et déclenche une alerte lorsque des identifiants sont consultés à la suite.",
+				"Les profils consultés contiennent le nom, l'adresse électronique et postale et le numéro de téléphone du client ; les commandes contiennent les articles achetés et l'adresse de livraison. Les mots de passe et les numéros de carte ne figurent pas dans ces réponses.",
+			},
+			"es": {
+				"Una nueva versión de la API de nuestra tienda, publicada a las 09:41 (hora de Japón, JST), eliminó la comprobación de titularidad en /api/users/{id}/profile y /api/orders: cualquier solicitud recibía el perfil o el pedido correspondiente al identificador indicado. Una cuenta registrada recorrió con un script, desde la dirección de un proveedor de alojamiento, identificadores de clientes y números de pedido, y un usuario sin sesión iniciada obtuvo algunos perfiles.",
+				"A las 15:38 (JST) restablecimos la comprobación y suspendimos la cuenta. La API limita ahora las consultas por identificador por sesión y por dirección, y genera una alerta ante identificadores consecutivos.",
+				"Los perfiles consultados muestran el nombre, la dirección de correo electrónico y postal y el número de teléfono del cliente; los pedidos muestran los artículos comprados y la dirección de entrega. Las contraseñas y los números de tarjeta no forman parte de estas respuestas.",
+			},
+			"it": {
+				"Una nuova versione dell'API del nostro negozio online, pubblicata alle 09:41 (ora giapponese, JST), ha eliminato il controllo di titolarità su /api/users/{id}/profile e /api/orders: qualsiasi richiesta riceveva il profilo o l'ordine corrispondente all'identificativo indicato. Un account registrato ha scorso in sequenza identificativi cliente e numeri d'ordine tramite uno script, dall'indirizzo di un fornitore di hosting, e un utente non autenticato ha ottenuto alcuni profili.",
+				"Alle 15:38 (JST) abbiamo ripristinato il controllo e sospeso l'account. L'API ora limita le consultazioni per identificativo per ciascuna sessione e ciascun indirizzo e genera un avviso in caso di identificativi consecutivi.",
+				"I profili consultati riportano il nome, l'indirizzo e-mail e postale e il numero di telefono del cliente; gli ordini riportano gli articoli acquistati e l'indirizzo di consegna. Password e numeri di carta non fanno parte di queste risposte.",
+			},
+			"nl": {
+				"Met een nieuwe versie van de API van onze webwinkel om 9.41 uur (Japanse tijd, JST) verviel bij /api/users/{id}/profile en /api/orders de controle of de opgevraagde gegevens bij de aanvrager horen: elk verzoek kreeg het profiel of de bestelling van het opgegeven id. Een geregistreerd account heeft met een script vanaf het adres van een hostingprovider klant-id's en bestelnummers een voor een opgevraagd, en een niet-ingelogde gebruiker heeft enkele profielen opgehaald.",
+				"Om 15.38 uur (JST) hebben wij de controle hersteld en het account geblokkeerd. De API beperkt opvragingen per id nu per sessie en per adres, en geeft een waarschuwing bij opeenvolgende id's.",
+				"De opgevraagde profielen tonen de naam, het e-mail- en postadres en het telefoonnummer van de klant; de bestellingen tonen de gekochte artikelen en het afleveradres. Wachtwoorden en kaartnummers maken geen deel uit van deze antwoorden.",
+			},
 		},
 		exposure: []string{
 			"rules:",

@@ -223,10 +223,37 @@ func (sc *scen) takeover() {
 			"The network and the address were blocked at 15:38 JST, every session they opened revoked and the passwords of the accounts they logged into reset; logins now require a second factor after failed attempts, and are rate-limited per address.",
 			"The attacker may have seen, for every account it logged into, the name, e-mail and postal address, phone number, bank account, card details and order history shown on My Page; for the pages it opened this is certain. Full card numbers and passwords are never shown.",
 		},
-		narrativeJA: [3]string{
-			"9時41分から、他のサービスから流出したメールアドレスとパスワードの組み合わせを使ったログインの試行（リスト型攻撃）が、ホスティング事業者のネットワーク（203.0.113.0/24）ともう1つのアドレスから行われました。他のサービスと同じパスワードをお使いのお客様のアカウントではログインが成功し、一部のお客様のマイページが閲覧されました。",
-			"15時38分に当該ネットワークとアドレスを遮断し、攻撃者が開いたセッションをすべて無効にして、ログインされたアカウントのパスワードをリセットしました。ログインに失敗が続いた場合の追加認証と、アドレスごとの試行回数の制限を導入しました。",
-			"ログインされたアカウントについては、マイページに表示される氏名、メールアドレス、住所、電話番号、口座情報、カード情報の一部、注文履歴を攻撃者が見た可能性があります。閲覧されたページについては確実です。カード番号の全桁やパスワードは表示されません。",
+		localNarrative: map[string][3]string{
+			"ja": {
+				"9時41分から、他のサービスから流出したメールアドレスとパスワードの組み合わせを使ったログインの試行（リスト型攻撃）が、ホスティング事業者のネットワーク（203.0.113.0/24）ともう1つのアドレスから行われました。他のサービスと同じパスワードをお使いのお客様のアカウントではログインが成功し、一部のお客様のマイページが閲覧されました。",
+				"15時38分に当該ネットワークとアドレスを遮断し、攻撃者が開いたセッションをすべて無効にして、ログインされたアカウントのパスワードをリセットしました。ログインに失敗が続いた場合の追加認証と、アドレスごとの試行回数の制限を導入しました。",
+				"ログインされたアカウントについては、マイページに表示される氏名、メールアドレス、住所、電話番号、口座情報、カード情報の一部、注文履歴を攻撃者が見た可能性があります。閲覧されたページについては確実です。カード番号の全桁やパスワードは表示されません。",
+			},
+			"de": {
+				"Ab 09:41 Uhr JST hat ein Angreifer auf unserer Anmeldeseite E-Mail-Adressen und Passwörter ausprobiert, die aus Datenlecks anderer Dienste stammten (sogenanntes Credential Stuffing), und zwar aus dem Netz eines Hosting-Anbieters (203.0.113.0/24) und von einer weiteren Adresse. Wo eine Kundin oder ein Kunde ein Passwort mehrfach verwendet hatte, war die Anmeldung erfolgreich, und der Angreifer hat bei einigen dieser Konten „Meine Seite“ („My Page“) aufgerufen.",
+				"Wir haben das Netz und die Adresse um 15:38 Uhr JST gesperrt, alle von dort geöffneten Sitzungen beendet und die Passwörter der Konten zurückgesetzt, in die sich der Angreifer angemeldet hatte. Nach fehlgeschlagenen Anmeldeversuchen ist nun ein zweiter Faktor erforderlich, und die Zahl der Anmeldeversuche je Adresse ist begrenzt.",
+				"Bei jedem Konto, in das sich der Angreifer angemeldet hat, hat er möglicherweise die auf „Meine Seite“ angezeigten Daten gesehen: Name, E-Mail- und Postanschrift, Telefonnummer, Bankverbindung, Kartendaten und Bestellhistorie; bei den Seiten, die er aufgerufen hat, steht dies fest. Vollständige Kartennummern und Passwörter werden nie angezeigt.",
+			},
+			"fr": {
+				"À partir de 9 h 41 (heure du Japon, JST), un attaquant a essayé sur notre page de connexion des adresses électroniques et des mots de passe issus de fuites de données d'autres services (attaque par « credential stuffing »), depuis le réseau d'un hébergeur (203.0.113.0/24) et depuis une autre adresse. Lorsqu'un client avait réutilisé un mot de passe, la connexion a réussi, et l'attaquant a ouvert « Mon espace » (« My Page ») de certains de ces clients.",
+				"Nous avons bloqué ce réseau et cette adresse à 15 h 38 (JST), révoqué toutes les sessions ouvertes depuis ceux-ci et réinitialisé les mots de passe des comptes auxquels l'attaquant s'est connecté. Après des tentatives infructueuses, la connexion exige désormais un second facteur d'authentification, et le nombre de tentatives est limité par adresse.",
+				"Pour chaque compte auquel il s'est connecté, l'attaquant a pu voir les informations affichées dans « Mon espace » : nom, adresse électronique et postale, numéro de téléphone, coordonnées bancaires, données de carte et historique des commandes ; pour les pages qu'il a ouvertes, c'est certain. Les numéros de carte complets et les mots de passe ne sont jamais affichés.",
+			},
+			"es": {
+				"A partir de las 09:41 (hora de Japón, JST), un atacante probó en nuestra página de inicio de sesión direcciones de correo electrónico y contraseñas filtradas de otros servicios (ataque de «credential stuffing»), desde la red de un proveedor de alojamiento (203.0.113.0/24) y desde otra dirección. Cuando un cliente había reutilizado una contraseña, el inicio de sesión tuvo éxito, y el atacante abrió «Mi página» («My Page») de algunos de esos clientes.",
+				"A las 15:38 (JST) bloqueamos la red y la dirección, revocamos todas las sesiones abiertas desde ellas y restablecimos las contraseñas de las cuentas en las que el atacante inició sesión. Ahora, tras intentos fallidos, el inicio de sesión exige un segundo factor de autenticación, y el número de intentos por dirección está limitado.",
+				"En cada cuenta en la que inició sesión, es posible que el atacante viera los datos que se muestran en «Mi página»: nombre, dirección de correo electrónico y postal, número de teléfono, cuenta bancaria, datos de la tarjeta e historial de pedidos; en las páginas que abrió, es seguro. Los números de tarjeta completos y las contraseñas nunca se muestran.",
+			},
+			"it": {
+				"A partire dalle 09:41 (ora giapponese, JST), un aggressore ha provato sulla nostra pagina di accesso indirizzi e-mail e password provenienti da fughe di dati di altri servizi (attacco di «credential stuffing»), dalla rete di un fornitore di hosting (203.0.113.0/24) e da un ulteriore indirizzo. Nei casi in cui un cliente aveva riutilizzato una password, l'accesso è riuscito e l'aggressore ha aperto «La mia pagina» («My Page») di alcuni di questi clienti.",
+				"Alle 15:38 (JST) abbiamo bloccato la rete e l'indirizzo, revocato tutte le sessioni aperte da essi e reimpostato le password degli account a cui l'aggressore aveva effettuato l'accesso. Dopo tentativi di accesso non riusciti è ora richiesto un secondo fattore di autenticazione, e il numero di tentativi per indirizzo è limitato.",
+				"Per ogni account a cui ha avuto accesso, l'aggressore potrebbe aver visto i dati mostrati in «La mia pagina»: nome, indirizzo e-mail e postale, numero di telefono, conto bancario, dati della carta e cronologia degli ordini; per le pagine che ha aperto, ciò è certo. I numeri di carta completi e le password non vengono mai mostrati.",
+			},
+			"nl": {
+				"Vanaf 9.41 uur (Japanse tijd, JST) heeft een aanvaller op onze inlogpagina e-mailadressen en wachtwoorden uitgeprobeerd die afkomstig waren uit datalekken bij andere diensten (‘credential stuffing’), vanuit het netwerk van een hostingprovider (203.0.113.0/24) en vanaf nog één ander adres. Waar een klant een wachtwoord had hergebruikt, lukte het inloggen, en de aanvaller heeft bij een deel van die klanten ‘Mijn pagina’ (‘My Page’) geopend.",
+				"Om 15.38 uur (JST) hebben wij het netwerk en het adres geblokkeerd, alle daarvandaan geopende sessies ingetrokken en de wachtwoorden opnieuw ingesteld van de accounts waarop de aanvaller had ingelogd. Na mislukte inlogpogingen is nu een tweede factor vereist, en het aantal pogingen per adres is beperkt.",
+				"Bij elk account waarop de aanvaller heeft ingelogd, kan hij de gegevens op ‘Mijn pagina’ hebben gezien: naam, e-mail- en postadres, telefoonnummer, bankrekening, kaartgegevens en bestelgeschiedenis; voor de pagina's die hij heeft geopend, staat dit vast. Volledige kaartnummers en wachtwoorden worden nooit getoond.",
+			},
 		},
 		exposure: append([]string{
 			"rules:",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/internal/pgtest"
@@ -313,6 +314,12 @@ func TestScenarios(t *testing.T) {
 					for _, w := range c.Warnings {
 						t.Errorf("case file warning: %v", w)
 					}
+					// Every notice language but English has its own narrative.
+					for _, loc := range incident.Locales {
+						if n := c.NarrativeFor(loc); loc != "en" && (n.Cause == c.Narrative.Cause || n.Measures == c.Narrative.Measures || n.Consequences == c.Narrative.Consequences) {
+							t.Errorf("notify.narrative.%s: missing or English: %+v", loc, n)
+						}
+					}
 
 					scenarioSpecifics(t, sc.scenario, tr, db)
 				})
@@ -467,5 +474,48 @@ func TestScenarioOptions(t *testing.T) {
 	// The attackers' user agents come after the population's.
 	if uaPythonRequests != len(userAgents) || allAgents[uaAWSCLI] != toolAgents[len(toolAgents)-1] {
 		t.Errorf("toolAgents are not indexed after userAgents (%d of them)", len(userAgents))
+	}
+}
+
+// TestCaseNarratives checks every scenario's narrative in every notice
+// language, including those whose templates are not in incident.Locales yet:
+// all three parts, and YAML quoting that reads back the same text.
+func TestCaseNarratives(t *testing.T) {
+	want := []string{"ja", "de", "fr", "es", "it", "nl"}
+	for _, s := range Scenarios {
+		t.Run(s.Name, func(t *testing.T) {
+			o, err := Options{Out: "unused", Scenario: s.Name, Users: 300, Requests: 3000, Seed: 1}.normalize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := cacheCase(o)
+			if s.Name != ScenarioCache {
+				sc, err := buildScenario(o, newPopulation(o.Seed, o.Users))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs = sc.spec
+			}
+			if got := narrativeLocales(cs, append([]string{"en"}, want...)); !slices.Equal(got, want) {
+				t.Errorf("narrative locales %v, want %v", got, want)
+			}
+			for loc, n := range cs.localNarrative {
+				for i, text := range n {
+					if strings.TrimSpace(text) == "" {
+						t.Errorf("%s narrative part %d is empty", loc, i)
+						continue
+					}
+					if text == cs.narrative[i] {
+						t.Errorf("%s narrative part %d is the English text", loc, i)
+					}
+					var back string
+					if err := yaml.Unmarshal([]byte("x: "+yamlQuote(text)), &struct {
+						X *string `yaml:"x"`
+					}{&back}); err != nil || back != text {
+						t.Errorf("%s narrative part %d: YAML reads back %q (%v), want %q", loc, i, back, err, text)
+					}
+				}
+			}
+		})
 	}
 }

@@ -253,17 +253,20 @@ func TestUserTables(t *testing.T) {
 	if err := db.Select(&rows, `SELECT * FROM org.sim_users ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
-	countries := map[string]int{}
+	countries, locales := map[string]int{}, map[string]int{}
 	var postal, phone, bank, card, kanji, apostrophe int
 	emailRe := regexp.MustCompile(`^[a-z0-9._]+@example\.(jp|com|net)$`)
 	for _, u := range rows {
 		countries[u.Country]++
-		if u.Locale != "ja" && u.Locale != "en" {
-			t.Errorf("user %d: locale %q", u.ID, u.Locale)
+		switch want, eu := euCountryLocale[u.Country]; {
+		case eu && u.Locale != want:
+			t.Errorf("user %d in %s: locale %q, want %q", u.ID, u.Country, u.Locale, want)
+		case u.Country == "JP" && u.Locale != "ja" && u.Locale != "en":
+			t.Errorf("user %d in JP: locale %q, want ja or en", u.ID, u.Locale)
+		case !eu && u.Country != "JP" && u.Locale != "en":
+			t.Errorf("user %d in %s: locale %q, want en", u.ID, u.Country, u.Locale)
 		}
-		if u.Locale == "ja" && u.Country != "JP" {
-			t.Errorf("user %d: locale ja in %s", u.ID, u.Country)
-		}
+		locales[u.Locale]++
 		if !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(u.Country) || !strings.HasPrefix(u.Region, u.Country+"-") || len(u.Region) < 4 {
 			t.Errorf("user %d: country %q region %q", u.ID, u.Country, u.Region)
 		}
@@ -306,6 +309,11 @@ func TestUserTables(t *testing.T) {
 	if apostrophe == 0 {
 		t.Errorf("no Latin name with an apostrophe or accent")
 	}
+	for _, loc := range []string{"ja", "en", "de", "fr", "es", "it", "nl"} {
+		if locales[loc] == 0 {
+			t.Errorf("no user with locale %s: %v", loc, locales)
+		}
+	}
 
 	var sids []string
 	if err := db.Select(&sids, `SELECT session_id FROM org.sim_sessions`); err != nil {
@@ -315,6 +323,26 @@ func TestUserTables(t *testing.T) {
 	for _, s := range sids {
 		if !hex32.MatchString(s) {
 			t.Errorf("session id %q is not 32 hex chars", s)
+		}
+	}
+}
+
+// euCountryLocale is the notice language each EU country of the simulation
+// should have on record.
+var euCountryLocale = map[string]string{"DE": "de", "FR": "fr", "ES": "es", "IT": "it", "NL": "nl", "IE": "en"}
+
+// TestEULocaleCoversRegions fails when euRegions gains a country whose
+// language the locale test does not know.
+func TestEULocaleCoversRegions(t *testing.T) {
+	for _, w := range euRegions {
+		c := w.v[:2]
+		want, ok := euCountryLocale[c]
+		if !ok {
+			t.Errorf("euRegions has %s (%s): add its language to euCountryLocale", c, w.v)
+			continue
+		}
+		if got := euLocale(c); got != want {
+			t.Errorf("euLocale(%s) = %q, want %q", c, got, want)
 		}
 	}
 }

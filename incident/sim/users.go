@@ -119,7 +119,19 @@ var (
 	jpRegions = []weighted{{"JP-13", 35}, {"JP-27", 15}, {"JP-14", 15}, {"JP-23", 10}, {"JP-11", 9}, {"JP-01", 8}, {"JP-40", 8}}
 	usRegions = []weighted{{"US-CA", 50}, {"US-NY", 15}, {"US-TX", 12}, {"US-WA", 10}, {"US-FL", 6}, {"US-CO", 4}, {"US-DE", 3}}
 	euRegions = []weighted{{"DE-BY", 18}, {"DE-BE", 16}, {"FR-IDF", 20}, {"IE-D", 14}, {"NL-NH", 12}, {"ES-MD", 10}, {"IT-RM", 10}}
+	// euLocales is the language an EU customer's record holds, by the
+	// country of euRegions; a country missing here gets en.
+	euLocales = map[string]string{"DE": "de", "FR": "fr", "ES": "es", "IT": "it", "NL": "nl", "IE": "en"}
 )
+
+// euLocale returns the locale on record for a customer living in country,
+// one of euRegions' countries.
+func euLocale(country string) string {
+	if l, ok := euLocales[country]; ok {
+		return l
+	}
+	return "en"
+}
 
 func pick(r *rand.Rand, ws []weighted) string {
 	total := 0
@@ -162,6 +174,10 @@ func newPopulation(seed uint64, n int) *population {
 		case x < 85:
 			geo = geoUS
 		}
+		// siteLang is the shop's display language in the lang cookie: the
+		// site is in Japanese and English only, whatever language the
+		// customer's record holds for letters.
+		siteLang := "en"
 		var local, domain string
 		switch geo {
 		case geoJP:
@@ -172,6 +188,7 @@ func newPopulation(seed uint64, n int) *population {
 			if r.IntN(10) == 0 {
 				u.locale = "en"
 			}
+			siteLang = u.locale
 			local = emailLocal(r, giv.romaji, fam.romaji)
 			domain = "example.jp"
 			if r.IntN(5) == 0 {
@@ -187,6 +204,11 @@ func newPopulation(seed uint64, n int) *population {
 				u.region = pick(r, euRegions)
 			}
 			u.country = u.region[:2]
+			if geo == geoEU {
+				// From the country, with no random draw, so that every
+				// other value stays the same for a seed.
+				u.locale = euLocale(u.country)
+			}
 			local = emailLocal(r, asciiFold(giv), asciiFold(fam))
 			domain = "example.com"
 			if r.IntN(3) == 0 {
@@ -247,7 +269,7 @@ func newPopulation(seed uint64, n int) *population {
 				ua:   uint8(r.IntN(numPeopleUAs)),
 				h2:   r.IntN(100) < 45,
 			}
-			s.cookie = sessionCookie(r, sid, u.locale)
+			s.cookie = sessionCookie(r, sid, siteLang)
 			p.sessions = append(p.sessions, s)
 		}
 	}
