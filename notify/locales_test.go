@@ -106,6 +106,16 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Wij schrijven u opnieuw omdat uit voortgezet onderzoek",
 		correction: "Met dit bericht corrigeren wij die kennisgeving.",
 	},
+	"pt": {
+		us:         []string{"Notificação de violação de dados", "(Notice of Data Breach", "O que aconteceu? (What Happened)", "Quais dados foram afetados? (What Information Was Involved)", "O que estamos fazendo (What We Are Doing)", "O que você pode fazer (What You Can Do)", "Mais informações (For More Information)"},
+		jp:         []string{"Resumo", "Dados pessoais afetados", "Causa", "Danos secundários e risco de que ocorram", "O que estamos fazendo", "O que você pode fazer", "Outras informações"},
+		general:    []string{"O que aconteceu?", "Seus dados afetados", "Consequências prováveis", "O que estamos fazendo", "O que você pode fazer"},
+		contact:    "Contato",
+		eu:         []string{"Encarregado da proteção de dados (DPO) e ponto de contato", "você tem o direito de apresentar uma reclamação a uma autoridade de controle de proteção de dados"},
+		br:         []string{"Natureza dos dados pessoais afetados", "Informações sobre os titulares envolvidos", "Medidas técnicas e de segurança utilizadas para a proteção dos dados", "Riscos relacionados ao incidente", "Medidas adotadas e a serem adotadas para reverter ou mitigar os efeitos do incidente", "Encarregado pelo tratamento de dados pessoais (DPO) e contato", "Autoridade Nacional de Proteção de Dados (ANPD)"},
+		update:     "Estamos escrevendo novamente porque, ao darmos continuidade à análise dos nossos registros",
+		correction: "Estamos escrevendo para corrigir aquela notificação.",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every

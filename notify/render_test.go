@@ -126,11 +126,17 @@ func goldenCases(c *incident.Case) []goldenCase {
 			correlate.Contact{Email: "sanne.de.vries@example.nl", Name: "Sanne de Vries", Locale: "nl-NL", Country: "NL", Region: "NL-NH"}),
 			"nl", []string{"EU"}, []string{"Geachte Sanne de Vries,", "Datum van dit bericht: 30 juni 2017", "In de periode van 22 juni 2017, 02:41 uur tot 22 juni 2017, 08:38 uur",
 				"Functionaris voor gegevensbescherming en contactpunt", "dpo@example-market.jp", "toezichthoudende autoriteit", "Hoe dit kon gebeuren: Bij een wijziging", "mogelijk aan een ander zijn getoond", "Waarschijnlijke gevolgen"}},
-		// Contact carries no locale or place: the account's are used; pt has
+		{"pt_confirmed_br", notice(c, "1016", map[string]string{"name": "confirmed", "email": "confirmed", "payment_card": "possible", "purchase_history": "possible"}, 2, 2,
+			correlate.Contact{Email: "ana.souza@example.com.br", Name: "Ana Souza", Locale: "pt-BR", Country: "BR"}),
+			"pt", []string{"BR"}, []string{"Prezado(a) Ana Souza,", "Data desta notificação: 29 de junho de 2017", "a outros clientes de 21 de junho de 2017, às 21h41, a 22 de",
+				"Natureza dos dados pessoais afetados", "Informações sobre os titulares envolvidos", "Medidas técnicas e de segurança utilizadas para a proteção dos dados",
+				"Riscos relacionados ao incidente", "Encarregado pelo tratamento de dados pessoais (DPO)", "dpo@example-market.jp", "(ANPD), em www.gov.br/anpd",
+				"Como aconteceu: Durante uma alteração", "vezes (no total, a 2 pessoas diferentes)"}},
+		// Contact carries no locale or place: the account's are used; sv has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
 			n := notice(c, "1009", map[string]string{"email": "possible", "health": "possible"}, 0, 0, correlate.Contact{Email: "pat@example.org"})
-			n.Account.Locale, n.Account.Country, n.Account.Region = "pt", "US", "US-NY"
+			n.Account.Locale, n.Account.Country, n.Account.Region = "sv", "US", "US-NY"
 			return n
 		}(), "en", []string{"US", "HIPAA"}, []string{"Dear Customer,", "Notice of Data Breach", "EDT (UTC-04:00)"}},
 	}
@@ -486,12 +492,14 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"es-MX", "MX", "", map[string]string{"email": "confirmed"}, "es", []string{}},
 		{"it-CH", "CH", "", map[string]string{"email": "confirmed"}, "it", []string{}},
 		{"nl-BE", "BE", "", map[string]string{"email": "confirmed"}, "nl", []string{"EU"}},
-		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
+		{"pt-PT", "PT", "", map[string]string{"email": "confirmed"}, "pt", []string{"EU"}},
+		{"sv-SE", "SE", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"", "NO", "", map[string]string{"email": "confirmed"}, "en", []string{"EU"}},
 		{"ko", "KR", "", map[string]string{"email": "confirmed"}, "ko", []string{"KR"}},
 		{"ko-KR", "US", "US-CA", map[string]string{"email": "confirmed"}, "ko", []string{"US-CA"}},
 		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"UK", "HIPAA"}},
-		{"pt-BR", "BR", "", map[string]string{"email": "confirmed"}, "en", []string{"BR"}},
+		{"pt-BR", "BR", "", map[string]string{"email": "confirmed"}, "pt", []string{"BR"}},
+		{"pt_BR", "US", "US-CA", map[string]string{"email": "confirmed"}, "pt", []string{"US-CA"}},
 		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "en", []string{}},
 	}
 	for _, tc := range tests {

@@ -154,7 +154,7 @@ func TestTemplatesDir(t *testing.T) {
 		{"subject replaced", map[string]string{"notice_en.subject.tmpl": "Important: {{.Org.Name}} data incident"}, "", "Important: Example Market K.K. data incident"},
 		{"another part's template is not ours to refuse", map[string]string{"triage.html.tmpl": "x", ".DS_Store": "x"}, "", ""},
 		{"unknown name", map[string]string{"notice_en.text.tmpl": "x"}, "notice_en.text.tmpl is not a template name", ""},
-		{"locale without templates", map[string]string{"notice_pt.txt.tmpl": "x"}, "notice_pt.txt.tmpl is not a template name", ""},
+		{"locale without templates", map[string]string{"notice_sv.txt.tmpl": "x"}, "notice_sv.txt.tmpl is not a template name", ""},
 		{"syntax error", map[string]string{"notice_ja.txt.tmpl": "{{if .Name}"}, "notice_ja.txt.tmpl", ""},
 		{"unknown field", map[string]string{"notice_ja.subject.tmpl": "{{.Nmae}}"}, "Nmae", ""},
 		{"block used but missing", map[string]string{"notice_en.txt.tmpl": `{{template "nope" .}}`}, `{{template "nope"}} is not defined`, ""},
