@@ -219,7 +219,7 @@ func (r *Renderer) dryRun() error {
 		half[c] = map[bool]string{true: "confirmed", false: "possible"}[i%2 == 0]
 	}
 	levels, _ := json.Marshal(half)
-	places := [][2]string{{"JP", "JP-13"}, {"US", "US-CA"}, {"US", "US-NY"}, {"DE", "DE-BE"}, {"", ""}}
+	places := [][2]string{{"JP", "JP-13"}, {"US", "US-CA"}, {"US", "US-NY"}, {"DE", "DE-BE"}, {"GB", "GB-LND"}, {"KR", "KR-11"}, {"BR", "BR-SP"}, {"", ""}}
 	for _, loc := range r.Locales() {
 		for _, pl := range places {
 			for _, lv := range []string{"confirmed", "possible"} {
