@@ -106,6 +106,15 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Wij schrijven u opnieuw omdat uit voortgezet onderzoek",
 		correction: "Met dit bericht corrigeren wij die kennisgeving.",
 	},
+	"zh-Hans": {
+		us:         []string{"数据泄露通知", "（Notice of Data Breach", "事件经过（What Happened）", "涉及的信息（What Information Was Involved）", "我们采取的措施（What We Are Doing）", "您可以采取的措施（What You Can Do）", "更多信息（For More Information）"},
+		jp:         []string{"概述", "涉及的个人数据项目", "原因", "二次损害及其风险", "我们的应对措施及防止再次发生的措施", "您可以采取的措施", "其他参考事项"},
+		general:    []string{"事件经过", "涉及的您的信息", "可能产生的影响", "我们采取的措施", "您可以采取的措施"},
+		contact:    "联系方式",
+		eu:         []string{"数据保护官（DPO）及联系窗口", "您有权向数据保护监管机构"},
+		update:     "此后，我们对记录进行了进一步调查",
+		correction: "现就该通知内容作出更正。",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every

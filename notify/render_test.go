@@ -126,6 +126,10 @@ func goldenCases(c *incident.Case) []goldenCase {
 			correlate.Contact{Email: "sanne.de.vries@example.nl", Name: "Sanne de Vries", Locale: "nl-NL", Country: "NL", Region: "NL-NH"}),
 			"nl", []string{"EU"}, []string{"Geachte Sanne de Vries,", "Datum van dit bericht: 30 juni 2017", "In de periode van 22 juni 2017, 02:41 uur tot 22 juni 2017, 08:38 uur",
 				"Functionaris voor gegevensbescherming en contactpunt", "dpo@example-market.jp", "toezichthoudende autoriteit", "Hoe dit kon gebeuren: Bij een wijziging", "mogelijk aan een ander zijn getoond", "Waarschijnlijke gevolgen"}},
+		{"zh-Hans_confirmed_sg", notice(c, "1016", map[string]string{"name": "confirmed", "email": "confirmed", "purchase_history": "possible", "payment_card": "possible"}, 3, 2,
+			correlate.Contact{Email: "li.wei@example.sg", Name: "李伟", Locale: "zh-SG", Country: "SG"}),
+			"zh-Hans", []string{}, []string{"尊敬的李伟：", "通知日期：2017年6月30日", "■ 事件经过", "■ 涉及的您的信息", "■ 可能产生的影响", "■ 联系方式",
+				"事件原因：在更改内容分发网络（CDN）设置", "显示次数共计3次（涉及查看者2人）", "  - 银行卡信息：", "数据保护官（DPO）：dpo@example-market.jp"}},
 		// Contact carries no locale or place: the account's are used; pt has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -492,6 +496,8 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"ko-KR", "US", "US-CA", map[string]string{"email": "confirmed"}, "ko", []string{"US-CA"}},
 		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"UK", "HIPAA"}},
 		{"pt-BR", "BR", "", map[string]string{"email": "confirmed"}, "en", []string{"BR"}},
+		{"zh-CN", "CN", "", map[string]string{"email": "confirmed"}, "zh-Hans", []string{}},
+		{"zh", "US", "US-CA", map[string]string{"email": "confirmed"}, "zh-Hans", []string{"US-CA"}},
 		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "en", []string{}},
 	}
 	for _, tc := range tests {
