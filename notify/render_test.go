@@ -130,6 +130,10 @@ func goldenCases(c *incident.Case) []goldenCase {
 			correlate.Contact{Email: "li.wei@example.sg", Name: "李伟", Locale: "zh-SG", Country: "SG"}),
 			"zh-Hans", []string{}, []string{"尊敬的李伟：", "通知日期：2017年6月30日", "■ 事件经过", "■ 涉及的您的信息", "■ 可能产生的影响", "■ 联系方式",
 				"事件原因：在更改内容分发网络（CDN）设置", "显示次数共计3次（涉及查看者2人）", "  - 银行卡信息：", "数据保护官（DPO）：dpo@example-market.jp"}},
+		{"zh-Hant_possible_tw", notice(c, "1017", map[string]string{"name": "possible", "phone": "possible", "postal_address": "possible", "credentials": "possible"}, 0, 0,
+			correlate.Contact{Email: "chen.meiling@example.tw", Name: "陳美玲", Locale: "zh-TW", Country: "TW"}),
+			"zh-Hant", []string{}, []string{"親愛的陳美玲您好：", "通知日期：2017年6月30日", "2017年6月22日 08:41至14:38（臺灣時間）期間", "■ 事件經過", "■ 涉及的您的資料",
+				"■ 可能造成的影響", "■ 聯絡方式", "事件原因：在變更內容傳遞網路（CDN）設定", "可能曾顯示給其他客戶", "  - 登入帳號及密碼：", "資料保護長（DPO）：dpo@example-market.jp", "Example Market K.K. 敬上"}},
 		// Contact carries no locale or place: the account's are used; pt has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -498,7 +502,8 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"pt-BR", "BR", "", map[string]string{"email": "confirmed"}, "en", []string{"BR"}},
 		{"zh-CN", "CN", "", map[string]string{"email": "confirmed"}, "zh-Hans", []string{}},
 		{"zh", "US", "US-CA", map[string]string{"email": "confirmed"}, "zh-Hans", []string{"US-CA"}},
-		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "en", []string{}},
+		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "zh-Hant", []string{}},
+		{"zh-Hant-HK", "HK", "", map[string]string{"email": "confirmed"}, "zh-Hant", []string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.locale+"/"+tc.country+"/"+tc.region, func(t *testing.T) {
