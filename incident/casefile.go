@@ -250,7 +250,7 @@ var (
 	CauseKinds    = []string{"misconfiguration", "unauthorized_access", "insider", "loss", "other"}
 	IdentityKinds = []string{"session", "user"}
 	CacheKeyParts = []string{"pop", "host", "path", "query", "method"}
-	Locales       = []string{"ja", "en", "de", "fr", "es", "it", "nl", "ko", "pt"}
+	Locales       = []string{"ja", "en", "de", "fr", "es", "it", "nl", "ko", "pt", "zh-Hans", "zh-Hant"}
 	NIS2Kinds     = []string{"essential", "important"}
 	ChinaKinds    = []string{"network_operator", "cii"}
 )

@@ -116,6 +116,24 @@ var sectionsByLocale = map[string]localeSections{
 		update:     "Estamos escrevendo novamente porque, ao darmos continuidade à análise dos nossos registros",
 		correction: "Estamos escrevendo para corrigir aquela notificação.",
 	},
+	"zh-Hans": {
+		us:         []string{"数据泄露通知", "（Notice of Data Breach", "事件经过（What Happened）", "涉及的信息（What Information Was Involved）", "我们采取的措施（What We Are Doing）", "您可以采取的措施（What You Can Do）", "更多信息（For More Information）"},
+		jp:         []string{"概述", "涉及的个人数据项目", "原因", "二次损害及其风险", "我们的应对措施及防止再次发生的措施", "您可以采取的措施", "其他参考事项"},
+		general:    []string{"事件经过", "涉及的您的信息", "可能产生的影响", "我们采取的措施", "您可以采取的措施"},
+		contact:    "联系方式",
+		eu:         []string{"数据保护官（DPO）及联系窗口", "您有权向数据保护监管机构"},
+		update:     "此后，我们对记录进行了进一步调查",
+		correction: "现就该通知内容作出更正。",
+	},
+	"zh-Hant": {
+		us:         []string{"個資外洩通知", "（Notice of Data Breach", "事件經過（What Happened）", "涉及的資料（What Information Was Involved）", "本公司採取的措施（What We Are Doing）", "您可以採取的措施（What You Can Do）", "更多資訊（For More Information）"},
+		jp:         []string{"概述", "涉及的個人資料項目", "原因", "二次損害及其風險", "本公司的因應措施及防止再次發生的措施", "您可以採取的措施", "其他參考事項"},
+		general:    []string{"事件經過", "涉及的您的資料", "可能造成的影響", "本公司採取的措施", "您可以採取的措施"},
+		contact:    "聯絡方式",
+		eu:         []string{"資料保護長（DPO）及聯絡窗口", "您有權向資料保護監管機關"},
+		update:     "其後，本公司對相關紀錄進行了進一步調查",
+		correction: "謹此就該通知內容進行更正。",
+	},
 }
 
 // Every locale renders a first notice, an update and a correction for every

@@ -132,6 +132,14 @@ func goldenCases(c *incident.Case) []goldenCase {
 				"Natureza dos dados pessoais afetados", "Informações sobre os titulares envolvidos", "Medidas técnicas e de segurança utilizadas para a proteção dos dados",
 				"Riscos relacionados ao incidente", "Encarregado pelo tratamento de dados pessoais (DPO)", "dpo@example-market.jp", "(ANPD), em www.gov.br/anpd",
 				"Como aconteceu: Durante uma alteração", "vezes (no total, a 2 pessoas diferentes)"}},
+		{"zh-Hans_confirmed_sg", notice(c, "1018", map[string]string{"name": "confirmed", "email": "confirmed", "purchase_history": "possible", "payment_card": "possible"}, 3, 2,
+			correlate.Contact{Email: "li.wei@example.sg", Name: "李伟", Locale: "zh-SG", Country: "SG"}),
+			"zh-Hans", []string{}, []string{"尊敬的李伟：", "通知日期：2017年6月30日", "■ 事件经过", "■ 涉及的您的信息", "■ 可能产生的影响", "■ 联系方式",
+				"事件原因：在更改内容分发网络（CDN）设置", "显示次数共计3次（涉及查看者2人）", "  - 银行卡信息：", "数据保护官（DPO）：dpo@example-market.jp"}},
+		{"zh-Hant_possible_tw", notice(c, "1017", map[string]string{"name": "possible", "phone": "possible", "postal_address": "possible", "credentials": "possible"}, 0, 0,
+			correlate.Contact{Email: "chen.meiling@example.tw", Name: "陳美玲", Locale: "zh-TW", Country: "TW"}),
+			"zh-Hant", []string{}, []string{"親愛的陳美玲您好：", "通知日期：2017年6月30日", "2017年6月22日 08:41至14:38（臺灣時間）期間", "■ 事件經過", "■ 涉及的您的資料",
+				"■ 可能造成的影響", "■ 聯絡方式", "事件原因：在變更內容傳遞網路（CDN）設定", "可能曾顯示給其他客戶", "  - 登入帳號及密碼：", "資料保護長（DPO）：dpo@example-market.jp", "Example Market K.K. 敬上"}},
 		// Contact carries no locale or place: the account's are used; sv has
 		// no templates, so the case's default (en).
 		{"en_fallback_us_ny", func() Notice {
@@ -500,7 +508,10 @@ func TestLocaleAndJurisdiction(t *testing.T) {
 		{"ja", "GB", "", map[string]string{"health": "confirmed"}, "ja", []string{"UK", "HIPAA"}},
 		{"pt-BR", "BR", "", map[string]string{"email": "confirmed"}, "pt", []string{"BR"}},
 		{"pt_BR", "US", "US-CA", map[string]string{"email": "confirmed"}, "pt", []string{"US-CA"}},
-		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "en", []string{}},
+		{"zh-CN", "CN", "", map[string]string{"email": "confirmed"}, "zh-Hans", []string{}},
+		{"zh", "US", "US-CA", map[string]string{"email": "confirmed"}, "zh-Hans", []string{"US-CA"}},
+		{"zh-TW", "TW", "", map[string]string{"email": "confirmed"}, "zh-Hant", []string{}},
+		{"zh-Hant-HK", "HK", "", map[string]string{"email": "confirmed"}, "zh-Hant", []string{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.locale+"/"+tc.country+"/"+tc.region, func(t *testing.T) {
