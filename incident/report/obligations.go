@@ -364,7 +364,8 @@ func regionListOf(m map[string]int, esc func(string) string) string {
 type usState struct {
 	Region, Name, Cite string
 	// Days to individuals, calendar days from discovery (or Clock); 0: the
-	// sources give no fixed period, and no residents' duty is listed.
+	// sources give no fixed period: the residents' duty is listed without
+	// a deadline, to check against the statute.
 	Days int
 	Note string
 	// Clock: what the residents' deadline runs from; "" is discovery.
@@ -372,16 +373,20 @@ type usState struct {
 	// (LAWS-2023-2026.md).
 	Clock string
 	AG    *usAG
+	// Others are further regulator or agency notices (credit bureaus,
+	// state agencies), each with its id suffix.
+	Others []usAG
 }
 
 // usAG is a state's notice to its Attorney General (or another office).
 type usAG struct {
+	Suffix     string // of the duty's id: "ag" when empty
 	Min        int    // residents at least
 	Threshold  string // how the statute says it: "more than 500", "250 or more"
 	Name, Cite string
 	Days       int // calendar days from From; 0 with From ClockNone: not verified
 	// From: ClockDiscovered, ClockDetermined, ClockNoticesSent (Days after
-	// the last notice), agConcurrent (with the notices) or ClockNone.
+	// the first notice sent), agConcurrent (with the notices) or ClockNone.
 	From   string
 	Report string // the report kind that serves it, if any
 	Note   string
@@ -395,7 +400,9 @@ var usStates = []usState{
 		AG: &usAG{Min: 501, Threshold: "more than 500", Name: "Attorney General (sample notice)", Cite: "§1798.82(f)",
 			Days: caAGDays, From: ClockNoticesSent, Report: "us-ca-ag"}},
 	{Region: "US-NY", Name: "New York", Cite: "N.Y. Gen. Bus. Law §899-aa", Days: 30,
-		Note: " (as amended Dec 2024: the scope-determination exception is removed; a law-enforcement delay is kept)"},
+		Note: " (as amended Dec 2024: the scope-determination exception is removed; a law-enforcement delay is kept)",
+		Others: []usAG{{Suffix: "agencies", Min: 1, Threshold: "any number", Name: "Attorney General, the Department of State and the State Police",
+			Cite: "N.Y. Gen. Bus. Law §899-aa", From: ClockNone}}},
 	{Region: "US-CO", Name: "Colorado", Cite: "C.R.S. §6-1-716", Days: 30},
 	{Region: "US-FL", Name: "Florida", Cite: "Fla. Stat. §501.171", Days: 30},
 	{Region: "US-WA", Name: "Washington", Cite: "RCW 19.255.010", Days: 30,
@@ -407,24 +414,31 @@ var usStates = []usState{
 	{Region: "US-DE", Name: "Delaware", Cite: "6 Del. C. §12B-102", Days: 60},
 	{Region: "US-PA", Name: "Pennsylvania",
 		AG: &usAG{Min: 501, Threshold: "more than 500", Name: "Attorney General", Cite: "73 P.S. §2303, Act 33 of 2024 (from 26 Sep 2024)", From: agConcurrent,
-			Note: " Credit bureaus are owed notice at 500 or more, and 12 months of credit monitoring when an SSN, bank account or driver's licence/state ID was exposed."}},
+			Note: " 12 months of credit monitoring are owed when an SSN, bank account or driver's licence/state ID was exposed."},
+		Others: []usAG{{Suffix: "bureaus", Min: 500, Threshold: "500 or more", Name: "consumer reporting agencies (credit bureaus)",
+			Cite: "Act 33 of 2024", From: ClockNone}}},
 	{Region: "US-OK", Name: "Oklahoma",
-		AG: &usAG{Min: 500, Threshold: "500 or more", Name: "Attorney General", Cite: "24 O.S. §163, SB 626 (from 1 Jan 2026)", Days: 60, From: ClockNoticesSent}},
+		AG: &usAG{Min: 500, Threshold: "500 or more", Name: "Attorney General", Cite: "24 O.S. §163, SB 626 (from 1 Jan 2026)", Days: 60, From: ClockNoticesSent},
+		Others: []usAG{{Suffix: "bureaus", Min: 1000, Threshold: "1,000 or more", Name: "consumer reporting agencies (credit bureaus)",
+			Cite: "SB 626", From: ClockNone}}},
 	{Region: "US-UT", Name: "Utah",
 		AG: &usAG{Min: 500, Threshold: "500 or more", Name: "Attorney General and the Utah Cyber Center", Cite: "Utah Code §13-44-202, SB 127 (2023)", From: ClockNone,
-			Note: " The duty arises when misuse for identity theft or fraud of 500 or more residents has occurred or is likely (counsel to judge); credit bureaus at 1,000 or more."}},
+			Note: " The duty arises when misuse for identity theft or fraud of 500 or more residents has occurred or is likely (counsel to judge)."},
+		Others: []usAG{{Suffix: "bureaus", Min: 1000, Threshold: "1,000 or more", Name: "consumer reporting agencies (credit bureaus)",
+			Cite: "SB 127 (2023)", From: ClockNone}}},
 }
 
 // caAGDays: the California sample notice is due 15 calendar days after the
 // residents were notified.
 const caAGDays = 15
 
-// caAGDeadline: 15 calendar days after the last notice sent per the ledger;
-// before any notice is sent, 15 days after the notices' own deadline.
+// caAGDeadline: 15 calendar days after the first notice sent per the
+// ledger (notices go out in batches: the earliest reading); before any
+// notice is sent, 15 days after the notices' own deadline.
 func caAGDeadline(in Input) time.Time {
 	loc := caseLoc(in.Case)
-	if !in.Delivery.LastSent.IsZero() {
-		return dayClock(in.Delivery.LastSent, caAGDays, loc)
+	if !in.Delivery.FirstSent.IsZero() {
+		return dayClock(in.Delivery.FirstSent, caAGDays, loc)
 	}
 	return dayClock(in.Case.Aware, 30+caAGDays, loc)
 }
@@ -473,40 +487,57 @@ func usStateDuties(in Input) []Obligation {
 		} else {
 			why += "; none of the exposed categories (" + keys(sortedCategories(t.ByCategory)) + ") is typically \"personal information\" under the statute: counsel to confirm whether notice is required"
 		}
+		res := Obligation{ID: id + "-residents", Law: s.Name, To: ToIndividuals, People: n, Confirmed: conf, Possible: poss}
 		if s.Days > 0 {
 			from, clock, fromText := start(in, s.Clock)
-			res := Obligation{ID: id + "-residents", Law: s.Name, To: ToIndividuals,
-				Duty:    "Notify residents, " + s.Cite,
-				Trigger: fmt.Sprintf("%s. Deadline: %d calendar days %s%s.", why, s.Days, fromText, s.Note),
-				People:  n, Confirmed: conf, Possible: poss, Deadline: dayClock(from, s.Days, loc), Clock: clock}
-			out = append(out, res)
+			res.Duty = "Notify residents, " + s.Cite
+			res.Trigger = fmt.Sprintf("%s. Deadline: %d calendar days %s%s.", why, s.Days, fromText, s.Note)
+			res.Deadline, res.Clock = dayClock(from, s.Days, loc), clock
+		} else {
+			// The duty stands; its period is what the sources leave open.
+			res.Duty = "Notify residents"
+			res.Trigger = why + ". Deadline: not verified in the sources; check the statute." + s.Note
+			res.Clock = ClockNone
+		}
+		out = append(out, res)
+		if s.Days > 0 {
 			if u, ok := updateDuty(in, res, s.lives); ok {
 				out = append(out, u)
 			}
 		}
-		if s.AG == nil || t.People < s.AG.Min {
-			continue
+		if s.AG != nil && t.People >= s.AG.Min {
+			out = append(out, s.agDuty(in, id, t, s.AG))
 		}
-		out = append(out, s.agDuty(in, id, t))
+		for i := range s.Others {
+			if t.People >= s.Others[i].Min {
+				out = append(out, s.agDuty(in, id, t, &s.Others[i]))
+			}
+		}
 	}
 	return out
 }
 
 // agDuty is the regulator notice of a state whose residents are over its
 // threshold.
-func (s usState) agDuty(in Input, id string, t tally) Obligation {
-	ag, loc := s.AG, caseLoc(in.Case)
+func (s usState) agDuty(in Input, id string, t tally, ag *usAG) Obligation {
+	loc := caseLoc(in.Case)
 	n, conf, poss := scoped(t)
-	o := Obligation{ID: id + "-ag", Law: s.Name, To: ToRegulator, Report: ag.Report,
+	suffix := ag.Suffix
+	if suffix == "" {
+		suffix = "ag"
+	}
+	o := Obligation{ID: id + "-" + suffix, Law: s.Name, To: ToRegulator, Report: ag.Report,
 		Duty:   "Notify the " + ag.Name + ", " + ag.Cite,
 		People: n, Confirmed: conf, Possible: poss}
 	why := fmt.Sprintf("%s residents notified, %s", num(t.People), ag.Threshold)
-	last := in.Delivery.LastSent
+	// Counted from the first notice sent: notices go out in batches, and a
+	// count from the last would move the deadline later with every batch.
+	first := in.Delivery.FirstSent
 	switch ag.From {
 	case ClockNoticesSent:
-		if !last.IsZero() {
-			o.Deadline, o.Clock = dayClock(last, ag.Days, loc), ClockNoticesSent
-			o.Trigger = why + fmt.Sprintf(". Deadline: %d calendar days after the last notice sent (%s).", ag.Days, stamp("en", last, loc))
+		if !first.IsZero() {
+			o.Deadline, o.Clock = dayClock(first, ag.Days, loc), ClockNoticesSent
+			o.Trigger = why + fmt.Sprintf(". Deadline: %d calendar days after the residents were notified, counted from the first notice sent (%s).", ag.Days, stamp("en", first, loc))
 			break
 		}
 		o.Deadline, o.Clock = dayClock(in.Case.Aware, s.Days+ag.Days, loc), ClockDiscovered
@@ -516,7 +547,6 @@ func (s usState) agDuty(in Input, id string, t tally) Obligation {
 			o.Trigger = why + fmt.Sprintf(". Deadline: %d calendar days after the residents are notified; no notice sent yet, so %d days from discovery, the earliest it can be.", ag.Days, ag.Days)
 		}
 	case agConcurrent:
-		first := in.Delivery.FirstSent
 		if first.IsZero() {
 			o.Clock = ClockNoticesSent
 			o.Trigger = why + ". Deadline: at the same time as the notices to residents (concurrently); none is sent yet, and the sources give no fixed period for them."

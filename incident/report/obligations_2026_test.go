@@ -198,8 +198,19 @@ func TestObligations2026(t *testing.T) {
 			affected: accounts(250, levelPossible, "US", "US-TX", "bank_account"),
 			want: map[string]want26{"us-tx-ag": {deadline: "2026-04-09T00:00:00Z", clock: ClockDetermined, people: 250},
 				"us-tx-residents": {deadline: "2026-04-09T00:00:00Z", clock: ClockDetermined}}},
-		{name: "Pennsylvania: 500: no AG, no residents' clock", aware: utc, affected: accounts(500, levelPossible, "US", "US-PA", "bank_account"),
-			absent: []string{"us-pa-ag", "us-pa-residents"}},
+		{name: "Pennsylvania: 499: residents to check, no credit bureaus", aware: utc, affected: accounts(499, levelPossible, "US", "US-PA", "bank_account"),
+			want:   map[string]want26{"us-pa-residents": {deadline: "", clock: ClockNone, says: []string{"check the statute"}}},
+			absent: []string{"us-pa-ag", "us-pa-bureaus"}},
+		{name: "Pennsylvania: 500: credit bureaus, no AG", aware: utc, affected: accounts(500, levelPossible, "US", "US-PA", "bank_account"),
+			want:   map[string]want26{"us-pa-bureaus": {deadline: "", clock: ClockNone, says: []string{"500 or more", "check the statute"}}},
+			absent: []string{"us-pa-ag"}},
+		{name: "Oklahoma: 999 and 1,000: credit bureaus at 1,000", aware: utc, affected: accounts(1000, levelPossible, "US", "US-OK", "bank_account"),
+			want: map[string]want26{"us-ok-bureaus": {deadline: "", clock: ClockNone}, "us-ok-residents": {deadline: "", clock: ClockNone}}},
+		{name: "Oklahoma: 999: no credit bureaus", aware: utc, affected: accounts(999, levelPossible, "US", "US-OK", "bank_account"),
+			absent: []string{"us-ok-bureaus"}},
+		{name: "New York: one resident: the state agencies, to check", aware: utc, affected: accounts(1, levelPossible, "US", "US-NY", "bank_account"),
+			want: map[string]want26{"us-ny-agencies": {deadline: "", clock: ClockNone, says: []string{"any number", "check the statute"}},
+				"us-ny-residents": {deadline: "2026-04-01T00:00:00Z"}}},
 		{name: "Pennsylvania: 501, no notice sent: AG with the notices, to check", aware: utc,
 			affected: accounts(501, levelPossible, "US", "US-PA", "bank_account"),
 			want:     map[string]want26{"us-pa-ag": {deadline: "", clock: ClockNoticesSent, says: []string{"concurrently", "credit monitoring"}}}},
@@ -212,10 +223,10 @@ func TestObligations2026(t *testing.T) {
 		{name: "Oklahoma: 500, no notice sent: 60 days from discovery", aware: utc,
 			affected: accounts(500, levelPossible, "US", "US-OK", "bank_account"),
 			want:     map[string]want26{"us-ok-ag": {deadline: "2026-05-01T00:00:00Z", clock: ClockDiscovered, says: []string{"earliest it can be"}}}},
-		{name: "Oklahoma: 501, notices sent: 60 days after the last", aware: utc,
+		{name: "Oklahoma: 501, notices sent: 60 days after the first", aware: utc,
 			affected: accounts(501, levelPossible, "US", "US-OK", "bank_account"),
 			delivery: Delivery{Total: 501, Sent: 501, FirstSent: ts("2026-03-09T08:00:00Z"), LastSent: ts("2026-03-10T09:00:00Z")},
-			want:     map[string]want26{"us-ok-ag": {deadline: "2026-05-09T00:00:00Z", clock: ClockNoticesSent}}},
+			want:     map[string]want26{"us-ok-ag": {deadline: "2026-05-08T00:00:00Z", clock: ClockNoticesSent}}},
 		{name: "Utah: 499: no AG", aware: utc, affected: accounts(499, levelPossible, "US", "US-UT", "bank_account"),
 			absent: []string{"us-ut-ag"}},
 		{name: "Utah: 500: AG and Cyber Center, deadline not verified", aware: utc,
@@ -240,7 +251,13 @@ func TestObligations2026(t *testing.T) {
 		{name: "FTC HBNR: 501: the FTC at the same time", aware: utc,
 			edit:     org(func(o *incident.Organization) { o.PHRVendor = true }),
 			affected: accounts(501, levelPossible, "US", "US-OR", "name"),
-			want:     map[string]want26{"ftc-hbnr-ftc": {deadline: "2026-05-01T00:00:00Z", says: []string{"500 or more"}}}},
+			want: map[string]want26{"ftc-hbnr-ftc": {deadline: "2026-05-01T00:00:00Z", says: []string{"500 or more"}},
+				"ftc-hbnr-media": {deadline: "", clock: ClockNone, says: []string{"check the statute"}}}},
+		{name: "FTC HBNR: 501, notices sent on day 10: the FTC then too", aware: utc,
+			edit:     org(func(o *incident.Organization) { o.PHRVendor = true }),
+			affected: accounts(501, levelPossible, "US", "US-OR", "name"),
+			delivery: Delivery{Total: 501, Sent: 501, FirstSent: ts("2026-03-12T08:00:00Z"), LastSent: ts("2026-03-13T09:00:00Z")},
+			want:     map[string]want26{"ftc-hbnr-ftc": {deadline: "2026-03-12T08:00:00Z", clock: ClockNoticesSent, says: []string{"first individual notice was sent"}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,6 +340,24 @@ func TestBusinessClock(t *testing.T) {
 	}
 	if _, note := businessClock(c, "US", ts("2026-12-24T09:00:00-03:00"), 3); !strings.Contains(note, "no public holidays for US") {
 		t.Errorf("note without US holidays = %q", note)
+	}
+	// The regulator counts in its own zone: a case kept in a zone behind
+	// it must not end later than the statute (Saturday in Honolulu: the
+	// SEC's four business days end Thursday midnight in New York, not
+	// Honolulu's, five hours later; Brazil's three end in Brasília).
+	c.Location = mustLoad("Pacific/Honolulu")
+	c.Calendar.Holidays = nil
+	for _, tc := range []struct {
+		country, from string
+		n             int
+		notAfter      string
+	}{
+		{"US", "2026-11-21T10:00:00-10:00", 4, "2026-11-27T00:00:00-05:00"},
+		{"BR", "2026-12-19T10:00:00-10:00", 3, "2026-12-24T00:00:00-03:00"},
+	} {
+		if got, note := businessClock(c, tc.country, ts(tc.from), tc.n); got.After(ts(tc.notAfter)) {
+			t.Errorf("%s from %s: %s, after the statute's %s (%s)", tc.country, tc.from, got.Format(time.RFC3339), tc.notAfter, note)
+		}
 	}
 }
 

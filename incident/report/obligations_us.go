@@ -94,6 +94,12 @@ func usFederalDuties(in Input) []Obligation {
 			ftc.Duty = "Notify the FTC, 16 CFR 318"
 			ftc.Trigger = why + fmt.Sprintf(". %s people, 500 or more: at the same time as the individual notices, within 60 calendar days from discovery.", num(all.People))
 			ftc.Deadline = dayClock(c.Aware, hbnrDays, loc)
+			// At the same time as the notices: once the first is sent, that is
+			// the deadline, when it is the earlier.
+			if first := in.Delivery.FirstSent; !first.IsZero() && first.Before(ftc.Deadline) {
+				ftc.Deadline, ftc.Clock = first, ClockNoticesSent
+				ftc.Trigger += fmt.Sprintf(" The first individual notice was sent %s.", stamp("en", first, loc))
+			}
 		} else {
 			y := c.Aware.In(loc).Year()
 			ftc.Duty = "Log the breach for the yearly notice to the FTC, 16 CFR 318"
@@ -101,6 +107,12 @@ func usFederalDuties(in Input) []Obligation {
 			ftc.Deadline = time.Date(y+1, 1, 1+hbnrDays, 0, 0, 0, 0, loc)
 		}
 		out = append(out, ftc)
+		if all.People >= hbnrFTCAtLeast {
+			out = append(out, Obligation{ID: "ftc-hbnr-media", Law: "FTC Health Breach Notification Rule", To: ToMedia,
+				Duty:    "Notify prominent media outlets, where the rule requires it, 16 CFR 318",
+				Trigger: why + fmt.Sprintf(". %s people: the sources say the media are \"sometimes\" owed notice without saying when; check the statute.", num(all.People)),
+				People:  n, Confirmed: conf, Possible: poss, Clock: ClockNone})
+		}
 	}
 	return out
 }
