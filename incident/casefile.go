@@ -245,6 +245,16 @@ func (c *Case) NarrativeFor(locale string) Narrative {
 	return n
 }
 
+// NarrativeBorrowed reports whether a notice or report in locale would
+// carry some of the top-level narrative (English) for want of
+// notify.narrative.<locale>: a field the top level has and the locale's
+// lacks.
+func (c *Case) NarrativeBorrowed(locale string) bool {
+	top, own := c.Narrative, c.Notify.Narrative[locale]
+	return (top.Cause != "" && own.Cause == "") || (top.Measures != "" && own.Measures == "") ||
+		(top.Consequences != "" && own.Consequences == "")
+}
+
 // Supported values.
 var (
 	CauseKinds    = []string{"misconfiguration", "unauthorized_access", "insider", "loss", "other"}

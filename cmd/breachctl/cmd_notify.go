@@ -522,17 +522,9 @@ func printPlan(d *deps, c *incident.Case, p *pipeline.Plan, corrections bool) {
 // gives none in theirs (notify.narrative.<locale>): a German letter with an
 // English paragraph, for someone to notice before sending.
 func foreignNarrative(c *incident.Case, byLocale map[string]int) []string {
-	top := c.Narrative
-	if top.Cause == "" && top.Measures == "" && top.Consequences == "" {
-		return nil
-	}
 	var out []string
 	for l, n := range byLocale {
-		if n == 0 || l == "en" {
-			continue
-		}
-		own := c.Notify.Narrative[l]
-		if (top.Cause != "" && own.Cause == "") || (top.Measures != "" && own.Measures == "") || (top.Consequences != "" && own.Consequences == "") {
+		if n > 0 && l != "en" && c.NarrativeBorrowed(l) {
 			out = append(out, l)
 		}
 	}

@@ -69,8 +69,8 @@ func buildBRANPD(r *Report, in Input) {
 	if in.Now.After(deadline) {
 		r.Notes = append(r.Notes, fmt.Sprintf("O prazo (%s) já passou: informar os motivos da demora.", stamp(lang, deadline, loc)))
 	}
-	if nar.Cause != "" || nar.Measures != "" || nar.Consequences != "" {
-		r.Notes = append(r.Notes, "O arquivo do caso não tem narrativa em português: os textos foram citados no original (inglês) e devem ser traduzidos antes do envio.")
+	if c.NarrativeBorrowed("pt") {
+		r.Notes = append(r.Notes, "Onde o arquivo do caso não tem narrativa em português (notify.narrative.pt), os textos foram citados no original (inglês) e devem ser traduzidos antes do envio.")
 	}
 
 	item := func(i int, content string, known bool) {

@@ -11,8 +11,9 @@ import (
 
 // krItems are the items of PIPA Art. 34 (LAWS-2023-2026.md: items leaked;
 // when and how; how individuals can limit harm; the controller's measures
-// and remedies; help-desk contact), in the statute's Korean wording, and
-// the number of people the report to the PIPC/KISA gives.
+// and remedies; help-desk contact), in Korean as the statute is commonly
+// worded (the sources give English paraphrases only: the report says to
+// check them), and the number of people the report to the PIPC/KISA gives.
 var krItems = []struct{ ID, Title string }{
 	{"1", "유출등이 된 개인정보의 항목"},
 	{"2", "유출등이 된 시점과 그 경위"},
@@ -56,9 +57,9 @@ func krReasons(c *incident.Case, t tally) []string {
 
 // buildKRPIPC fills the report to the PIPC or KISA under PIPA Art. 34(3),
 // in Korean, for the affected people who live in Korea. The 72 hours are
-// the kr-pipa-pipc duty's. The case file has no Korean narrative (ko is no
-// notice locale), so its texts are quoted as written and the report asks
-// for a translation.
+// the kr-pipa-pipc duty's. The narrative is the case file's Korean one
+// (notify.narrative.ko); where it has none, the texts are quoted as written
+// and the report asks for a translation.
 func buildKRPIPC(r *Report, in Input) {
 	const lang = "ko"
 	c, loc := in.Case, r.loc
@@ -100,8 +101,8 @@ func buildKRPIPC(r *Report, in Input) {
 	if in.Now.After(deadline) {
 		r.Notes = append(r.Notes, fmt.Sprintf("신고 기한(%s)이 지났습니다.", stamp(lang, deadline, loc)))
 	}
-	if nar.Cause != "" || nar.Measures != "" || nar.Consequences != "" {
-		r.Notes = append(r.Notes, "사례 파일에는 한국어로 작성된 경위·조치 서술이 없어 원문(영어)을 그대로 인용했습니다. 제출 전에 한국어로 번역하십시오.")
+	if c.NarrativeBorrowed(lang) {
+		r.Notes = append(r.Notes, "사례 파일에 한국어 서술(notify.narrative.ko)이 없는 부분은 원문(영어)을 그대로 인용했습니다. 제출 전에 한국어로 번역하십시오.")
 	}
 	r.Notes = append(r.Notes,
 		"정보주체에 대한 통지(제34조제1항)도 유출등을 알게 된 때부터 72시간 이내에 하여야 합니다.",

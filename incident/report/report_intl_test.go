@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/internal/golden"
 )
 
@@ -160,6 +161,45 @@ func TestIntlCountsByCountry(t *testing.T) {
 		}
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("%s lacks %q:\n%s", kind, want, b.String())
+		}
+	}
+}
+
+// A case file with the narrative in Korean and Portuguese
+// (notify.narrative.ko, .pt) has the Korean and Brazilian reports quote it,
+// with no note asking for a translation; without it they quote the English
+// and ask.
+func TestIntlReportsOwnNarrative(t *testing.T) {
+	for _, tc := range []struct{ kind, locale, cause, askNote string }{
+		{"kr-pipc", "ko", "캐시 설정 오류로 회원 페이지가 다른 고객에게 표시되었습니다.", "번역하십시오"},
+		{"br-anpd", "pt", "Uma regra de cache exibiu páginas de clientes a outros clientes.", "devem ser traduzidos"},
+	} {
+		in := intlFixture(t)
+		render := func() string {
+			r, err := Build(tc.kind, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			if err := r.WriteMarkdown(&b); err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		}
+		if md := render(); !strings.Contains(md, tc.askNote) {
+			t.Errorf("%s without notify.narrative.%s: no note asking for a translation", tc.kind, tc.locale)
+		}
+		n := in.Case.Narrative
+		n.Cause = tc.cause
+		n.Measures += " (" + tc.locale + ")"
+		n.Consequences += " (" + tc.locale + ")"
+		if in.Case.Notify.Narrative == nil {
+			in.Case.Notify.Narrative = map[string]incident.Narrative{}
+		}
+		in.Case.Notify.Narrative[tc.locale] = n
+		md := render()
+		if !strings.Contains(md, tc.cause) || strings.Contains(md, tc.askNote) {
+			t.Errorf("%s with notify.narrative.%s: cause quoted %v, translation asked %v", tc.kind, tc.locale, strings.Contains(md, tc.cause), strings.Contains(md, tc.askNote))
 		}
 	}
 }
