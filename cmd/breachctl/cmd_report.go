@@ -41,6 +41,8 @@ Kinds:
   au-oaic           Australia, NDB scheme: statement to the OAIC (item list to check)
   kr-pipc           Korea, PIPA Art. 34: report to the PIPC/KISA, in Korean
   br-anpd           Brazil, LGPD Art. 48: communication to the ANPD, in Portuguese
+  substitute-notice Public substitute notice: web page text and press release, in English
+                    (HIPAA: 90 days on the website; toll-free number when health data); no personal data
 
 Every item of the law's list is there: one the case file cannot fill says so
 ("not yet known") instead of being left out. The numbers (people confirmed /

@@ -51,6 +51,9 @@ func TestReportsGolden(t *testing.T) {
 		if intlGolden[kind] != nil {
 			continue // TestIntlReportsGolden, from a run with people in their countries
 		}
+		if kind == "substitute-notice" {
+			continue // TestSubstituteNotice: a Markdown golden
+		}
 		t.Run(kind, func(t *testing.T) {
 			r, err := Build(kind, in)
 			if err != nil {
@@ -118,11 +121,12 @@ func TestNoPersonalData(t *testing.T) {
 func TestReportJSONShape(t *testing.T) {
 	in := fixture(t)
 	wantIDs := map[string][]string{
-		"appi-preliminary": {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
-		"appi-final":       {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
-		"gdpr-art33":       {"a", "b", "c", "d"},
-		"us-ca-ag":         {"what_happened", "what_information", "what_we_are_doing", "what_you_can_do", "more_information"},
-		"hipaa-hhs":        {"entity", "breach_dates", "discovery_date", "individuals_affected", "type_of_breach", "location", "phi_involved", "description", "safeguards", "notice_dates", "actions_taken"},
+		"appi-preliminary":  {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
+		"appi-final":        {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
+		"gdpr-art33":        {"a", "b", "c", "d"},
+		"us-ca-ag":          {"what_happened", "what_information", "what_we_are_doing", "what_you_can_do", "more_information"},
+		"hipaa-hhs":         {"entity", "breach_dates", "discovery_date", "individuals_affected", "type_of_breach", "location", "phi_involved", "description", "safeguards", "notice_dates", "actions_taken"},
+		"substitute-notice": {"what_happened", "what_information", "how_many", "what_we_are_doing", "what_you_can_do", "more_information", "posting_period", "press_release"},
 	}
 	for kind, req := range requiredItems {
 		for _, it := range req {
@@ -190,7 +194,11 @@ func TestReportJSONShape(t *testing.T) {
 		if body.Numbers.ByCategory["name"] != 1787 || body.Numbers.ByCategory["health"] != 30 || body.Numbers.ByRegion["US-CA"] != 520 || body.Numbers.ByRegion["FR"] != 5 {
 			t.Errorf("%s numbers = %+v", kind, body.Numbers)
 		}
-		if len(body.Evidence) != 2 || body.Evidence[0]["sha256"] != in.Evidence[0].SHA256 || body.Evidence[0]["path"] != in.Evidence[0].Path {
+		if kind == "substitute-notice" { // public: no evidence file listed
+			if len(body.Evidence) != 0 {
+				t.Errorf("%s evidence = %v, want none", kind, body.Evidence)
+			}
+		} else if len(body.Evidence) != 2 || body.Evidence[0]["sha256"] != in.Evidence[0].SHA256 || body.Evidence[0]["path"] != in.Evidence[0].Path {
 			t.Errorf("%s evidence = %v", kind, body.Evidence)
 		}
 	}

@@ -78,12 +78,16 @@ func TestMarkdownReportsEscapeExternalValues(t *testing.T) {
 					t.Errorf("%s md: table row has %d cells, want 2: %q", kind, cells(line), line)
 				}
 			}
-			for _, want := range []string{
-				"``logs/a\\|x\\|`b`\\n# FAKE.log\\x1b[2J``", // the code span holds the name, escaped
-				"`` `start ``",
+			wants := []string{
 				`| DE-BY\n\#\# FAKE HEADING |`,
 				`| US-TX\|x\|\*y\*\x1b\[2J\nFAKE LINE |`,
-			} {
+			}
+			if len(r.Evidence) > 0 { // the public substitute notice lists no evidence file
+				wants = append(wants,
+					"``logs/a\\|x\\|`b`\\n# FAKE.log\\x1b[2J``", // the code span holds the name, escaped
+					"`` `start ``")
+			}
+			for _, want := range wants {
 				if !strings.Contains(out, want) {
 					t.Errorf("%s md lacks %q:\n%s", kind, want, out)
 				}

@@ -42,16 +42,17 @@ type Change struct {
 // preliminary report written again from another run revises the earlier
 // preliminary report.
 var families = map[string][]string{
-	"appi-preliminary": {"appi-preliminary"},
-	"appi-final":       {"appi-preliminary", "appi-final"},
-	"gdpr-art33":       {"gdpr-art33"},
-	"us-ca-ag":         {"us-ca-ag"},
-	"hipaa-hhs":        {"hipaa-hhs"},
-	"uk-ico":           {"uk-ico"},
-	"sec-8k":           {"sec-8k"},
-	"au-oaic":          {"au-oaic"},
-	"kr-pipc":          {"kr-pipc"},
-	"br-anpd":          {"br-anpd"},
+	"appi-preliminary":  {"appi-preliminary"},
+	"appi-final":        {"appi-preliminary", "appi-final"},
+	"gdpr-art33":        {"gdpr-art33"},
+	"us-ca-ag":          {"us-ca-ag"},
+	"hipaa-hhs":         {"hipaa-hhs"},
+	"uk-ico":            {"uk-ico"},
+	"sec-8k":            {"sec-8k"},
+	"au-oaic":           {"au-oaic"},
+	"kr-pipc":           {"kr-pipc"},
+	"br-anpd":           {"br-anpd"},
+	"substitute-notice": {"substitute-notice"},
 }
 
 // previousReport is the newest recorded report of the kind's family written
