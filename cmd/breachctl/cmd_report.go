@@ -43,6 +43,7 @@ Kinds:
   br-anpd           Brazil, LGPD Art. 48: communication to the ANPD, in Portuguese
   substitute-notice Public substitute notice: web page text and press release, in English
                     (HIPAA: 90 days on the website; toll-free number when health data); no personal data
+  substitute-notice-ja  The same in Japanese
 
 Every item of the law's list is there: one the case file cannot fill says so
 ("not yet known") instead of being left out. The numbers (people confirmed /

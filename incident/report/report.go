@@ -63,7 +63,7 @@ type Input struct {
 }
 
 // Kinds lists the report kinds Build accepts.
-var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k", "au-oaic", "kr-pipc", "br-anpd", "substitute-notice"}
+var Kinds = []string{"appi-preliminary", "appi-final", "gdpr-art33", "us-ca-ag", "hipaa-hhs", "uk-ico", "sec-8k", "au-oaic", "kr-pipc", "br-anpd", "substitute-notice", "substitute-notice-ja"}
 
 // Report is one regulator report: the law's items, in the law's order, each
 // filled from the case or marked not yet known.
@@ -130,20 +130,21 @@ type Row struct {
 type builder func(r *Report, in Input)
 
 var builders = map[string]builder{
-	"appi-preliminary":  func(r *Report, in Input) { buildAPPI(r, in, false) },
-	"appi-final":        func(r *Report, in Input) { buildAPPI(r, in, true) },
-	"gdpr-art33":        buildGDPR,
-	"us-ca-ag":          buildUSCA,
-	"hipaa-hhs":         buildHIPAA,
-	"uk-ico":            buildUKICO,
-	"sec-8k":            buildSEC8K,
-	"au-oaic":           buildAUOAIC,
-	"kr-pipc":           buildKRPIPC,
-	"br-anpd":           buildBRANPD,
-	"substitute-notice": buildSubstitute,
+	"appi-preliminary":     func(r *Report, in Input) { buildAPPI(r, in, false) },
+	"appi-final":           func(r *Report, in Input) { buildAPPI(r, in, true) },
+	"gdpr-art33":           buildGDPR,
+	"us-ca-ag":             buildUSCA,
+	"hipaa-hhs":            buildHIPAA,
+	"uk-ico":               buildUKICO,
+	"sec-8k":               buildSEC8K,
+	"au-oaic":              buildAUOAIC,
+	"kr-pipc":              buildKRPIPC,
+	"br-anpd":              buildBRANPD,
+	"substitute-notice":    buildSubstitute,
+	"substitute-notice-ja": buildSubstituteJA,
 }
 
-var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja", "kr-pipc": "ko", "br-anpd": "pt-BR"}
+var languages = map[string]string{"appi-preliminary": "ja", "appi-final": "ja", "kr-pipc": "ko", "br-anpd": "pt-BR", "substitute-notice-ja": "ja"}
 
 // Build assembles the report of a kind (one of Kinds) from the input.
 func Build(kind string, in Input) (*Report, error) {

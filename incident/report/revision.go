@@ -42,17 +42,18 @@ type Change struct {
 // preliminary report written again from another run revises the earlier
 // preliminary report.
 var families = map[string][]string{
-	"appi-preliminary":  {"appi-preliminary"},
-	"appi-final":        {"appi-preliminary", "appi-final"},
-	"gdpr-art33":        {"gdpr-art33"},
-	"us-ca-ag":          {"us-ca-ag"},
-	"hipaa-hhs":         {"hipaa-hhs"},
-	"uk-ico":            {"uk-ico"},
-	"sec-8k":            {"sec-8k"},
-	"au-oaic":           {"au-oaic"},
-	"kr-pipc":           {"kr-pipc"},
-	"br-anpd":           {"br-anpd"},
-	"substitute-notice": {"substitute-notice"},
+	"appi-preliminary":     {"appi-preliminary"},
+	"appi-final":           {"appi-preliminary", "appi-final"},
+	"gdpr-art33":           {"gdpr-art33"},
+	"us-ca-ag":             {"us-ca-ag"},
+	"hipaa-hhs":            {"hipaa-hhs"},
+	"uk-ico":               {"uk-ico"},
+	"sec-8k":               {"sec-8k"},
+	"au-oaic":              {"au-oaic"},
+	"kr-pipc":              {"kr-pipc"},
+	"br-anpd":              {"br-anpd"},
+	"substitute-notice":    {"substitute-notice"},
+	"substitute-notice-ja": {"substitute-notice-ja"},
 }
 
 // previousReport is the newest recorded report of the kind's family written
@@ -120,12 +121,13 @@ func revisionOf(kind string, in Input, now Numbers) (*Revision, error) {
 // kindNames name report kinds in a sentence.
 var kindNames = map[string]map[string]string{
 	"ja": {"appi-preliminary": "速報", "appi-final": "確報", "gdpr-art33": "GDPR第33条に基づく通知",
-		"us-ca-ag": "カリフォルニア州司法長官への通知見本", "hipaa-hhs": "HHSへの報告"},
+		"us-ca-ag": "カリフォルニア州司法長官への通知見本", "hipaa-hhs": "HHSへの報告", "substitute-notice-ja": "公表文"},
 	"ko":    {"kr-pipc": "개인정보 유출등 신고"},
 	"pt-BR": {"br-anpd": "comunicação à ANPD"},
 	"en": {"appi-preliminary": "APPI preliminary report", "appi-final": "APPI final report",
 		"gdpr-art33": "Art. 33 notification", "us-ca-ag": "sample notice", "hipaa-hhs": "breach report to HHS",
-		"uk-ico": "report to the ICO", "sec-8k": "Form 8-K draft", "au-oaic": "statement to the OAIC"},
+		"uk-ico": "report to the ICO", "sec-8k": "Form 8-K draft", "au-oaic": "statement to the OAIC",
+		"substitute-notice": "public notice"},
 }
 
 // PreviousText names the earlier report: its kind, when it was written and

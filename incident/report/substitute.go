@@ -70,7 +70,7 @@ func buildSubstitute(r *Report, in Input) {
 		r.Notes = append(r.Notes, "Health information was involved: HIPAA asks the substitute notice to give a toll-free number that stays active for at least 90 days; the case file records no toll-free number (organization.contact_phone is shown): add it before publishing.")
 	}
 	if c.Notify.DefaultLocale == "ja" {
-		r.Notes = append(r.Notes, "The case's notices are in Japanese (notify.default_locale: ja): this notice is in English only; publish a Japanese version too.")
+		r.Notes = append(r.Notes, "The case's notices are in Japanese (notify.default_locale: ja): publish the Japanese version too (report --kind substitute-notice-ja).")
 	}
 
 	item := func(i int, content string, known bool) {

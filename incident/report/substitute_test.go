@@ -165,3 +165,53 @@ func TestSubstituteNoticeHealth(t *testing.T) {
 		t.Errorf("without health data, %s = %q", it.ID, it.Content)
 	}
 }
+
+// TestSubstituteNoticeJA: the Japanese public notice has the same sections
+// (in Japanese), the case's Japanese narrative, the fixture's counts, and no
+// personal data in any format.
+func TestSubstituteNoticeJA(t *testing.T) {
+	in := fixture(t)
+	r, err := Build("substitute-notice-ja", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range formats {
+		out[f.ext] = string(f.render(t, r))
+	}
+	golden.Check(t, filepath.Join("testdata", "substitute-notice-ja.md.golden"), []byte(out["md"]))
+	for _, it := range substituteItemsJA {
+		if !strings.Contains(out["md"], "\n## "+it.Title+"\n") {
+			t.Errorf("md lacks the heading %q", it.Title)
+		}
+	}
+	if ja := in.Case.NarrativeFor("ja"); ja.Cause == in.Case.Narrative.Cause || !strings.Contains(out["md"], ja.Cause) {
+		t.Errorf("the Japanese narrative is not quoted (or the fixture has none): %q", ja.Cause)
+	}
+	if !strings.Contains(out["html"], `<html lang="ja">`) {
+		t.Error("html is not marked Japanese")
+	}
+	allowed := map[string]bool{in.Case.Organization.ContactEmail: true, in.Case.Organization.DPOEmail: true}
+	email := regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
+	for ext, s := range out {
+		for _, a := range in.Affected {
+			if strings.Contains(s, a.UserID) {
+				t.Fatalf("%s contains the user id %s", ext, a.UserID)
+			}
+		}
+		for _, m := range email.FindAllString(s, -1) {
+			if !allowed[m] {
+				t.Errorf("%s contains the e-mail address %s", ext, m)
+			}
+		}
+	}
+	total, confirmed := len(in.Affected), 0
+	for _, a := range in.Affected {
+		if a.Level == levelConfirmed {
+			confirmed++
+		}
+	}
+	if w := "合計：" + levelSplit("ja", total, confirmed, total-confirmed) + "。"; !strings.Contains(out["md"], w) {
+		t.Errorf("md lacks %q", w)
+	}
+}

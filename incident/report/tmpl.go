@@ -29,17 +29,18 @@ const (
 )
 
 var mdTemplates = map[string]string{
-	"appi-preliminary":  "report_appi_ja.md.tmpl",
-	"appi-final":        "report_appi_ja.md.tmpl",
-	"gdpr-art33":        "report_gdpr_en.md.tmpl",
-	"us-ca-ag":          "report_us_ca_en.md.tmpl",
-	"hipaa-hhs":         "report_hipaa_en.md.tmpl",
-	"uk-ico":            "report_uk_ico_en.md.tmpl",
-	"sec-8k":            "report_sec_8k_en.md.tmpl",
-	"au-oaic":           "report_au_oaic_en.md.tmpl",
-	"kr-pipc":           "report_kr_pipc_ko.md.tmpl",
-	"br-anpd":           "report_br_anpd_pt.md.tmpl",
-	"substitute-notice": "report_substitute_en.md.tmpl",
+	"appi-preliminary":     "report_appi_ja.md.tmpl",
+	"appi-final":           "report_appi_ja.md.tmpl",
+	"gdpr-art33":           "report_gdpr_en.md.tmpl",
+	"us-ca-ag":             "report_us_ca_en.md.tmpl",
+	"hipaa-hhs":            "report_hipaa_en.md.tmpl",
+	"uk-ico":               "report_uk_ico_en.md.tmpl",
+	"sec-8k":               "report_sec_8k_en.md.tmpl",
+	"au-oaic":              "report_au_oaic_en.md.tmpl",
+	"kr-pipc":              "report_kr_pipc_ko.md.tmpl",
+	"br-anpd":              "report_br_anpd_pt.md.tmpl",
+	"substitute-notice":    "report_substitute_en.md.tmpl",
+	"substitute-notice-ja": "report_substitute_ja.md.tmpl",
 }
 
 // TemplateNames lists every template file the reports read.
