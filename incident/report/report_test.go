@@ -121,11 +121,11 @@ func TestNoPersonalData(t *testing.T) {
 func TestReportJSONShape(t *testing.T) {
 	in := fixture(t)
 	wantIDs := map[string][]string{
-		"appi-preliminary":  {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
-		"appi-final":        {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
-		"gdpr-art33":        {"a", "b", "c", "d"},
-		"us-ca-ag":          {"what_happened", "what_information", "what_we_are_doing", "what_you_can_do", "more_information"},
-		"hipaa-hhs":         {"entity", "breach_dates", "discovery_date", "individuals_affected", "type_of_breach", "location", "phi_involved", "description", "safeguards", "notice_dates", "actions_taken"},
+		"appi-preliminary":     {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
+		"appi-final":           {"1", "2", "3", "4", "5", "6", "7", "8", "9"},
+		"gdpr-art33":           {"a", "b", "c", "d"},
+		"us-ca-ag":             {"what_happened", "what_information", "what_we_are_doing", "what_you_can_do", "more_information"},
+		"hipaa-hhs":            {"entity", "breach_dates", "discovery_date", "individuals_affected", "type_of_breach", "location", "phi_involved", "description", "safeguards", "notice_dates", "actions_taken"},
 		"substitute-notice":    {"what_happened", "what_information", "how_many", "what_we_are_doing", "what_you_can_do", "more_information", "posting_period", "press_release"},
 		"substitute-notice-ja": {"what_happened", "what_information", "how_many", "what_we_are_doing", "what_you_can_do", "more_information", "posting_period", "press_release"},
 	}

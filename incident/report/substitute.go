@@ -105,14 +105,7 @@ func buildSubstitute(r *Report, in Input) {
 	item(1, info, len(lines) > 0)
 
 	// How many people, in all and by country.
-	countries := map[string]int{}
-	for i := range in.Affected {
-		k := countryOf(&in.Affected[i])
-		if k == "" {
-			k = "unknown"
-		}
-		countries[k]++
-	}
+	countries := affectedByCountry(in, "unknown")
 	howMany := "In all: " + levelSplit(lang, all.People, all.Confirmed, all.Possible) + "."
 	if len(countries) > 0 {
 		var parts []string
@@ -127,14 +120,7 @@ func buildSubstitute(r *Report, in Input) {
 	item(3, nar.Measures, nar.Measures != "")
 
 	// What you can do: the notices' advice, per exposed category.
-	var advice []string
-	seen := map[string]bool{}
-	for _, cat := range cats {
-		if a := caAdvice[cat]; a != "" && !seen[a] {
-			seen[a] = true
-			advice = append(advice, "- "+a)
-		}
-	}
+	advice := adviceLines(cats, func(c incident.Category) string { return caAdvice[c] })
 	can := strings.Join(advice, "\n")
 	if ids := all.has(func(i incident.CategoryInfo) bool { return i.Identifier }); len(ids) > 0 {
 		can += "\n\nThe nationwide consumer reporting agencies (US):\n\n" + creditBureaus
@@ -180,4 +166,30 @@ func buildSubstitute(r *Report, in Input) {
 	}
 	press = append(press, "Anyone who thinks they may have been affected can contact "+name+": "+contact(lang, org)+". The full notice is on "+orUnknown(lang, org.Website)+".")
 	item(7, strings.Join(press, "\n\n"), nar.Cause != "" && len(cats) > 0)
+}
+
+// affectedByCountry counts the affected people by country ("" as unknown).
+func affectedByCountry(in Input, unknown string) map[string]int {
+	countries := map[string]int{}
+	for i := range in.Affected {
+		k := countryOf(&in.Affected[i])
+		if k == "" {
+			k = unknown
+		}
+		countries[k]++
+	}
+	return countries
+}
+
+// adviceLines lists, once each, the advice for the exposed categories.
+func adviceLines(cats []incident.Category, advice func(incident.Category) string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, cat := range cats {
+		if a := advice(cat); a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, "- "+a)
+		}
+	}
+	return out
 }

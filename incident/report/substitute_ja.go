@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/internal/textsafe"
 )
 
@@ -114,14 +115,7 @@ func buildSubstituteJA(r *Report, in Input) {
 	}
 	item(1, info, len(lines) > 0)
 
-	countries := map[string]int{}
-	for i := range in.Affected {
-		k := countryOf(&in.Affected[i])
-		if k == "" {
-			k = "不明"
-		}
-		countries[k]++
-	}
+	countries := affectedByCountry(in, "不明")
 	howMany := "合計：" + levelSplit(lang, all.People, all.Confirmed, all.Possible) + "。"
 	if len(countries) > 0 {
 		var parts []string
@@ -134,14 +128,7 @@ func buildSubstituteJA(r *Report, in Input) {
 
 	item(3, nar.Measures, nar.Measures != "")
 
-	var advice []string
-	seen := map[string]bool{}
-	for _, cat := range cats {
-		if a := jaAdvice[string(cat)]; a != "" && !seen[a] {
-			seen[a] = true
-			advice = append(advice, "- "+a)
-		}
-	}
+	advice := adviceLines(cats, func(c incident.Category) string { return jaAdvice[string(c)] })
 	item(4, strings.Join(advice, "\n"), len(advice) > 0)
 
 	more := []string{
