@@ -36,13 +36,14 @@ APPI Rules Art. 10, HIPAA).
   breachctl notify render -f incident.yaml --out DIR   write every notice to DIR, send nothing
   breachctl notify send   -f incident.yaml --smtp URL  deliver from the ledger; resumable
   breachctl notify status -f incident.yaml             what the ledger says
+  breachctl notify bounces -f incident.yaml --mbox FILE record the bounces (DSNs) of sent notices
 
 Names and addresses are read from the user database (users_query) only when
 a notice is made; the case database keeps user ids.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newNotifyRenderCmd(d), newNotifySendCmd(d), newNotifyStatusCmd(d))
+	cmd.AddCommand(newNotifyRenderCmd(d), newNotifySendCmd(d), newNotifyStatusCmd(d), newNotifyBouncesCmd(d))
 	return cmd
 }
 
@@ -444,7 +445,9 @@ func newNotifyStatusCmd(d *deps) *cobra.Command {
 		Short: "What the delivery ledger says: counts by state, failures by reason",
 		Long: `Show the delivery ledger of the run (the latest by default): how many notices
 are pending, sending, sent, failed or uncertain; failures grouped by reason
-(the server's reply); and the uncertain ones by user id, for review.`,
+(the server's reply); the uncertain ones by user id, for review; and the
+bounces 'notify bounces' recorded: people with a permanent or only
+temporary bounce, and the user ids of the permanent ones.`,
 		Example: "  breachctl notify status -f incident.yaml\n  breachctl notify status -f incident.yaml --format json",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -490,6 +493,7 @@ func termStatus(s *deliver.StatusReport) *deliver.StatusReport {
 	}
 	t.Uncertain = textsafe.Terms(s.Uncertain)
 	t.SentInDoubt = textsafe.Terms(s.SentInDoubt)
+	t.Bounces.PermanentUsers = textsafe.Terms(s.Bounces.PermanentUsers)
 	return &t
 }
 

@@ -36,6 +36,17 @@ type StatusReport struct {
 	// who are not affected in this one: nothing is sent to them unless
 	// `notify send --corrections` is asked for.
 	NoLongerAffected []string `json:"no_longer_affected"`
+	// Bounces are the delivery status notifications `notify bounces`
+	// recorded for the run's notices (by Message-ID).
+	Bounces BounceReport `json:"bounces"`
+}
+
+// BounceReport counts the people whose notice bounced (Permanent: a 5.x.x
+// status; Temporary: 4.x.x ones only) and lists the user ids of the
+// permanent ones. It holds no address and no diagnostic.
+type BounceReport struct {
+	store.BounceCounts
+	PermanentUsers []string `json:"permanent_users"`
 }
 
 // Status reads a run's ledger.
@@ -61,6 +72,9 @@ func Status(ctx context.Context, st *store.Store, caseID string, run int) (*Stat
 		return nil, err
 	}
 	if r.NoLongerAffected, err = st.NoLongerAffected(ctx, caseID, run); err != nil {
+		return nil, err
+	}
+	if r.Bounces.BounceCounts, r.Bounces.PermanentUsers, err = st.NoticeBounces(ctx, caseID, run); err != nil {
 		return nil, err
 	}
 	if r.ByKind == nil {
@@ -135,6 +149,13 @@ func WriteStatusText(w io.Writer, r *StatusReport) error {
 	if len(r.SentInDoubt) > 0 {
 		fmt.Fprintf(&b, "\nsent after being uncertain (%d; may have received the notice twice, same Message-ID):\n", len(r.SentInDoubt))
 		writeIDs(&b, r.SentInDoubt)
+	}
+	if bc := r.Bounces; bc.Permanent+bc.Temporary > 0 {
+		fmt.Fprintf(&b, "\nbounces (`notify bounces`): %d people with a permanent bounce, %d with temporary ones only\n", bc.Permanent, bc.Temporary)
+		if len(bc.PermanentUsers) > 0 {
+			b.WriteString("permanent bounces (the address does not take mail: reach them another way):\n")
+			writeIDs(&b, bc.PermanentUsers)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
