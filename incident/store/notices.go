@@ -28,7 +28,7 @@ const (
 // up, typically at --max-attempts after the connection broke each time, and
 // the person may or may not have it.
 
-// NoticeChannel is the only channel the ledger delivers on for now.
+// NoticeChannel is the e-mail channel (ChannelEmail), the default.
 const NoticeChannel = "email"
 
 // ErrNoticeSenderBusy is returned by LockNoticeSender when another sender
@@ -70,7 +70,8 @@ const seedChunk = 20000
 // notice any first notice of the person (its Message-ID is kept, even if
 // the case file's sender changed since). An update has a Message-ID of its
 // own run: it is never taken for an earlier notice.
-func (s *Store) SeedNotices(ctx context.Context, caseID string, run int, seeds []NoticeSeed) (SeedResult, error) {
+func (l *Ledger) SeedNotices(ctx context.Context, caseID string, run int, seeds []NoticeSeed) (SeedResult, error) {
+	s := l.s
 	var res SeedResult
 	for i := range seeds {
 		sd := &seeds[i]
@@ -117,7 +118,7 @@ func (s *Store) SeedNotices(ctx context.Context, caseID string, run int, seeds [
 		var r SeedResult
 		if err := tx.QueryRowxContext(ctx, seedNoticesSQL, caseID, run,
 			pq.StringArray(users), pq.StringArray(ids), pq.StringArray(states), pq.StringArray(errs),
-			pq.StringArray(kinds), pq.StringArray(refs), pq.Int64Array(bases)).Scan(&r.Added, &r.SentEarlier); err != nil {
+			pq.StringArray(kinds), pq.StringArray(refs), pq.Int64Array(bases), l.ch).Scan(&r.Added, &r.SentEarlier); err != nil {
 			return res, fmt.Errorf("seed notices of run %d: %w", run, err)
 		}
 		res.Added += r.Added
@@ -134,16 +135,16 @@ WITH s AS (
 	SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
 		AS s(user_id, message_id, state, last_error, kind, refers_to, basis_run)
 ), prev AS (
-	SELECT DISTINCT ON (s.user_id) s.user_id, p.run, p.message_id, p.sent_at, p.uncertain_count, coalesce(p.basis_run, p.run) AS basis_run
+	SELECT DISTINCT ON (s.user_id) s.user_id, p.run, p.message_id, p.sent_at, p.uncertain_count, coalesce(p.basis_run, p.run) AS basis_run, p.state
 	FROM s JOIN breachctl.notices p
-	  ON p.case_id = $1 AND p.run <> $2 AND p.channel = 'email' AND p.state = 'sent' AND p.user_id = s.user_id
+	  ON p.case_id = $1 AND p.run <> $2 AND p.channel = $10 AND p.state IN ('sent', 'bounced', 'returned') AND p.user_id = s.user_id
 	 AND (p.message_id = s.message_id OR (p.kind = 'first' AND s.kind = 'first'))
 	ORDER BY s.user_id, p.sent_at, p.run
 ), ins AS (
 	INSERT INTO breachctl.notices (case_id, run, user_id, channel, state, message_id, last_error, smtp_reply, sent_at, uncertain_count,
 		kind, refers_to, basis_run)
-	SELECT $1, $2, s.user_id, 'email',
-		CASE WHEN prev.user_id IS NULL THEN s.state ELSE 'sent' END,
+	SELECT $1, $2, s.user_id, $10,
+		CASE WHEN prev.user_id IS NULL THEN s.state ELSE prev.state END,
 		coalesce(prev.message_id, s.message_id),
 		CASE WHEN prev.user_id IS NULL THEN nullif(s.last_error, '') END,
 		CASE WHEN prev.user_id IS NOT NULL THEN 'already sent in run ' || prev.run || '; not sent again' END,
@@ -154,33 +155,34 @@ WITH s AS (
 	ON CONFLICT DO NOTHING
 	RETURNING state, smtp_reply
 )
-SELECT count(*), count(*) FILTER (WHERE state = 'sent' AND smtp_reply LIKE 'already sent in run %') FROM ins`
+SELECT count(*), count(*) FILTER (WHERE smtp_reply LIKE 'already sent in run %') FROM ins`
 
 // LockNoticeSender makes the caller the only sender of a case: a
 // session-level PostgreSQL advisory lock held on a dedicated connection
 // until release is called (or the process dies). It returns
 // ErrNoticeSenderBusy when another sender holds it.
-func (s *Store) LockNoticeSender(ctx context.Context, caseID string) (release func(), err error) {
-	return s.LockNoticeSenderWatch(ctx, caseID, nil)
+func (l *Ledger) LockNoticeSender(ctx context.Context, caseID string) (release func(), err error) {
+	return l.LockNoticeSenderWatch(ctx, caseID, nil)
 }
 
 // LockNoticeSenderWatch is LockNoticeSender that also checks, every
 // second, that the lock's connection is alive: if it dies, the lock is gone
 // (another sender could start) and lost is called once with the error, so
 // the sender can stop at once.
-func (s *Store) LockNoticeSenderWatch(ctx context.Context, caseID string, lost func(error)) (release func(), err error) {
+func (l *Ledger) LockNoticeSenderWatch(ctx context.Context, caseID string, lost func(error)) (release func(), err error) {
+	s, key := l.s, l.lockKey(caseID)
 	conn, err := s.DB.Connx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lock case %s for sending: %w", caseID, err)
 	}
 	var ok bool
-	if err := conn.GetContext(ctx, &ok, `SELECT pg_try_advisory_lock($1, hashtext($2))`, senderLockSpace, caseID); err != nil {
+	if err := conn.GetContext(ctx, &ok, `SELECT pg_try_advisory_lock($1, hashtext($2))`, senderLockSpace, key); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("lock case %s for sending: %w", caseID, err)
 	}
 	if !ok {
 		conn.Close()
-		return nil, fmt.Errorf("case %s: %w", caseID, ErrNoticeSenderBusy)
+		return nil, fmt.Errorf("case %s%s: %w", caseID, l.onChannel(), ErrNoticeSenderBusy)
 	}
 	var mu sync.Mutex // the watcher and release share the connection
 	stop := make(chan struct{})
@@ -219,7 +221,7 @@ func (s *Store) LockNoticeSenderWatch(ctx context.Context, caseID string, lost f
 			defer mu.Unlock()
 			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, senderLockSpace, caseID)
+			_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, senderLockSpace, key)
 			conn.Close()
 		})
 	}, nil
@@ -233,15 +235,15 @@ const senderLockSpace int32 = 731028201
 // `uncertain`. Call it only while holding LockNoticeSender: a row in
 // `sending` is then from a sender that died mid-transaction. It returns the
 // number of rows recovered in the given run.
-func (s *Store) RecoverSending(ctx context.Context, caseID string, run int) (int, error) {
+func (l *Ledger) RecoverSending(ctx context.Context, caseID string, run int) (int, error) {
 	var n int
-	err := s.DB.GetContext(ctx, &n, `
+	err := l.s.DB.GetContext(ctx, &n, `
 		WITH r AS (
 			UPDATE breachctl.notices SET state = 'uncertain', uncertain_count = uncertain_count + 1, updated_at = now(), next_attempt_at = NULL,
 				last_error = 'the sender stopped during the SMTP transaction: the message may or may not have been delivered'
-			WHERE case_id = $1 AND state = 'sending'
+			WHERE case_id = $1 AND channel = $3 AND state = 'sending'
 			RETURNING run)
-		SELECT count(*) FROM r WHERE run = $2`, caseID, run)
+		SELECT count(*) FROM r WHERE run = $2`, caseID, run, l.ch)
 	if err != nil {
 		return 0, fmt.Errorf("recover notices of case %s: %w", caseID, err)
 	}
@@ -258,19 +260,19 @@ type DueNotice struct {
 // can be sent now: pending ones and, when withUncertain is set, uncertain
 // ones, whose retry time (if any) has come. A non-nil only restricts the
 // list to those user ids.
-func (s *Store) DueNotices(ctx context.Context, caseID string, run int, after string, limit int, withUncertain bool, only []string) ([]DueNotice, error) {
+func (l *Ledger) DueNotices(ctx context.Context, caseID string, run int, after string, limit int, withUncertain bool, only []string) ([]DueNotice, error) {
 	var onlyArr any
 	if only != nil {
 		onlyArr = pq.StringArray(only)
 	}
 	var ds []DueNotice
-	err := s.DB.SelectContext(ctx, &ds, `
+	err := l.s.DB.SelectContext(ctx, &ds, `
 		SELECT user_id, state FROM breachctl.notices
-		WHERE case_id = $1 AND run = $2 AND channel = 'email' AND user_id > $3
+		WHERE case_id = $1 AND run = $2 AND channel = $7 AND user_id > $3
 		  AND (state = 'pending' OR (state = 'uncertain' AND $5::boolean))
 		  AND (next_attempt_at IS NULL OR next_attempt_at <= now())
 		  AND ($6::text[] IS NULL OR user_id = ANY($6::text[]))
-		ORDER BY user_id LIMIT $4`, caseID, run, after, limit, withUncertain, onlyArr)
+		ORDER BY user_id LIMIT $4`, caseID, run, after, limit, withUncertain, onlyArr, l.ch)
 	if err != nil {
 		return nil, fmt.Errorf("notices due in run %d: %w", run, err)
 	}
@@ -279,7 +281,7 @@ func (s *Store) DueNotices(ctx context.Context, caseID string, run int, after st
 
 // NextDue returns how long until the next notice not in exclude becomes
 // due (zero when one is due now), and false when none is left to send.
-func (s *Store) NextDue(ctx context.Context, caseID string, run int, withUncertain bool, only, exclude []string) (time.Duration, bool, error) {
+func (l *Ledger) NextDue(ctx context.Context, caseID string, run int, withUncertain bool, only, exclude []string) (time.Duration, bool, error) {
 	var onlyArr any
 	if only != nil {
 		onlyArr = pq.StringArray(only)
@@ -288,13 +290,13 @@ func (s *Store) NextDue(ctx context.Context, caseID string, run int, withUncerta
 		exclude = []string{}
 	}
 	var secs sql.NullFloat64
-	err := s.DB.GetContext(ctx, &secs, `
+	err := l.s.DB.GetContext(ctx, &secs, `
 		SELECT extract(epoch FROM min(coalesce(next_attempt_at, now())) - now())::float8
 		FROM breachctl.notices
-		WHERE case_id = $1 AND run = $2 AND channel = 'email'
+		WHERE case_id = $1 AND run = $2 AND channel = $6
 		  AND (state = 'pending' OR (state = 'uncertain' AND $3::boolean))
 		  AND ($4::text[] IS NULL OR user_id = ANY($4::text[]))
-		  AND NOT (user_id = ANY($5::text[]))`, caseID, run, withUncertain, onlyArr, pq.StringArray(exclude))
+		  AND NOT (user_id = ANY($5::text[]))`, caseID, run, withUncertain, onlyArr, pq.StringArray(exclude), l.ch)
 	if err != nil {
 		return 0, false, fmt.Errorf("next notice due in run %d: %w", run, err)
 	}
@@ -346,13 +348,13 @@ type NoticeOutcome struct {
 
 // ClaimNotice moves one notice to `sending`, committed. It returns
 // ErrNotClaimable when the notice is no longer in c.State or not due.
-func (s *Store) ClaimNotice(ctx context.Context, caseID string, run int, c NoticeClaim) (*Claimed, error) {
-	return s.FinishAndClaimNotice(ctx, caseID, run, nil, &c)
+func (l *Ledger) ClaimNotice(ctx context.Context, caseID string, run int, c NoticeClaim) (*Claimed, error) {
+	return l.FinishAndClaimNotice(ctx, caseID, run, nil, &c)
 }
 
 // FinishNotice records the outcome of a claimed notice's SMTP transaction.
-func (s *Store) FinishNotice(ctx context.Context, caseID string, run int, o NoticeOutcome) error {
-	_, err := s.FinishAndClaimNotice(ctx, caseID, run, &o, nil)
+func (l *Ledger) FinishNotice(ctx context.Context, caseID string, run int, o NoticeOutcome) error {
+	_, err := l.FinishAndClaimNotice(ctx, caseID, run, &o, nil)
 	return err
 }
 
@@ -360,10 +362,10 @@ func (s *Store) FinishNotice(ctx context.Context, caseID string, run int, o Noti
 // nil) and claims the next (when claim is not nil) in a single statement,
 // so a sender commits once per message. The claimed notice is returned, or
 // ErrNotClaimable (the outcome is recorded all the same).
-func (s *Store) FinishAndClaimNotice(ctx context.Context, caseID string, run int, done *NoticeOutcome, claim *NoticeClaim) (*Claimed, error) {
+func (l *Ledger) FinishAndClaimNotice(ctx context.Context, caseID string, run int, done *NoticeOutcome, claim *NoticeClaim) (*Claimed, error) {
 	return finishAndClaim(ctx, func(dest any, args ...any) error {
-		return s.DB.GetContext(ctx, dest, finishAndClaimSQL, args...)
-	}, caseID, run, done, claim)
+		return l.s.DB.GetContext(ctx, dest, finishAndClaimSQL, args...)
+	}, caseID, run, l.ch, done, claim)
 }
 
 // NoticeRecorder runs FinishAndClaimNotice as a statement prepared on a
@@ -372,12 +374,13 @@ func (s *Store) FinishAndClaimNotice(ctx context.Context, caseID string, run int
 type NoticeRecorder struct {
 	conn *sqlx.Conn
 	stmt *sqlx.Stmt
+	ch   string
 }
 
 // NoticeRecorder opens a dedicated connection and prepares the sender's
 // statement on it; Close it when done.
-func (s *Store) NoticeRecorder(ctx context.Context) (*NoticeRecorder, error) {
-	conn, err := s.DB.Connx(ctx)
+func (l *Ledger) NoticeRecorder(ctx context.Context) (*NoticeRecorder, error) {
+	conn, err := l.s.DB.Connx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect to record notices: %w", err)
 	}
@@ -386,14 +389,14 @@ func (s *Store) NoticeRecorder(ctx context.Context) (*NoticeRecorder, error) {
 		conn.Close()
 		return nil, fmt.Errorf("prepare the notice ledger statement: %w", err)
 	}
-	return &NoticeRecorder{conn: conn, stmt: stmt}, nil
+	return &NoticeRecorder{conn: conn, stmt: stmt, ch: l.ch}, nil
 }
 
 // FinishAndClaim is Store.FinishAndClaimNotice.
 func (r *NoticeRecorder) FinishAndClaim(ctx context.Context, caseID string, run int, done *NoticeOutcome, claim *NoticeClaim) (*Claimed, error) {
 	return finishAndClaim(ctx, func(dest any, args ...any) error {
 		return r.stmt.GetContext(ctx, dest, args...)
-	}, caseID, run, done, claim)
+	}, caseID, run, r.ch, done, claim)
 }
 
 // Close releases the statement and the connection.
@@ -405,7 +408,7 @@ func (r *NoticeRecorder) Close() error {
 	return err
 }
 
-func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, caseID string, run int, done *NoticeOutcome, claim *NoticeClaim) (*Claimed, error) {
+func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, caseID string, run int, channel string, done *NoticeOutcome, claim *NoticeClaim) (*Claimed, error) {
 	if done != nil {
 		switch done.State {
 		case NoticeSent, NoticeFailed, NoticePending, NoticeUncertain:
@@ -444,7 +447,7 @@ func finishAndClaim(ctx context.Context, get func(dest any, args ...any) error, 
 		Attempts       sql.NullInt64  `db:"attempts"`
 		UncertainCount sql.NullInt64  `db:"uncertain_count"`
 	}
-	err := get(&row, caseID, run, dUser, dState, dReply, dErr, dNext, dDelta, cUser, cState, dDoubt, dSum, dDate)
+	err := get(&row, caseID, run, dUser, dState, dReply, dErr, dNext, dDelta, cUser, cState, dDoubt, dSum, dDate, channel)
 	if err != nil {
 		what := "claim notice of user " + cUser.String
 		if done != nil {
@@ -483,11 +486,11 @@ WITH done AS (
 		attempts = greatest(0, attempts + $8::integer),
 		message_sha256 = CASE WHEN $4::text IN ('sent', 'uncertain') OR $11::boolean THEN coalesce($12::text, message_sha256) ELSE message_sha256 END,
 		message_date = CASE WHEN $4::text IN ('sent', 'uncertain') OR $11::boolean THEN coalesce($13::timestamptz, message_date) ELSE message_date END
-	WHERE $3::text IS NOT NULL AND case_id = $1 AND run = $2 AND user_id = $3::text AND channel = 'email' AND state = 'sending'
+	WHERE $3::text IS NOT NULL AND case_id = $1 AND run = $2 AND user_id = $3::text AND channel = $14::text AND state = 'sending'
 	RETURNING 1
 ), claim AS (
 	UPDATE breachctl.notices SET state = 'sending', attempts = attempts + 1, sending_at = now(), updated_at = now()
-	WHERE $9::text IS NOT NULL AND case_id = $1 AND run = $2 AND user_id = $9::text AND channel = 'email'
+	WHERE $9::text IS NOT NULL AND case_id = $1 AND run = $2 AND user_id = $9::text AND channel = $14::text
 	  AND state = $10::text AND state IN ('pending', 'uncertain')
 	  AND (next_attempt_at IS NULL OR next_attempt_at <= now())
 	RETURNING user_id, message_id, attempts, uncertain_count
@@ -499,7 +502,7 @@ FROM (SELECT 1) one LEFT JOIN claim c ON true`
 // be made) as failed with a reason, if they are still pending; uncertain
 // ones keep their state (they may have been delivered) with the reason.
 // reasons maps user id to reason (no personal data).
-func (s *Store) FailNotices(ctx context.Context, caseID string, run int, reasons map[string]string) (int, error) {
+func (l *Ledger) FailNotices(ctx context.Context, caseID string, run int, reasons map[string]string) (int, error) {
 	if len(reasons) == 0 {
 		return 0, nil
 	}
@@ -511,16 +514,16 @@ func (s *Store) FailNotices(ctx context.Context, caseID string, run int, reasons
 	// An uncertain notice may have been delivered: it stays uncertain (in
 	// doubt, listed by notify status), only its reason is updated.
 	var n int
-	err := s.DB.GetContext(ctx, &n, `
+	err := l.s.DB.GetContext(ctx, &n, `
 		WITH u AS (UPDATE breachctl.notices n SET
 			state = CASE WHEN n.state = 'uncertain' THEN 'uncertain' ELSE 'failed' END,
 			last_error = CASE WHEN n.state = 'uncertain' THEN 'may have been delivered earlier; cannot be sent again: ' || f.reason ELSE f.reason END,
 			next_attempt_at = NULL, updated_at = now()
 		FROM unnest($3::text[], $4::text[]) AS f(user_id, reason)
-		WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = f.user_id
+		WHERE n.case_id = $1 AND n.run = $2 AND n.channel = $5 AND n.user_id = f.user_id
 		  AND n.state IN ('pending', 'uncertain')
 		RETURNING n.state)
-		SELECT count(*) FILTER (WHERE state = 'failed') FROM u`, caseID, run, pq.StringArray(users), pq.StringArray(why))
+		SELECT count(*) FILTER (WHERE state = 'failed') FROM u`, caseID, run, pq.StringArray(users), pq.StringArray(why), l.ch)
 	if err != nil {
 		return 0, fmt.Errorf("mark %d notices failed: %w", len(reasons), err)
 	}
@@ -545,12 +548,18 @@ type NoticeCounts struct {
 	// (in doubt: typically out of attempts after the connection broke each
 	// time after the message was handed over). They are included in Failed.
 	FailedUncertain int `db:"failed_uncertain" json:"failed_uncertain"`
+	// Bounced counts e-mail notices the server accepted and a delivery
+	// status notification later reported permanently undeliverable;
+	// Returned, letters the post returned (notify mark-returned). Neither
+	// reached the person: they are due on the policy's next channel.
+	Bounced  int `db:"bounced" json:"bounced"`
+	Returned int `db:"returned" json:"returned"`
 }
 
 // CountNotices counts a run's notices by state.
-func (s *Store) CountNotices(ctx context.Context, caseID string, run int) (NoticeCounts, error) {
+func (l *Ledger) CountNotices(ctx context.Context, caseID string, run int) (NoticeCounts, error) {
 	var c NoticeCounts
-	err := s.DB.GetContext(ctx, &c, `
+	err := l.s.DB.GetContext(ctx, &c, `
 		SELECT count(*) AS total,
 			count(*) FILTER (WHERE state = 'pending') AS pending,
 			count(*) FILTER (WHERE state = 'sending') AS sending,
@@ -559,8 +568,10 @@ func (s *Store) CountNotices(ctx context.Context, caseID string, run int) (Notic
 			count(*) FILTER (WHERE state = 'uncertain') AS uncertain,
 			count(*) FILTER (WHERE state = 'pending' AND attempts > 0) AS retrying,
 			count(*) FILTER (WHERE state = 'sent' AND uncertain_count > 0) AS sent_in_doubt,
-			count(*) FILTER (WHERE state = 'failed' AND uncertain_count > 0) AS failed_uncertain
-		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND channel = 'email'`, caseID, run)
+			count(*) FILTER (WHERE state = 'failed' AND uncertain_count > 0) AS failed_uncertain,
+			count(*) FILTER (WHERE state = 'bounced') AS bounced,
+			count(*) FILTER (WHERE state = 'returned') AS returned
+		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND channel = $3`, caseID, run, l.ch)
 	if err != nil {
 		return c, fmt.Errorf("count notices of run %d: %w", run, err)
 	}
@@ -575,12 +586,12 @@ type NoticeReason struct {
 
 // NoticeFailures groups a run's failed notices by reason (the server's
 // reply or the error), most frequent first.
-func (s *Store) NoticeFailures(ctx context.Context, caseID string, run int) ([]NoticeReason, error) {
+func (l *Ledger) NoticeFailures(ctx context.Context, caseID string, run int) ([]NoticeReason, error) {
 	rs := []NoticeReason{}
-	err := s.DB.SelectContext(ctx, &rs, `
+	err := l.s.DB.SelectContext(ctx, &rs, `
 		SELECT coalesce(nullif(last_error, ''), nullif(smtp_reply, ''), 'unknown') AS reason, count(*) AS count
-		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND channel = 'email' AND state = 'failed'
-		GROUP BY 1 ORDER BY 2 DESC, 1`, caseID, run)
+		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND channel = $3 AND state = 'failed'
+		GROUP BY 1 ORDER BY 2 DESC, 1`, caseID, run, l.ch)
 	if err != nil {
 		return nil, fmt.Errorf("failed notices of run %d: %w", run, err)
 	}
@@ -588,26 +599,26 @@ func (s *Store) NoticeFailures(ctx context.Context, caseID string, run int) ([]N
 }
 
 // UncertainNotices lists the user ids of a run's uncertain notices.
-func (s *Store) UncertainNotices(ctx context.Context, caseID string, run int) ([]string, error) {
-	return s.noticeUsers(ctx, caseID, run, `state = 'uncertain'`)
+func (l *Ledger) UncertainNotices(ctx context.Context, caseID string, run int) ([]string, error) {
+	return l.noticeUsers(ctx, caseID, run, `state = 'uncertain'`)
 }
 
 // NoticesSentInDoubt lists the user ids whose notice was sent after being
 // uncertain: they may have received it twice, with the same Message-ID.
-func (s *Store) NoticesSentInDoubt(ctx context.Context, caseID string, run int) ([]string, error) {
-	return s.noticeUsers(ctx, caseID, run, `state = 'sent' AND uncertain_count > 0`)
+func (l *Ledger) NoticesSentInDoubt(ctx context.Context, caseID string, run int) ([]string, error) {
+	return l.noticeUsers(ctx, caseID, run, `state = 'sent' AND uncertain_count > 0`)
 }
 
 // NoticesFailedUncertain lists the user ids whose notice failed with its
 // delivery unknown: they may or may not have received it.
-func (s *Store) NoticesFailedUncertain(ctx context.Context, caseID string, run int) ([]string, error) {
-	return s.noticeUsers(ctx, caseID, run, `state = 'failed' AND uncertain_count > 0`)
+func (l *Ledger) NoticesFailedUncertain(ctx context.Context, caseID string, run int) ([]string, error) {
+	return l.noticeUsers(ctx, caseID, run, `state = 'failed' AND uncertain_count > 0`)
 }
 
-func (s *Store) noticeUsers(ctx context.Context, caseID string, run int, cond string) ([]string, error) {
+func (l *Ledger) noticeUsers(ctx context.Context, caseID string, run int, cond string) ([]string, error) {
 	ids := []string{}
-	err := s.DB.SelectContext(ctx, &ids, `SELECT user_id FROM breachctl.notices
-		WHERE case_id = $1 AND run = $2 AND channel = 'email' AND `+cond+` ORDER BY user_id`, caseID, run)
+	err := l.s.DB.SelectContext(ctx, &ids, `SELECT user_id FROM breachctl.notices
+		WHERE case_id = $1 AND run = $2 AND channel = $3 AND `+cond+` ORDER BY user_id`, caseID, run, l.ch)
 	if err != nil {
 		return nil, fmt.Errorf("notices of run %d: %w", run, err)
 	}
@@ -654,12 +665,12 @@ const (
 )
 
 // GetNotice returns one person's notice in a run, or ErrNotFound.
-func (s *Store) GetNotice(ctx context.Context, caseID string, run int, userID string) (*Notice, error) {
+func (l *Ledger) GetNotice(ctx context.Context, caseID string, run int, userID string) (*Notice, error) {
 	var n Notice
-	err := s.DB.GetContext(ctx, &n, `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
+	err := l.s.DB.GetContext(ctx, &n, `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
 		smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count, kind, refers_to, basis_run,
 		message_sha256, message_date
-		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND user_id = $3 AND channel = 'email'`, caseID, run, userID)
+		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND user_id = $3 AND channel = $4`, caseID, run, userID, l.ch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("notice of user %s in run %d: %w", userID, run, ErrNotFound)
 	}

@@ -33,7 +33,7 @@ func (s *Store) LastSent(ctx context.Context, caseID string, exclude int) (map[s
 		WITH sent AS (
 			SELECT user_id, run, kind, message_id, coalesce(basis_run, run) AS basis_run, sent_at
 			FROM breachctl.notices
-			WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND state = 'sent' AND sent_at IS NOT NULL
+			WHERE case_id = $1 AND run <> $2 AND state = 'sent' AND sent_at IS NOT NULL
 			  AND coalesce(smtp_reply, '') NOT LIKE 'already sent in run %'
 			  AND coalesce(smtp_reply, '') NOT LIKE 'superseded by %'
 		), last AS (
@@ -61,7 +61,7 @@ func (s *Store) LastSent(ctx context.Context, caseID string, exclude int) (map[s
 // revised count), even if the case file's sender changed since.
 func (s *Store) FirstMessageIDs(ctx context.Context, caseID string, exclude int) (map[string]string, error) {
 	out, err := s.userStrings(ctx, `SELECT DISTINCT ON (user_id) user_id, message_id FROM breachctl.notices
-		WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND kind = 'first' ORDER BY user_id, run`, caseID, exclude)
+		WHERE case_id = $1 AND run <> $2 AND kind = 'first' ORDER BY user_id, run`, caseID, exclude)
 	if err != nil {
 		return nil, fmt.Errorf("first notices of case %s: %w", caseID, err)
 	}
@@ -69,11 +69,11 @@ func (s *Store) FirstMessageIDs(ctx context.Context, caseID string, exclude int)
 }
 
 // NoticeKinds returns the kind of each person's notice in a run.
-func (s *Store) NoticeKinds(ctx context.Context, caseID string, run int) (map[string]Notice, error) {
+func (l *Ledger) NoticeKinds(ctx context.Context, caseID string, run int) (map[string]Notice, error) {
 	var rows []Notice
-	err := s.DB.SelectContext(ctx, &rows, `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
+	err := l.s.DB.SelectContext(ctx, &rows, `SELECT case_id, run, user_id, channel, state, attempts, message_id, last_error,
 		smtp_reply, next_attempt_at, created_at, updated_at, sending_at, sent_at, uncertain_count, kind, refers_to, basis_run
-		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND channel = 'email'`, caseID, run)
+		FROM breachctl.notices WHERE case_id = $1 AND run = $2 AND channel = $3`, caseID, run, l.ch)
 	if err != nil {
 		return nil, fmt.Errorf("notices of run %d: %w", run, err)
 	}
@@ -92,10 +92,10 @@ type KindCount struct {
 }
 
 // CountNoticeKinds counts a run's notices by kind and state.
-func (s *Store) CountNoticeKinds(ctx context.Context, caseID string, run int) ([]KindCount, error) {
+func (l *Ledger) CountNoticeKinds(ctx context.Context, caseID string, run int) ([]KindCount, error) {
 	var out []KindCount
-	err := s.DB.SelectContext(ctx, &out, `SELECT kind, state, count(*) AS n FROM breachctl.notices
-		WHERE case_id = $1 AND run = $2 AND channel = 'email' GROUP BY kind, state ORDER BY kind, state`, caseID, run)
+	err := l.s.DB.SelectContext(ctx, &out, `SELECT kind, state, count(*) AS n FROM breachctl.notices
+		WHERE case_id = $1 AND run = $2 AND channel = $3 GROUP BY kind, state ORDER BY kind, state`, caseID, run, l.ch)
 	if err != nil {
 		return nil, fmt.Errorf("notices of run %d: %w", run, err)
 	}
@@ -131,7 +131,7 @@ func (s *Store) NoLongerAffected(ctx context.Context, caseID string, run int) ([
 		return tx.SelectContext(ctx, &ids, `
 		WITH last AS (
 			SELECT DISTINCT ON (user_id) user_id, kind FROM breachctl.notices
-			WHERE case_id = $1 AND run <> $2 AND channel = 'email' AND state = 'sent' AND sent_at IS NOT NULL
+			WHERE case_id = $1 AND run <> $2 AND state = 'sent' AND sent_at IS NOT NULL
 			ORDER BY user_id, sent_at DESC, run DESC
 		)
 		SELECT last.user_id FROM last

@@ -18,8 +18,8 @@ import (
 //
 // Call it while holding LockNoticeSender, after RecoverSending: no other
 // sender can change the other runs' rows meanwhile.
-func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sentElsewhere, doubtElsewhere int, err error) {
-	tx, err := s.DB.BeginTxx(ctx, nil)
+func (l *Ledger) ReconcileRuns(ctx context.Context, caseID string, run int) (sentElsewhere, doubtElsewhere int, err error) {
+	tx, err := l.s.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("reconcile notices of run %d: %w", run, err)
 	}
@@ -33,20 +33,20 @@ func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sent
 	}
 	err = tx.GetContext(ctx, &sentElsewhere, `
 		WITH other AS (
-			SELECT DISTINCT ON (n.user_id) n.user_id, o.run, o.sent_at, coalesce(o.basis_run, o.run) AS basis_run
+			SELECT DISTINCT ON (n.user_id) n.user_id, o.run, o.sent_at, coalesce(o.basis_run, o.run) AS basis_run, o.state
 			FROM breachctl.notices n JOIN breachctl.notices o
-			  ON o.case_id = n.case_id AND o.run <> n.run AND o.channel = 'email' AND o.state = 'sent' AND o.user_id = n.user_id
+			  ON o.case_id = n.case_id AND o.run <> n.run AND o.channel = $3 AND o.state IN ('sent', 'bounced', 'returned') AND o.user_id = n.user_id
 			 AND (o.message_id = n.message_id OR (o.kind = 'first' AND n.kind = 'first'))
-			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.state IN ('pending', 'uncertain')
+			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = $3 AND n.state IN ('pending', 'uncertain')
 			ORDER BY n.user_id, o.sent_at
 		), u AS (
-			UPDATE breachctl.notices n SET state = 'sent', sent_at = other.sent_at, next_attempt_at = NULL, updated_at = now(),
+			UPDATE breachctl.notices n SET state = other.state, sent_at = other.sent_at, next_attempt_at = NULL, updated_at = now(),
 				smtp_reply = 'already sent in run ' || other.run || '; not sent again', basis_run = other.basis_run
 			FROM other
-			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = other.user_id
+			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = $3 AND n.user_id = other.user_id
 			  AND n.state IN ('pending', 'uncertain')
 			RETURNING 1)
-		SELECT count(*) FROM u`, caseID, run)
+		SELECT count(*) FROM u`, caseID, run, l.ch)
 	if err != nil {
 		return 0, 0, fmt.Errorf("reconcile notices of run %d: %w", run, err)
 	}
@@ -54,20 +54,20 @@ func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sent
 		WITH other AS (
 			SELECT n.user_id, min(o.run) AS run, max(o.uncertain_count) AS uncertain_count
 			FROM breachctl.notices n JOIN breachctl.notices o
-			  ON o.case_id = n.case_id AND o.run <> n.run AND o.channel = 'email' AND o.user_id = n.user_id
+			  ON o.case_id = n.case_id AND o.run <> n.run AND o.channel = $3 AND o.user_id = n.user_id
 			 AND (o.message_id = n.message_id OR (o.kind = 'first' AND n.kind = 'first'))
 			 AND (o.state = 'uncertain' OR (o.state = 'failed' AND o.uncertain_count > 0))
-			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.state = 'pending'
+			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = $3 AND n.state = 'pending'
 			GROUP BY n.user_id
 		), u AS (
 			UPDATE breachctl.notices n SET state = 'uncertain', updated_at = now(),
 				uncertain_count = greatest(n.uncertain_count, other.uncertain_count),
 				last_error = 'the notice of run ' || other.run || ' may have been delivered (its SMTP transaction ended without an answer)'
 			FROM other
-			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = 'email' AND n.user_id = other.user_id
+			WHERE n.case_id = $1 AND n.run = $2 AND n.channel = $3 AND n.user_id = other.user_id
 			  AND n.state = 'pending'
 			RETURNING 1)
-		SELECT count(*) FROM u`, caseID, run)
+		SELECT count(*) FROM u`, caseID, run, l.ch)
 	if err != nil {
 		return 0, 0, fmt.Errorf("reconcile notices of run %d: %w", run, err)
 	}
@@ -82,11 +82,11 @@ func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (sent
 // dropped connections), and returns how many. One whose delivery is unknown
 // (uncertain_count > 0) goes back to uncertain, so the --uncertain policy
 // decides whether it is resent (with its Message-ID); the others to pending.
-func (s *Store) RetryFailed(ctx context.Context, caseID string, run int) (int, error) {
-	res, err := s.DB.ExecContext(ctx, `
+func (l *Ledger) RetryFailed(ctx context.Context, caseID string, run int) (int, error) {
+	res, err := l.s.DB.ExecContext(ctx, `
 		UPDATE breachctl.notices SET state = CASE WHEN uncertain_count > 0 THEN 'uncertain' ELSE 'pending' END,
 			attempts = 0, next_attempt_at = NULL, updated_at = now()
-		WHERE case_id = $1 AND run = $2 AND channel = 'email' AND state = 'failed'`, caseID, run)
+		WHERE case_id = $1 AND run = $2 AND channel = $3 AND state = 'failed'`, caseID, run, l.ch)
 	if err != nil {
 		return 0, fmt.Errorf("retry failed notices of run %d: %w", run, err)
 	}
@@ -97,9 +97,9 @@ func (s *Store) RetryFailed(ctx context.Context, caseID string, run int) (int, e
 // NoticeMessageIDs returns the Message-ID the ledger holds for each person
 // of a run: a notice is always sent under the Message-ID it was seeded
 // with, even if the case file's sender address changed since.
-func (s *Store) NoticeMessageIDs(ctx context.Context, caseID string, run int) (map[string]string, error) {
-	out, err := s.userStrings(ctx, `SELECT user_id, message_id FROM breachctl.notices
-		WHERE case_id = $1 AND run = $2 AND channel = 'email'`, caseID, run)
+func (l *Ledger) NoticeMessageIDs(ctx context.Context, caseID string, run int) (map[string]string, error) {
+	out, err := l.s.userStrings(ctx, `SELECT user_id, message_id FROM breachctl.notices
+		WHERE case_id = $1 AND run = $2 AND channel = $3`, caseID, run, l.ch)
 	if err != nil {
 		return nil, fmt.Errorf("message ids of run %d: %w", run, err)
 	}

@@ -36,7 +36,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	if err := s.DB.Select(&tables, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'breachctl' ORDER BY 1`); err != nil {
 		t.Fatal(err)
 	}
-	wantTables := []string{"affected", "audit", "cases", "evidence", "exposure_events", "load_files", "loads", "notice_bounces", "notices", "reports", "runs", "schema_migrations", "selfcheck_refusals", "selfcheck_tokens", "staff", "staff_sessions", "victim_pages"}
+	wantTables := []string{"affected", "audit", "cases", "evidence", "exposure_events", "letter_batches", "load_files", "loads", "notice_bounces", "notices", "reports", "runs", "schema_migrations", "selfcheck_refusals", "selfcheck_tokens", "staff", "staff_sessions", "victim_pages"}
 	if len(tables) != len(wantTables) {
 		t.Fatalf("tables = %v, want %v", tables, wantTables)
 	}

@@ -65,6 +65,10 @@ type Options struct {
 	Store  *store.Store
 	CaseID string
 	Run    int
+	// Channel is the ledger's channel the notices are sent on:
+	// store.ChannelEmail (default) over SMTP, store.ChannelWebhook over
+	// HTTP (Webhook).
+	Channel string
 
 	// SMTPURL is smtp://[user:pass@]host[:port] (STARTTLS) or
 	// smtps://[user:pass@]host[:port] (implicit TLS, port 465 by default).
@@ -148,7 +152,7 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := opts.Store
+	st := opts.Store.Ledger(opts.Channel)
 	start := time.Now()
 	// If the lock's connection dies, another sender could start: stop.
 	var onLost atomic.Pointer[func(error)]
@@ -307,6 +311,10 @@ func (o *Options) defaults() error {
 		return errors.New("deliver: case id and run are required")
 	case o.Source == nil:
 		return errors.New("deliver: no message source")
+	case o.Channel == "":
+		o.Channel = store.ChannelEmail
+	}
+	switch {
 	case o.SMTPURL == "":
 		return errors.New("no SMTP server: give --smtp smtp://host:port")
 	}
@@ -348,7 +356,7 @@ type job struct {
 
 type sender struct {
 	opts    Options
-	st      *store.Store
+	st      *store.Ledger
 	srv     *server
 	res     *Result
 	resend  bool

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Delivery channels (breachctl.notices.channel): one ledger row per
+// person, run and channel, each with the same exactly-once guarantees.
+const (
+	ChannelEmail   = "email"
+	ChannelLetter  = "letter"  // a postal letter, handed over to a mailing house in a batch
+	ChannelWebhook = "webhook" // an in-app message POSTed to the company's own service
+)
+
+// Channels lists the channels the ledger knows, in the default order of
+// preference.
+var Channels = []string{ChannelEmail, ChannelLetter, ChannelWebhook}
+
+// Ledger states beyond the SMTP ones: a notice that was sent (handed over)
+// and later found not to have reached the person.
+const (
+	NoticeBounced  = "bounced"  // e-mail: a delivery status notification said the address is permanently undeliverable
+	NoticeReturned = "returned" // letter: the post returned it (notify mark-returned)
+)
+
+// Ledger is the delivery ledger of one channel: the rows of
+// breachctl.notices with that channel. Store's notice methods are those
+// of the e-mail ledger.
+type Ledger struct {
+	s  *Store
+	ch string
+}
+
+// Ledger returns the ledger of a channel.
+func (s *Store) Ledger(channel string) *Ledger { return &Ledger{s: s, ch: channel} }
+
+// Channel is the ledger's channel.
+func (l *Ledger) Channel() string { return l.ch }
+
+// lockKey is the advisory lock's key: the case id for e-mail (as before
+// channels existed), the case id and the channel otherwise, so that the
+// channels of one case are sent at the same time.
+func (l *Ledger) lockKey(caseID string) string {
+	if l.ch == ChannelEmail {
+		return caseID
+	}
+	return caseID + "\x00" + l.ch
+}
+
+func (l *Ledger) onChannel() string {
+	if l.ch == ChannelEmail {
+		return ""
+	}
+	return " (channel " + l.ch + ")"
+}
+
+func (s *Store) email() *Ledger { return s.Ledger(ChannelEmail) }
+
+// The e-mail ledger's methods, on Store (what callers used before channels).
+
+func (s *Store) SeedNotices(ctx context.Context, caseID string, run int, seeds []NoticeSeed) (SeedResult, error) {
+	return s.email().SeedNotices(ctx, caseID, run, seeds)
+}
+func (s *Store) LockNoticeSender(ctx context.Context, caseID string) (func(), error) {
+	return s.email().LockNoticeSender(ctx, caseID)
+}
+func (s *Store) LockNoticeSenderWatch(ctx context.Context, caseID string, lost func(error)) (func(), error) {
+	return s.email().LockNoticeSenderWatch(ctx, caseID, lost)
+}
+func (s *Store) RecoverSending(ctx context.Context, caseID string, run int) (int, error) {
+	return s.email().RecoverSending(ctx, caseID, run)
+}
+func (s *Store) DueNotices(ctx context.Context, caseID string, run int, after string, limit int, withUncertain bool, only []string) ([]DueNotice, error) {
+	return s.email().DueNotices(ctx, caseID, run, after, limit, withUncertain, only)
+}
+func (s *Store) ClaimNotice(ctx context.Context, caseID string, run int, c NoticeClaim) (*Claimed, error) {
+	return s.email().ClaimNotice(ctx, caseID, run, c)
+}
+func (s *Store) FinishNotice(ctx context.Context, caseID string, run int, o NoticeOutcome) error {
+	return s.email().FinishNotice(ctx, caseID, run, o)
+}
+func (s *Store) FinishAndClaimNotice(ctx context.Context, caseID string, run int, done *NoticeOutcome, claim *NoticeClaim) (*Claimed, error) {
+	return s.email().FinishAndClaimNotice(ctx, caseID, run, done, claim)
+}
+func (s *Store) NoticeRecorder(ctx context.Context) (*NoticeRecorder, error) {
+	return s.email().NoticeRecorder(ctx)
+}
+func (s *Store) FailNotices(ctx context.Context, caseID string, run int, reasons map[string]string) (int, error) {
+	return s.email().FailNotices(ctx, caseID, run, reasons)
+}
+func (s *Store) CountNotices(ctx context.Context, caseID string, run int) (NoticeCounts, error) {
+	return s.email().CountNotices(ctx, caseID, run)
+}
+func (s *Store) NoticeFailures(ctx context.Context, caseID string, run int) ([]NoticeReason, error) {
+	return s.email().NoticeFailures(ctx, caseID, run)
+}
+func (s *Store) UncertainNotices(ctx context.Context, caseID string, run int) ([]string, error) {
+	return s.email().UncertainNotices(ctx, caseID, run)
+}
+func (s *Store) NoticesSentInDoubt(ctx context.Context, caseID string, run int) ([]string, error) {
+	return s.email().NoticesSentInDoubt(ctx, caseID, run)
+}
+func (s *Store) NoticesFailedUncertain(ctx context.Context, caseID string, run int) ([]string, error) {
+	return s.email().NoticesFailedUncertain(ctx, caseID, run)
+}
+func (s *Store) GetNotice(ctx context.Context, caseID string, run int, userID string) (*Notice, error) {
+	return s.email().GetNotice(ctx, caseID, run, userID)
+}
+func (s *Store) NoticeKinds(ctx context.Context, caseID string, run int) (map[string]Notice, error) {
+	return s.email().NoticeKinds(ctx, caseID, run)
+}
+func (s *Store) CountNoticeKinds(ctx context.Context, caseID string, run int) ([]KindCount, error) {
+	return s.email().CountNoticeKinds(ctx, caseID, run)
+}
+func (s *Store) ReconcileRuns(ctx context.Context, caseID string, run int) (int, int, error) {
+	return s.email().ReconcileRuns(ctx, caseID, run)
+}
+func (s *Store) RetryFailed(ctx context.Context, caseID string, run int) (int, error) {
+	return s.email().RetryFailed(ctx, caseID, run)
+}
+func (s *Store) NoticeMessageIDs(ctx context.Context, caseID string, run int) (map[string]string, error) {
+	return s.email().NoticeMessageIDs(ctx, caseID, run)
+}
+func (s *Store) NextDue(ctx context.Context, caseID string, run int, withUncertain bool, only, exclude []string) (time.Duration, bool, error) {
+	return s.email().NextDue(ctx, caseID, run, withUncertain, only, exclude)
+}
