@@ -225,6 +225,10 @@ type NotifyConfig struct {
 	// (notify.narrative.ja.cause ...); a locale without one uses the
 	// top-level narrative.
 	Narrative map[string]Narrative `yaml:"narrative"`
+	// Channels is the delivery policy: which channels each person's
+	// notice goes out on, in order of preference (channels.go). Empty
+	// means e-mail to everyone, as before channels existed.
+	Channels []ChannelPolicy `yaml:"channels"`
 }
 
 // NarrativeFor returns the narrative to show in locale: the locale's own
@@ -723,6 +727,7 @@ func (v *validator) check(c *Case) {
 	} else if !contains(Locales, c.Notify.DefaultLocale) {
 		v.at("notify.default_locale", "%q has no templates; use one of: %s", c.Notify.DefaultLocale, strings.Join(Locales, ", "))
 	}
+	v.checkChannels(c)
 }
 
 func (v *validator) timestamp(path, s string, required bool) time.Time {

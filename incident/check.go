@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,6 +86,15 @@ func checkUsers(ctx context.Context, c *Case, d CheckDeps) Check {
 		return Check{Name: name, Detail: fmt.Sprintf("users.users_query: %v", err)}
 	}
 	notes = append(notes, "users_query")
+	if lp, ok := c.Policy(ChannelLetter); ok {
+		if !slices.ContainsFunc(cols, func(s string) bool { return strings.EqualFold(s, "postal_address") }) {
+			return Check{Name: name, Detail: "users.users_query: notify.channels has letters, so it must also return postal_address " +
+				"(the address lines, newline separated, without the name)"}
+		}
+		if slices.Contains(lp.When, WhenRequired) && !slices.ContainsFunc(cols, func(s string) bool { return strings.EqualFold(s, "email_consent") }) {
+			notes = append(notes, "no email_consent column: every US resident and everyone whose health data was exposed gets a letter")
+		}
+	}
 	if c.Users.LookupQuery != "" {
 		if _, err := users.LookupIDs(ctx, db, c.Users.LookupQuery, ""); err != nil {
 			return Check{Name: name, Detail: fmt.Sprintf("users.lookup_query: %v", err)}

@@ -67,6 +67,25 @@ type Notice struct {
 	// an update or a correction follows: its In-Reply-To and References.
 	// MessageID(case, user) when empty.
 	RefersTo string
+	// Channel is the ledger channel the notice is rendered for:
+	// store.ChannelEmail ("" means it too) needs a usable e-mail address
+	// and gives an RFC 5322 message; a letter needs a postal address and
+	// a webhook (in-app) message neither: both give Parts instead of Raw.
+	Channel string
+}
+
+// Parts are a notice's rendered parts, for the channels other than
+// e-mail. Name and Address are personal data: they go on the letter and
+// nowhere else.
+type Parts struct {
+	Subject string
+	Text    []byte // the e-mail's text part (wrapped)
+	Plain   []byte // the same text with a line per paragraph, for letters to wrap
+	HTML    []byte
+	Date    string // the notice date, formatted in the person's language
+	Name    string
+	Address []string // postal address lines (letters)
+	Country string
 }
 
 // Message is one rendered notice.
@@ -79,8 +98,9 @@ type Message struct {
 	RefersTo      string    // update, correction: the first notice's Message-ID (In-Reply-To, References)
 	EnvelopeFrom  string    // bare address
 	To            string    // bare address
-	Raw           []byte    // the whole message, CRLF line endings
+	Raw           []byte    // the whole message, CRLF line endings (e-mail)
 	Date          time.Time // the Date header
+	Parts         *Parts    // letters and in-app messages
 }
 
 // RecipientError says a person cannot be sent a notice (an unusable address
@@ -368,9 +388,24 @@ func (r *Renderer) render(n Notice, mime bool) (*Message, error) {
 	if n.Contact.ID != "" && n.Contact.ID != uid {
 		return nil, fmt.Errorf("notice for user %s: the contact record is user %s's", quoteID(uid), quoteID(n.Contact.ID))
 	}
-	to, reason := checkEmail(n.Contact.Email)
-	if reason != "" {
-		return nil, &RecipientError{UserID: uid, Reason: reason}
+	channel := n.Channel
+	if channel == "" {
+		channel = store.ChannelEmail
+	}
+	var to, reason string
+	var address []string
+	switch channel {
+	case store.ChannelEmail:
+		if to, reason = checkEmail(n.Contact.Email); reason != "" {
+			return nil, &RecipientError{UserID: uid, Reason: reason}
+		}
+	case store.ChannelLetter:
+		if address, reason = checkPostal(n.Contact); reason != "" {
+			return nil, &RecipientError{UserID: uid, Reason: reason}
+		}
+	case store.ChannelWebhook:
+	default:
+		return nil, fmt.Errorf("notice for user %s: unknown channel %q", quoteID(uid), channel)
 	}
 	name := strings.TrimSpace(n.Contact.Name)
 	if reason := badText(name); reason != "" {
@@ -522,12 +557,47 @@ func (r *Renderer) render(n Notice, mime bool) (*Message, error) {
 	if !mime {
 		return m, nil
 	}
+	if channel != store.ChannelEmail {
+		m.EnvelopeFrom = ""
+		m.Parts = &Parts{Subject: subject, Text: tidyText(nil, text.Bytes(), ls.wrap), Plain: tidyText(nil, text.Bytes(), 0),
+			HTML: bytes.Clone(html.Bytes()), Date: v.NoticeDay, Name: name, Address: address, Country: country}
+		return m, nil
+	}
 	raw, err := r.build(m, name, subject, tidyText(tidy.AvailableBuffer(), text.Bytes(), ls.wrap), html.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("notice for user %s: %w", quoteID(uid), err)
 	}
 	m.Raw = raw
 	return m, nil
+}
+
+// checkPostal returns the lines of a person's postal address for a letter,
+// or why there is none that can be printed (no personal data in it).
+func checkPostal(c correlate.Contact) ([]string, string) {
+	if !c.HasPostal {
+		return nil, "users_query returns no postal_address column: add it to write letters"
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(c.PostalAddress, "\r\n", "\n"), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if reason := badText(l); reason != "" {
+			return nil, "postal address " + reason
+		}
+		if utf8.RuneCountInString(l) > 60 {
+			return nil, "postal address has a line longer than 60 characters"
+		}
+		lines = append(lines, l)
+	}
+	switch {
+	case len(lines) == 0:
+		return nil, "no postal address on file"
+	case len(lines) > 7:
+		return nil, "postal address has more than 7 lines (with the name, at most 8 fit the envelope window)"
+	}
+	return lines, ""
 }
 
 // isMessageID reports whether s can go into an In-Reply-To or References

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/breachctl/breachctl/incident"
 	"github.com/breachctl/breachctl/internal/textsafe"
 	"github.com/breachctl/breachctl/notify/bounce"
 )
@@ -38,7 +39,13 @@ one. No address is stored: diagnostics have their e-mail addresses replaced
 and control characters removed. A message that is not a DSN (an auto-reply,
 an answer) is skipped and counted; one that says it is a DSN and cannot be
 read stops the command, naming the file and the message, and nothing is
-recorded. The ledger's states are not changed; 'notify status' reports the
+recorded.
+
+A permanent bounce marks the notice "bounced" in the ledger (so does one for
+a notice in doubt: the server took it): it did not reach the person, and the
+next channel of notify.channels (a letter, an in-app message) becomes due for
+them — 'notify letters' and 'notify send --channel webhook' pick them up.
+A temporary bounce (delayed) changes nothing. 'notify status' reports the
 bounces by user id.`,
 		Example: "  breachctl notify bounces -f incident.yaml --mbox /var/mail/notices\n  breachctl notify bounces -f incident.yaml --dir bounces/",
 		Args:    noArgs,
@@ -95,6 +102,16 @@ func runNotifyBounces(ctx context.Context, d *deps, o notifyBouncesOptions) erro
 		return fmt.Errorf("notify bounces: %w", err)
 	}
 	writeBounces(d, srcs, r)
+	if n := len(r.Bounced); n > 0 {
+		next := "no later channel: notify.channels lists none after email"
+		ps := c.Policies()
+		for i, p := range ps {
+			if p.Channel == incident.ChannelEmail && i+1 < len(ps) {
+				next = "now due on the next channel of notify.channels (" + ps[i+1].Channel + ") where the policy says so"
+			}
+		}
+		fmt.Fprintf(d.io.Out, "%d people's e-mail notices are marked bounced: %s\n", n, next)
+	}
 	return nil
 }
 

@@ -437,6 +437,16 @@ type Contact struct {
 	Locale  string
 	Country string
 	Region  string
+	// PostalAddress is the optional column postal_address: the lines of
+	// the person's postal address as the post wants them (newline
+	// separated, without the name), for letters. HasPostal says whether
+	// users_query returns the column at all.
+	PostalAddress string
+	HasPostal     bool
+	// EmailConsent is the optional column email_consent: true when the
+	// person agreed to receive notices electronically (E-SIGN, HIPAA
+	// §164.404(d)(1)(i)); false or NULL, or no such column, means not.
+	EmailConsent bool
 }
 
 // Contacts returns the contact details of the given user ids (unknown ids
@@ -445,6 +455,7 @@ func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Con
 	out := make(map[string]Contact, len(ids))
 	refused := map[string]bool{}
 	idx := map[string]int{}
+	postal, consent := -1, -1
 	var mu sync.Mutex
 	err := r.eachRow(ctx, r.UsersQuery, ids, func(cols []string) error {
 		for _, c := range users.RequiredUserColumns {
@@ -452,6 +463,7 @@ func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Con
 				return fmt.Errorf("returns %s but not %s", strings.Join(cols, ", "), c)
 			}
 		}
+		postal, consent = indexOf(cols, "postal_address"), indexOf(cols, "email_consent")
 		return nil
 	}, lockedRow(&mu, func(vals []sql.RawBytes) {
 		// A duplicated id or a record that is not valid UTF-8 gives no
@@ -465,6 +477,20 @@ func (r *DBResolver) Contacts(ctx context.Context, ids []string) (map[string]Con
 		c := Contact{ID: string(vals[idx["id"]]), Email: string(vals[idx["email"]]), Name: string(vals[idx["name"]]),
 			Locale:  strings.ToLower(string(vals[idx["locale"]])),
 			Country: strings.ToUpper(string(vals[idx["country"]])), Region: strings.ToUpper(string(vals[idx["region"]]))}
+		if i := postal; i >= 0 {
+			c.HasPostal = true
+			if !utf8.Valid(vals[i]) {
+				// An address that is not text cannot be printed: no
+				// address, so the letter fails with a reason.
+				c.PostalAddress = ""
+			} else {
+				c.PostalAddress = string(vals[i])
+			}
+		}
+		if i := consent; i >= 0 {
+			v := strings.ToLower(string(vals[i]))
+			c.EmailConsent = vals[i] != nil && (v == "true" || v == "t" || v == "1" || v == "yes")
+		}
 		out[c.ID] = c
 	}))
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -124,4 +125,44 @@ func (s *Store) NoticeMessageIDs(ctx context.Context, caseID string, run int) (m
 }
 func (s *Store) NextDue(ctx context.Context, caseID string, run int, withUncertain bool, only, exclude []string) (time.Duration, bool, error) {
 	return s.email().NextDue(ctx, caseID, run, withUncertain, only, exclude)
+}
+
+// ChannelStates returns, for each person with a ledger row in the run, the
+// state of that row on each channel.
+func (s *Store) ChannelStates(ctx context.Context, caseID string, run int) (map[string]map[string]string, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT user_id, channel, state FROM breachctl.notices WHERE case_id = $1 AND run = $2`, caseID, run)
+	if err != nil {
+		return nil, fmt.Errorf("notices of run %d by channel: %w", run, err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]string{}
+	for rows.Next() {
+		var u, ch, st string
+		if err := rows.Scan(&u, &ch, &st); err != nil {
+			return nil, fmt.Errorf("notices of run %d by channel: %w", run, err)
+		}
+		if out[u] == nil {
+			out[u] = map[string]string{}
+		}
+		out[u][ch] = st
+	}
+	return out, rows.Err()
+}
+
+// ChannelCount is a number of a run's notices on one channel in one state.
+type ChannelCount struct {
+	Channel string `db:"channel" json:"channel"`
+	State   string `db:"state" json:"state"`
+	N       int    `db:"n" json:"n"`
+}
+
+// CountByChannel counts a run's notices by channel and state.
+func (s *Store) CountByChannel(ctx context.Context, caseID string, run int) ([]ChannelCount, error) {
+	out := []ChannelCount{}
+	err := s.DB.SelectContext(ctx, &out, `SELECT channel, state, count(*) AS n FROM breachctl.notices
+		WHERE case_id = $1 AND run = $2 GROUP BY channel, state ORDER BY channel, state`, caseID, run)
+	if err != nil {
+		return nil, fmt.Errorf("notices of run %d by channel: %w", run, err)
+	}
+	return out, nil
 }

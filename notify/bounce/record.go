@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/breachctl/breachctl/incident/store"
@@ -28,6 +29,10 @@ type Result struct {
 	// Recorded counts the matched bounces new to the case database;
 	// Matched-Recorded were recorded by an earlier read of the same file.
 	Recorded int `json:"recorded"`
+	// Bounced lists the user ids whose e-mail notice a permanent bounce
+	// marked bounced in the ledger (read now or before): their notice did
+	// not reach them, so the channel policy's next channel is due.
+	Bounced []string `json:"bounced"`
 	// UnmatchedAt lists the DSNs with an unmatched failed recipient: no
 	// original Message-ID, or one no notice of the case has.
 	UnmatchedAt []Place `json:"unmatched_at"`
@@ -93,6 +98,25 @@ func Record(ctx context.Context, st *store.Store, caseID string, srcs []*Source)
 	}
 	if res.Recorded, err = st.RecordBounces(ctx, caseID, rows); err != nil {
 		return nil, err
+	}
+	// A permanent bounce: the notice did not reach its person. Reading the
+	// same file again marks the same notices (nothing changes).
+	var perm []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if r.Permanent && !seen[r.MessageID] {
+			seen[r.MessageID] = true
+			perm = append(perm, r.MessageID)
+		}
+	}
+	sort.Strings(perm)
+	if res.Bounced, _, err = st.MarkUnreached(ctx, caseID, 0, store.ChannelEmail, perm); err != nil {
+		return nil, err
+	}
+	sort.Strings(res.Bounced)
+	res.Bounced = slices.Compact(res.Bounced)
+	if res.Bounced == nil {
+		res.Bounced = []string{}
 	}
 	return res, nil
 }

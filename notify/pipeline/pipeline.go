@@ -36,6 +36,9 @@ type Composer struct {
 	// update, correction; nothing for people already told): Render writes
 	// only those, Compose renders each as its kind.
 	Plan *Plan
+	// Channel is what the notices are rendered for (notify.Notice.Channel):
+	// e-mail by default.
+	Channel string
 
 	accounts []store.AffectedAccount
 	byID     map[string]int
@@ -93,7 +96,7 @@ func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notif
 			bad[id] = NoRecord
 			continue
 		}
-		n := notify.Notice{Run: p.Run, Account: acct, Contact: ct, MessageID: p.MessageIDs[id]}
+		n := notify.Notice{Run: p.Run, Account: acct, Contact: ct, MessageID: p.MessageIDs[id], Channel: p.Channel}
 		if pl != nil && pl.Kind != "" {
 			n.Kind, n.Previous, n.PreviousSentAt, n.RefersTo = pl.Kind, pl.Previous, pl.PreviousSentAt, pl.RefersTo
 			if n.MessageID == "" {
