@@ -46,7 +46,7 @@ func (l *Ledger) lockKey(caseID string) string {
 	if l.ch == ChannelEmail {
 		return caseID
 	}
-	return caseID + "\x00" + l.ch
+	return caseID + " channel=" + l.ch // a case id has no space
 }
 
 func (l *Ledger) onChannel() string {

@@ -39,6 +39,9 @@ type StatusReport struct {
 	// Bounces are the delivery status notifications `notify bounces`
 	// recorded for the run's notices (by Message-ID).
 	Bounces BounceReport `json:"bounces"`
+	// ByChannel counts the run's notices by channel and state (e-mail,
+	// letters, in-app messages); the counts above are e-mail's.
+	ByChannel []store.ChannelCount `json:"by_channel"`
 }
 
 // BounceReport counts the people whose notice bounced (Permanent: a 5.x.x
@@ -77,6 +80,9 @@ func Status(ctx context.Context, st *store.Store, caseID string, run int) (*Stat
 	if r.Bounces.BounceCounts, r.Bounces.PermanentUsers, err = st.NoticeBounces(ctx, caseID, run); err != nil {
 		return nil, err
 	}
+	if r.ByChannel, err = st.CountByChannel(ctx, caseID, run); err != nil {
+		return nil, err
+	}
 	if r.ByKind == nil {
 		r.ByKind = []store.KindCount{}
 	}
@@ -113,8 +119,33 @@ func WriteStatusText(w io.Writer, r *StatusReport) error {
 		fmt.Fprintf(&b, "  %-10s %8d\n", "failed", c.Failed)
 	}
 	fmt.Fprintf(&b, "  %-10s %8d\n", "uncertain", c.Uncertain)
+	if c.Bounced > 0 {
+		fmt.Fprintf(&b, "  %-10s %8d  (accepted, then a permanent bounce: due on the next channel of notify.channels)\n", "bounced", c.Bounced)
+	}
 	if c.Sending > 0 {
 		fmt.Fprintf(&b, "  %-10s %8d  (a sender is running, or one stopped mid-transaction: the next send marks them uncertain)\n", "sending", c.Sending)
+	}
+	channels := map[string][]store.ChannelCount{}
+	var order []string
+	for _, cc := range r.ByChannel {
+		if channels[cc.Channel] == nil {
+			order = append(order, cc.Channel)
+		}
+		channels[cc.Channel] = append(channels[cc.Channel], cc)
+	}
+	if len(order) > 1 || (len(order) == 1 && order[0] != store.ChannelEmail) {
+		b.WriteString("\nby channel:\n")
+		for _, ch := range order {
+			var parts []string
+			for _, cc := range channels[ch] {
+				st := cc.State
+				if ch == store.ChannelLetter && st == store.NoticeSent {
+					st = "handed over"
+				}
+				parts = append(parts, fmt.Sprintf("%s %d", st, cc.N))
+			}
+			fmt.Fprintf(&b, "  %-10s %s\n", ch, strings.Join(parts, ", "))
+		}
 	}
 	kinds := map[string]bool{}
 	for _, k := range r.ByKind {

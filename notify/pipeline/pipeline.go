@@ -215,3 +215,29 @@ func (p *Composer) Render(ctx context.Context, out *notify.Outbox, done *atomic.
 	}
 	return st, ctx.Err()
 }
+
+// WebhookSource adapts Compose for the in-app channel: each message is
+// the JSON body deliver.WebhookBody makes of the rendered notice.
+func (p *Composer) WebhookSource() deliver.Source {
+	return func(ctx context.Context, ids []string) (map[string]*deliver.Message, map[string]string, error) {
+		msgs, bad, err := p.Compose(ctx, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		out := make(map[string]*deliver.Message, len(msgs))
+		for id, m := range msgs {
+			pt := m.Parts
+			if pt == nil {
+				return nil, nil, fmt.Errorf("notice for user %s was rendered for e-mail, not for the in-app channel", id)
+			}
+			body, err := deliver.WebhookBody(deliver.WebhookPayload{MessageID: m.MessageID, UserID: m.UserID, Locale: m.Locale,
+				Kind: m.Kind, RefersTo: m.RefersTo, Subject: pt.Subject, Text: string(pt.Text), HTML: string(pt.HTML), Date: m.Date})
+			if err != nil {
+				bad[id] = "the in-app message could not be made: " + err.Error()
+				continue
+			}
+			out[id] = &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, Raw: body, Date: m.Date}
+		}
+		return out, bad, nil
+	}
+}
