@@ -21,6 +21,7 @@ services:
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-db.sh breachctl breachctl_users
 	@scripts/ensure-tools.sh
+	@scripts/ensure-letters.sh
 	@scripts/ensure-mailpit.sh
 
 # The main job: the whole pipeline on a simulated incident (breachctl demo):

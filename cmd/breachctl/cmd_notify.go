@@ -37,13 +37,22 @@ APPI Rules Art. 10, HIPAA).
   breachctl notify send   -f incident.yaml --smtp URL  deliver from the ledger; resumable
   breachctl notify status -f incident.yaml             what the ledger says
   breachctl notify bounces -f incident.yaml --mbox FILE record the bounces (DSNs) of sent notices
+  breachctl notify send -f incident.yaml --channel webhook --url URL   in-app messages
+  breachctl notify letters -f incident.yaml --out DIR    letters for a mailing house (PDF, CSV)
+  breachctl notify mark-returned -f incident.yaml --user ID            letters the post returned
+
+Which channels reach whom is the case file's notify.channels policy (e-mail
+first, letters where the law requires them or nothing else reached the
+person, in-app messages when configured); each channel has its own ledger
+rows with the same exactly-once guarantees.
 
 Names and addresses are read from the user database (users_query) only when
 a notice is made; the case database keeps user ids.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newNotifyRenderCmd(d), newNotifySendCmd(d), newNotifyStatusCmd(d), newNotifyBouncesCmd(d))
+	cmd.AddCommand(newNotifyRenderCmd(d), newNotifySendCmd(d), newNotifyStatusCmd(d), newNotifyBouncesCmd(d),
+		newNotifyLettersCmd(d), newNotifyMarkReturnedCmd(d))
 	return cmd
 }
 
@@ -248,6 +257,9 @@ type notifySendOptions struct {
 	backoff     time.Duration
 	timeout     time.Duration
 	retryFailed bool
+	channel     string
+	url         string
+	secretFile  string
 }
 
 const notifySendLong = `Deliver the run's notices over SMTP from the delivery ledger (the notices
@@ -277,7 +289,25 @@ the same --templates as the render that was reviewed.
 The SMTP URL is smtp://[user:pass@]host:port (or smtps:// for implicit TLS);
 credentials may instead come from BREACHCTL_SMTP_USERNAME and
 BREACHCTL_SMTP_PASSWORD and are never logged. The URL may also come from
-BREACHCTL_SMTP_URL. STARTTLS is required by default except towards loopback.`
+BREACHCTL_SMTP_URL. STARTTLS is required by default except towards loopback.
+
+--channel webhook sends in-app messages instead, from the ledger's webhook
+rows with the same guarantees: each notice is one POST of JSON (message_id,
+user_id, locale, kind, refers_to, subject, text, html, date) to --url (or
+notify.channels' url, or BREACHCTL_WEBHOOK_URL), with an Idempotency-Key
+header equal to the message id (without angle brackets) and a
+Breachctl-Signature header: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">
+keyed with the secret from BREACHCTL_WEBHOOK_SECRET or --secret-file (at
+least 32 bytes). 2xx is delivered; 408, 425, 429 and 5xx are retried with
+backoff (Retry-After honoured); 401, 403 and redirects stop the send; other
+4xx fail the notice; a request sent whose answer never came is uncertain and
+is resent with the same Idempotency-Key, so the receiver must deduplicate
+by it.
+
+Which people get a notice on a channel is the case file's notify.channels
+policy: e-mail to everyone when it has none. A fallback channel is due for a
+person once every earlier channel failed, bounced or was returned; until
+then they are counted as waiting.`
 
 func newNotifySendCmd(d *deps) *cobra.Command {
 	var o notifySendOptions
@@ -303,15 +333,40 @@ func newNotifySendCmd(d *deps) *cobra.Command {
 	f.DurationVar(&o.backoff, "backoff", 30*time.Second, "first retry delay after a temporary failure or an uncertain try (doubles each attempt)")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up on an SMTP step (connect, command, message) after this long")
 	f.BoolVar(&o.retryFailed, "retry-failed", false, "put the failed notices back to pending first (after fixing what made them fail)")
+	f.StringVar(&o.channel, "channel", "email", "email (over SMTP) or webhook (in-app messages over HTTPS); letters: notify letters")
+	f.StringVar(&o.url, "url", "", "webhook: the endpoint to POST in-app messages to (default notify.channels' url, then $BREACHCTL_WEBHOOK_URL)")
+	f.StringVar(&o.secretFile, "secret-file", "", "webhook: a file holding the signing secret (default $BREACHCTL_WEBHOOK_SECRET)")
 	return cmd
 }
 
 func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
-	if o.smtp == "" {
-		o.smtp = d.env("BREACHCTL_SMTP_URL")
-	}
-	if o.smtp == "" {
-		return usageErrorf("notify send needs --smtp smtp://host:port (or BREACHCTL_SMTP_URL)")
+	var secret []byte
+	switch o.channel {
+	case store.ChannelEmail:
+		if o.url != "" || o.secretFile != "" {
+			return usageErrorf("--url and --secret-file are for --channel webhook")
+		}
+		if o.smtp == "" {
+			o.smtp = d.env("BREACHCTL_SMTP_URL")
+		}
+		if o.smtp == "" {
+			return usageErrorf("notify send needs --smtp smtp://host:port (or BREACHCTL_SMTP_URL)")
+		}
+		if u, err := url.Parse(o.smtp); err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+			return usageErrorf("--smtp: want smtp://[user:pass@]host:port or smtps://[user:pass@]host:port (the value is not shown: it may hold a password)")
+		}
+	case store.ChannelWebhook:
+		if o.smtp != "" || o.startTLS != "" {
+			return usageErrorf("--smtp and --starttls are for --channel email")
+		}
+		var err error
+		if secret, err = webhookSecret(d, o.secretFile); err != nil {
+			return err
+		}
+	case store.ChannelLetter:
+		return usageErrorf("--channel letter: letters are written, not sent: use notify letters --out DIR")
+	default:
+		return usageErrorf("--channel %q: use email or webhook", o.channel)
 	}
 	if o.uncertain != "resend" && o.uncertain != "skip" {
 		return usageErrorf("--uncertain %q: use resend or skip", o.uncertain)
@@ -329,29 +384,24 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	case o.maxAttempts < 1:
 		return usageErrorf("--max-attempts must be at least 1")
 	}
-	if u, err := url.Parse(o.smtp); err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
-		return usageErrorf("--smtp: want smtp://[user:pass@]host:port or smtps://[user:pass@]host:port (the value is not shown: it may hold a password)")
-	}
 	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
 	if err != nil {
 		return err
 	}
 	defer done()
-	seeded, err := st.SeedNotices(ctx, c.ID, p.Run, p.Plan.Seeds())
-	if err != nil {
-		return fmt.Errorf("notify send: seed the ledger: %w", err)
+	if o.channel == store.ChannelWebhook && o.url == "" {
+		if pol, ok := c.Policy(store.ChannelWebhook); ok && pol.URL != "" {
+			o.url = pol.URL
+		} else if o.url = d.env("BREACHCTL_WEBHOOK_URL"); o.url == "" {
+			return usageErrorf("notify send --channel webhook needs --url https://... (or notify.channels' url, or BREACHCTL_WEBHOOK_URL)")
+		}
 	}
-	// Render under the ledger's Message-IDs (they stay what they were
-	// seeded with, even if notify.from changed since).
-	if p.MessageIDs, err = st.NoticeMessageIDs(ctx, c.ID, p.Run); err != nil {
+	if err := seedChannel(ctx, d, st, c, p, o.channel); err != nil {
 		return fmt.Errorf("notify send: %w", err)
 	}
-	if seeded.Added > 0 {
-		fmt.Fprintf(d.io.Err, "ledger: %d notices added for run %d", seeded.Added, p.Run)
-		if seeded.SentEarlier > 0 {
-			fmt.Fprintf(d.io.Err, " (%d of them already sent in an earlier run: not sent again)", seeded.SentEarlier)
-		}
-		fmt.Fprintln(d.io.Err)
+	source := p.Source()
+	if o.channel == store.ChannelWebhook {
+		source = p.WebhookSource()
 	}
 	var sent atomic.Int64
 	var last atomic.Value
@@ -362,12 +412,12 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	}
 	var bar *progress.Bar
 	res, err := deliver.Send(ctx, deliver.Options{
-		Store: st, CaseID: c.ID, Run: p.Run,
-		SMTPURL: o.smtp, StartTLS: o.startTLS,
+		Store: st, CaseID: c.ID, Run: p.Run, Channel: o.channel,
+		SMTPURL: o.smtp, StartTLS: o.startTLS, WebhookURL: o.url, WebhookSecret: secret,
 		Username: d.env("BREACHCTL_SMTP_USERNAME"), Password: d.env("BREACHCTL_SMTP_PASSWORD"),
 		Workers: o.workers, Rate: o.rate, Limit: o.limit, Uncertain: o.uncertain,
 		MaxAttempts: o.maxAttempts, Backoff: o.backoff, Timeout: o.timeout, RetryFailed: o.retryFailed,
-		Source: p.Source(), Logger: d.logger(),
+		Source: source, Logger: d.logger(),
 		Progress: func(pr deliver.Progress) {
 			if bar == nil && d.io.ErrIsTerminal && pr.Total > 0 {
 				bar = progress.StartDescribed(d.io.Err, true, int64(pr.Total), describe, false, &sent)

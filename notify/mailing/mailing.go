@@ -1,0 +1,485 @@
+// Package mailing writes the letters of a run for a mailing house, from the
+// delivery ledger's letter channel, exactly once: each letter is claimed
+// into a numbered batch (state sending), written into DIR/<case>/<batch>.partial
+// (one PDF per person, a PDF of them all per paper size for printing, a CSV
+// for the mailing house and a manifest of hashes), recorded handed over
+// (state sent) in one transaction, and only then renamed into place. A batch
+// a killed or failed process left behind was never complete: the next run
+// abandons it (its letters go back to pending, its .partial directory is
+// removed) before claiming anything, and finishes the rename of a batch
+// recorded handed over whose rename was cut short.
+package mailing
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/breachctl/breachctl/incident"
+	"github.com/breachctl/breachctl/incident/store"
+	"github.com/breachctl/breachctl/internal/safefile"
+	"github.com/breachctl/breachctl/notify"
+	"github.com/breachctl/breachctl/notify/letter"
+	"github.com/breachctl/breachctl/notify/pipeline"
+)
+
+// Options configure WriteBatch.
+type Options struct {
+	Store    *store.Store
+	Case     *incident.Case
+	Composer *pipeline.Composer // for the letter channel, with its plan
+	// OutDir is where batches go: OutDir/<case id>/letters-NNNN.
+	OutDir string
+	// Paper is auto (US Letter for the US and Canada, A4 elsewhere), a4
+	// or letter.
+	Paper    string
+	Renderer *letter.Renderer
+	Workers  int
+	Limit    int // letters in this batch at most; 0: all due
+	Logger   *slog.Logger
+	// Done counts letters written, for a progress bar.
+	Done *atomic.Int64
+	// PerPrintFile bounds the letters of one print PDF (default 500).
+	PerPrintFile int
+}
+
+// Result says what WriteBatch did.
+type Result struct {
+	Batch    *store.LetterBatch // nil when no letter was due
+	Dir      string
+	Letters  int
+	Failed   int
+	Pages    int
+	ByPaper  map[string]int
+	Failures map[string]int // reason -> letters
+	Missing  int            // characters no font has, printed as a replacement
+	// Abandoned are batches an earlier run left incomplete: their letters
+	// went back to pending before this batch was claimed.
+	Abandoned []store.LetterBatch
+	// Finished are batches recorded handed over whose directory an earlier
+	// run had not renamed yet: renamed now.
+	Finished []string
+	Elapsed  time.Duration
+}
+
+// CSVHeader is the first line of mailing.csv.
+var CSVHeader = []string{"ref", "file", "paper", "pages", "user_id", "message_id", "kind", "locale", "country",
+	"name", "address_1", "address_2", "address_3", "address_4", "address_5", "address_6", "address_7"}
+
+// partial is the suffix of a batch directory being written.
+const partial = ".partial"
+
+// WriteBatch writes the run's due letters as one batch. See the package
+// comment.
+func WriteBatch(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.PerPrintFile <= 0 {
+		o.PerPrintFile = 500
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	paperFor, err := paperChooser(o.Paper)
+	if err != nil {
+		return nil, err
+	}
+	st, c, p := o.Store, o.Case, o.Composer
+	pol, ok := c.Policy(incident.ChannelLetter)
+	if !ok {
+		return nil, errors.New("notify.channels has no letter channel")
+	}
+	led := st.Ledger(store.ChannelLetter)
+	release, err := led.LockNoticeSender(ctx, c.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrNoticeSenderBusy) {
+			return nil, fmt.Errorf("%w: another notify letters is writing a batch for this case; wait for it", err)
+		}
+		return nil, err
+	}
+	defer release()
+
+	res := &Result{ByPaper: map[string]int{}, Failures: map[string]int{}}
+	caseDir, err := filepath.Abs(filepath.Join(o.OutDir, c.ID))
+	if err != nil {
+		return nil, err
+	}
+	if err := recoverBatches(ctx, st, c.ID, res); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(caseDir, 0o700); err != nil {
+		return nil, fmt.Errorf("letters: %w", err)
+	}
+	b, claimed, err := st.ClaimLetterBatch(ctx, c.ID, p.Run, caseDir, "letters-%04d", o.Limit)
+	if err != nil || b == nil {
+		res.Elapsed = time.Since(start)
+		return res, err
+	}
+	res.Batch = b
+	dir := filepath.Join(caseDir, b.Name)
+	tmp := dir + partial
+	// From here, any failure abandons the batch: its letters go back to
+	// pending and its directory is removed.
+	ok = false
+	defer func() {
+		if ok {
+			return
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, err := st.AbandonLetterBatches(actx, c.ID); err != nil {
+			o.Logger.Error("abandon letter batch", "batch", b.Batch, "error", err)
+		}
+		os.RemoveAll(tmp)
+	}()
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("letters: %w", err)
+	}
+	w := &batchWriter{o: o, pol: pol, b: b, tmp: tmp, paperFor: paperFor, res: res, print: map[letter.Paper][]*letter.Letter{}}
+	ids := make([]string, len(claimed))
+	for i, cl := range claimed {
+		ids[i] = cl.UserID
+	}
+	failed := map[string]string{}
+	var done []store.LetterDone
+	for lo := 0; lo < len(ids); lo += pipeline.BatchSize {
+		chunk := ids[lo:min(lo+pipeline.BatchSize, len(ids))]
+		msgs, bad, err := p.Compose(ctx, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("letters: %w", err)
+		}
+		d, err := w.write(ctx, chunk, msgs, bad, failed)
+		if err != nil {
+			return nil, err
+		}
+		done = append(done, d...)
+	}
+	if err := w.finish(); err != nil {
+		return nil, err
+	}
+	if err := safefile.SyncFS(tmp); err != nil {
+		return nil, err
+	}
+	b.Pages = res.Pages
+	b.BatchSHA256 = nullString(w.manifestSum)
+	b.CSVSHA256 = nullString(w.csvSum)
+	if err := st.HandOverLetterBatch(ctx, b, done, failed); err != nil {
+		return nil, err
+	}
+	ok = true
+	// Recorded handed over: the rename is what a crash may cut short,
+	// and the next run finishes it.
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("letters: batch %d is recorded handed over but its directory could not be renamed (run notify letters again to finish it): %w", b.Batch, err)
+	}
+	res.Dir = dir
+	res.Letters, res.Failed = len(done), len(failed)
+	for _, r := range failed {
+		res.Failures[r]++
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// recoverBatches abandons the batches left writing and finishes the
+// renames of handed-over ones.
+func recoverBatches(ctx context.Context, st *store.Store, caseID string, res *Result) error {
+	ab, err := st.AbandonLetterBatches(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	for _, b := range ab {
+		if err := os.RemoveAll(filepath.Join(b.OutDir, b.Name+partial)); err != nil {
+			return fmt.Errorf("letters: remove the incomplete batch %d: %w", b.Batch, err)
+		}
+	}
+	res.Abandoned = ab
+	bs, err := st.LetterBatches(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if b.State != store.BatchHandedOver {
+			continue
+		}
+		dir := filepath.Join(b.OutDir, b.Name)
+		if _, err := os.Stat(dir); err == nil {
+			continue
+		}
+		if _, err := os.Stat(dir + partial); err == nil {
+			if err := os.Rename(dir+partial, dir); err != nil {
+				return fmt.Errorf("letters: finish batch %d: %w", b.Batch, err)
+			}
+			res.Finished = append(res.Finished, dir)
+		}
+	}
+	return nil
+}
+
+func paperChooser(s string) (func(country string) letter.Paper, error) {
+	switch s {
+	case "", "auto":
+		return func(country string) letter.Paper {
+			if country == "US" || country == "CA" {
+				return letter.USLetter
+			}
+			return letter.A4
+		}, nil
+	}
+	p, err := letter.ParsePaper(s)
+	if err != nil {
+		return nil, err
+	}
+	return func(string) letter.Paper { return p }, nil
+}
+
+type batchWriter struct {
+	o        Options
+	pol      incident.ChannelPolicy
+	b        *store.LetterBatch
+	tmp      string
+	paperFor func(string) letter.Paper
+	res      *Result
+
+	seq     int
+	rows    [][]string
+	files   []fileSum
+	print   map[letter.Paper][]*letter.Letter
+	printed map[letter.Paper]int
+
+	manifestSum, csvSum string
+}
+
+type fileSum struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Pages  int    `json:"pages,omitempty"`
+}
+
+type job struct {
+	i   int
+	l   *letter.Letter
+	m   *notify.Message
+	out []byte
+	res letter.Result
+	err error
+}
+
+// write renders the letters of one chunk in parallel and writes their
+// files in order.
+func (w *batchWriter) write(ctx context.Context, ids []string, msgs map[string]*notify.Message, bad map[string]string, failed map[string]string) ([]store.LetterDone, error) {
+	var jobs []*job
+	for _, id := range ids {
+		m := msgs[id]
+		if m == nil {
+			r := bad[id]
+			if r == "" {
+				r = "no letter could be made"
+			}
+			failed[id] = r
+			continue
+		}
+		w.seq++
+		jobs = append(jobs, &job{i: w.seq, m: m, l: w.letterOf(m, w.seq)})
+	}
+	ch := make(chan *job)
+	var wg sync.WaitGroup
+	for range w.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				var buf bytes.Buffer
+				j.res, j.err = w.o.Renderer.Render(&buf, j.l)
+				j.out = buf.Bytes()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var done []store.LetterDone
+	for _, j := range jobs {
+		if j.err != nil {
+			failed[j.m.UserID] = "the letter could not be rendered: " + j.err.Error()
+			continue
+		}
+		name := fmt.Sprintf("%05d.pdf", j.i)
+		if err := safefile.WriteUnsynced(filepath.Join(w.tmp, name), func(f io.Writer) error { _, err := f.Write(j.out); return err }); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(j.out)
+		hexSum := hex.EncodeToString(sum[:])
+		w.files = append(w.files, fileSum{Name: name, SHA256: hexSum, Pages: j.res.Pages})
+		w.res.Pages += j.res.Pages
+		w.res.Missing += j.res.Missing
+		w.res.ByPaper[j.l.Paper.String()]++
+		pt := j.m.Parts
+		row := []string{j.l.Ref, name, j.l.Paper.String(), strconv.Itoa(j.res.Pages), j.m.UserID, j.m.MessageID, j.m.Kind, j.m.Locale, pt.Country, pt.Name}
+		for k := range 7 {
+			a := ""
+			if k < len(pt.Address) {
+				a = pt.Address[k]
+			}
+			row = append(row, a)
+		}
+		w.rows = append(w.rows, row)
+		done = append(done, store.LetterDone{UserID: j.m.UserID, SHA256: hexSum})
+		if err := w.addPrint(j.l); err != nil {
+			return nil, err
+		}
+		if w.o.Done != nil {
+			w.o.Done.Add(1)
+		}
+	}
+	return done, nil
+}
+
+// letterOf lays out a rendered notice as a letter.
+func (w *batchWriter) letterOf(m *notify.Message, seq int) *letter.Letter {
+	pt := m.Parts
+	org := w.o.Case.Organization.Name
+	from := append([]string{org}, w.pol.ReturnAddress...)
+	body := string(pt.Plain)
+	// The letter prints the date in its own place: the text's first line
+	// when it is the date.
+	if first, rest, ok := strings.Cut(body, "\n"); ok && strings.TrimSpace(first) == pt.Date {
+		body = strings.TrimLeft(rest, "\n")
+	}
+	return &letter.Letter{
+		Paper:      w.paperFor(pt.Country),
+		Locale:     m.Locale,
+		From:       from,
+		ReturnLine: strings.Join(from, ", "),
+		To:         append([]string{pt.Name}, pt.Address...),
+		Date:       pt.Date,
+		Ref:        fmt.Sprintf("%s-B%04d-%05d", w.o.Case.ID, w.b.Batch, seq),
+		Subject:    pt.Subject,
+		Body:       body,
+	}
+}
+
+// addPrint adds a letter to its paper's print file, writing the file when
+// it is full.
+func (w *batchWriter) addPrint(l *letter.Letter) error {
+	w.print[l.Paper] = append(w.print[l.Paper], l)
+	if len(w.print[l.Paper]) >= w.o.PerPrintFile {
+		return w.flushPrint(l.Paper)
+	}
+	return nil
+}
+
+func (w *batchWriter) flushPrint(p letter.Paper) error {
+	ls := w.print[p]
+	if len(ls) == 0 {
+		return nil
+	}
+	if w.printed == nil {
+		w.printed = map[letter.Paper]int{}
+	}
+	w.printed[p]++
+	name := fmt.Sprintf("print-%s-%03d.pdf", p, w.printed[p])
+	var buf bytes.Buffer
+	r, err := w.o.Renderer.RenderBatch(&buf, ls)
+	if err != nil {
+		return fmt.Errorf("letters: print file %s: %w", name, err)
+	}
+	if err := safefile.WriteUnsynced(filepath.Join(w.tmp, name), func(f io.Writer) error { _, err := f.Write(buf.Bytes()); return err }); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	w.files = append(w.files, fileSum{Name: name, SHA256: hex.EncodeToString(sum[:]), Pages: r.Pages})
+	w.print[p] = nil
+	return nil
+}
+
+// finish writes the last print files, mailing.csv and manifest.json.
+func (w *batchWriter) finish() error {
+	for _, p := range []letter.Paper{letter.A4, letter.USLetter} {
+		if err := w.flushPrint(p); err != nil {
+			return err
+		}
+	}
+	var csvBuf bytes.Buffer
+	cw := csv.NewWriter(&csvBuf)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, r := range w.rows {
+		for i, f := range r {
+			r[i] = csvSafe(f)
+		}
+		if err := cw.Write(r); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	if err := safefile.WriteUnsynced(filepath.Join(w.tmp, "mailing.csv"), func(f io.Writer) error { _, err := f.Write(csvBuf.Bytes()); return err }); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(csvBuf.Bytes())
+	w.csvSum = hex.EncodeToString(sum[:])
+	man := struct {
+		Case    string    `json:"case_id"`
+		Run     int       `json:"run"`
+		Batch   int       `json:"batch"`
+		Letters int       `json:"letters"`
+		Pages   int       `json:"pages"`
+		Written time.Time `json:"written_at"`
+		CSV     string    `json:"mailing_csv_sha256"`
+		Files   []fileSum `json:"files"`
+	}{w.o.Case.ID, w.b.Run, w.b.Batch, len(w.rows), w.res.Pages, time.Now().UTC().Truncate(time.Second), w.csvSum, w.files}
+	mb, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return err
+	}
+	mb = append(mb, '\n')
+	if err := safefile.WriteUnsynced(filepath.Join(w.tmp, "manifest.json"), func(f io.Writer) error { _, err := f.Write(mb); return err }); err != nil {
+		return err
+	}
+	ms := sha256.Sum256(mb)
+	w.manifestSum = hex.EncodeToString(ms[:])
+	return nil
+}
+
+// csvSafe keeps a field from being read as a formula by a spreadsheet
+// (a name or an address starting with = + - @).
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
