@@ -9,7 +9,8 @@ import (
 
 // Type sizes and leading, in points.
 const (
-	bodySize, bodyLead       = 10.5, 14.5
+	bodySize, bodyLead       = 10.0, 12.5
+	paragraphGap             = 0.6 * bodyLead // an empty body line
 	subjectSize, subjectLead = 11.5, 15.5
 	fromNameSize             = 10.0
 	fromSize                 = 8.5
@@ -283,7 +284,7 @@ func (ly *layouter) body(body string) {
 		text := strings.TrimLeft(line, " \t")
 		if text == "" {
 			if ly.y > g.top && !(len(ly.out.pages) == 1 && ly.y <= g.subjectY) {
-				ly.y += bodyLead
+				ly.y += paragraphGap
 			}
 			continue
 		}

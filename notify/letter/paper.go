@@ -84,7 +84,7 @@ type geometry struct {
 // the information block at 125 mm from the left.
 var geomA4 = geometry{
 	w: 210 * mm, h: 297 * mm,
-	left: 25 * mm, right: 20 * mm, top: 25 * mm, bottom: 22 * mm,
+	left: 25 * mm, right: 20 * mm, top: 25 * mm, bottom: 20 * mm,
 	window:           rect{20 * mm, 45 * mm, 85 * mm, 45 * mm},
 	returnH:          17.7 * mm,
 	alwaysReturnZone: true,
