@@ -453,6 +453,13 @@ func TestFontsEmbedded(t *testing.T) {
 	if len(pdf) > 200_000 {
 		t.Errorf("PDF is %d bytes: fonts embedded whole?", len(pdf))
 	}
+
+	// A Latin-only letter carries DejaVu alone.
+	en, _ := render(t, &cases[0].letter)
+	out = poppler(t, en, "pdffonts", "PDF")
+	if strings.Contains(out, "droidsans") || strings.Contains(out, "nanumgothic") || !strings.Contains(out, "dejavusans") {
+		t.Errorf("Latin-only letter, pdffonts:\n%s", out)
+	}
 }
 
 func TestMissingGlyph(t *testing.T) {
@@ -483,7 +490,7 @@ func TestMissingGlyph(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	r := NewRenderer(testFonts(t))
-	secret := []string{"Secret Person", "Hidden Street 5", "Private Town"}
+	secret := []string{"Secret Person", "Hidden Street Five", "Private Town"}
 	tests := []struct {
 		name   string
 		modify func(l *Letter)
@@ -498,6 +505,12 @@ func TestErrors(t *testing.T) {
 			l.To = append(secret, strings.Repeat("Secretlongname", 30))
 		}, ErrDoesNotFit},
 		{"unknown paper", func(l *Letter) { l.Paper = Paper(7) }, ErrUnknownPaper},
+		{"sender block too tall", func(l *Letter) {
+			l.From = strings.Split(strings.Repeat("Sender line\n", 30), "\n")
+		}, ErrDoesNotFit},
+		{"return line too long", func(l *Letter) {
+			l.ReturnLine = strings.Repeat("Return address, ", 20)
+		}, ErrDoesNotFit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
