@@ -33,6 +33,7 @@ var (
 	ErrDoesNotFit   = errors.New("does not fit")
 	ErrUnknownPaper = errors.New("unknown paper size")
 	errEmptyBatch   = errors.New("letter batch: no letters")
+	errNilLetter    = errors.New("nil *Letter")
 )
 
 // A body line starting with one of these is a bullet.
@@ -57,17 +58,15 @@ type item struct {
 	gs         []glyph
 }
 
-// page is one laid-out page. blank pages (batch padding) carry nothing,
-// not even marks.
+// page is one laid-out page of a letter.
 type page struct {
 	geo   *geometry
 	items []item
-	blank bool
 }
 
-// laidOut is a letter after layout: its pages, ready to draw.
+// laidOut is a letter after layout: its pages, ready to draw, and the
+// count of runes no font had.
 type laidOut struct {
-	ref     string
 	pages   []page
 	missing int
 }
@@ -101,7 +100,7 @@ func (f *Fonts) layoutLetter(l *Letter) (*laidOut, error) {
 	case len(to) > maxToLines:
 		return nil, fmt.Errorf("%w: %d, at most %d", ErrTooManyLines, len(to), maxToLines)
 	}
-	ly := &layouter{fonts: f, geo: geo, rules: rulesFor(l.Locale), out: &laidOut{ref: l.Ref}}
+	ly := &layouter{fonts: f, geo: geo, rules: rulesFor(l.Locale), out: &laidOut{}}
 	ly.out.pages = []page{{geo: geo}}
 	if err := ly.from(nonEmptyLines(l.From)); err != nil {
 		return nil, err
@@ -150,7 +149,7 @@ func (ly *layouter) add(it item) {
 	p.items = append(p.items, it)
 }
 
-// addOn puts an item on page 1.
+// addOn1 puts an item on page 1.
 func (ly *layouter) addOn1(it item) {
 	ly.out.pages[0].items = append(ly.out.pages[0].items, it)
 }
@@ -183,7 +182,8 @@ func (ly *layouter) from(lines []string) error {
 	for i, s := range lines {
 		shaped[i] = ly.shape(s, i == 0)
 	}
-	for scale := 1.0; scale >= 0.7; scale -= 0.1 {
+	for step := range 4 {
+		scale := 1 - 0.1*float64(step)
 		var items []item
 		y := box.y
 		for i, gs := range shaped {

@@ -61,7 +61,7 @@ var pdfEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // same letter gives the same bytes.
 func (r *Renderer) Render(w io.Writer, l *Letter) (Result, error) {
 	if l == nil {
-		return Result{}, &Error{Err: ErrNoRecipient}
+		return Result{}, &Error{Err: errNilLetter}
 	}
 	lo, err := r.fonts.layout(l)
 	if err != nil {
@@ -85,7 +85,7 @@ func (r *Renderer) RenderBatch(w io.Writer, ls []*Letter) (Result, error) {
 	docs := make([]*laidOut, len(ls))
 	for i, l := range ls {
 		if l == nil {
-			return Result{}, fmt.Errorf("batch letter %d: %w", i+1, &Error{Err: ErrNoRecipient})
+			return Result{}, fmt.Errorf("batch letter %d: %w", i+1, &Error{Err: errNilLetter})
 		}
 		lo, err := r.fonts.layout(l)
 		if err != nil {
@@ -130,8 +130,8 @@ func (r *Renderer) write(w io.Writer, docs []*laidOut, pad bool) (Result, error)
 			continue
 		}
 		runes := make([]rune, 0, len(set))
-		for r := range set {
-			runes = append(runes, r)
+		for c := range set {
+			runes = append(runes, c)
 		}
 		slices.Sort(runes)
 		font, err := r.fonts.faces[id].subset(runes)
