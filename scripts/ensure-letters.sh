@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what letters need from Debian's packages when missing: the fonts
 # notify letters embeds (fonts-dejavu-core: DejaVuSans; fonts-droid-fallback:
-# DroidSansFallbackFull, for Japanese, Chinese and Korean) and pdftotext
+# DroidSansFallbackFull, for Japanese and Chinese; fonts-nanum: NanumGothic,
+# for Korean) and pdftotext
 # (poppler-utils), which the tests use to read the letters back.
 set -eu
 need=()
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
 [ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need+=(fonts-droid-fallback)
+[ -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || need+=(fonts-nanum)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

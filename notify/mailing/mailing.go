@@ -56,6 +56,9 @@ type Options struct {
 	Done *atomic.Int64
 	// PerPrintFile bounds the letters of one print PDF (default 500).
 	PerPrintFile int
+	// Chunk is how many people are read from the user database and
+	// rendered at once (default pipeline.BatchSize).
+	Chunk int
 }
 
 // Result says what WriteBatch did.
@@ -93,6 +96,9 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.PerPrintFile <= 0 {
 		o.PerPrintFile = 500
+	}
+	if o.Chunk <= 0 {
+		o.Chunk = pipeline.BatchSize
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -162,8 +168,8 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	}
 	failed := map[string]string{}
 	var done []store.LetterDone
-	for lo := 0; lo < len(ids); lo += pipeline.BatchSize {
-		chunk := ids[lo:min(lo+pipeline.BatchSize, len(ids))]
+	for lo := 0; lo < len(ids); lo += o.Chunk {
+		chunk := ids[lo:min(lo+o.Chunk, len(ids))]
 		msgs, bad, err := p.Compose(ctx, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("letters: %w", err)
