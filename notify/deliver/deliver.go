@@ -148,7 +148,7 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	srv, err := parseServer(&opts)
+	srv, err := newTransport(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +246,7 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
-		var cn *conn
+		var cn session
 		if i == 0 {
 			cn = first
 		}
@@ -357,7 +357,7 @@ type job struct {
 type sender struct {
 	opts    Options
 	st      *store.Ledger
-	srv     *server
+	srv     transport
 	res     *Result
 	resend  bool
 	jobs    chan job
@@ -572,10 +572,10 @@ func (s *sender) failBad(reasons map[string]string) {
 }
 
 // worker sends one message at a time on its own connection.
-func (s *sender) worker(ctx context.Context, cn *conn) {
+func (s *sender) worker(ctx context.Context, cn session) {
 	rec, err := s.st.NoticeRecorder(ctx)
 	if err != nil {
-		cn.close()
+		closeSession(cn)
 		if ctx.Err() == nil {
 			s.fail(fmt.Errorf("case database: %w", err))
 		}
@@ -585,7 +585,7 @@ func (s *sender) worker(ctx context.Context, cn *conn) {
 	var prev *store.NoticeOutcome // recorded with the next claim, or alone
 	defer func() {
 		s.record(rec, prev, nil)
-		cn.close()
+		closeSession(cn)
 	}()
 	for {
 		var (
@@ -618,7 +618,7 @@ func (s *sender) worker(ctx context.Context, cn *conn) {
 		}
 		// About to wait (for a connection or the rate limit): record the
 		// previous outcome first, so no notice stays in sending meanwhile.
-		if prev != nil && (cn == nil || time.Since(cn.lastUsed) > 15*time.Second || (s.opts.Rate > 0 && s.limiter.Tokens() < 1)) {
+		if prev != nil && (cn == nil || cn.idle() > 15*time.Second || (s.opts.Rate > 0 && s.limiter.Tokens() < 1)) {
 			if _, err := s.record(rec, prev, nil); err != nil {
 				prev = nil
 				s.done(j.due.UserID)
@@ -628,7 +628,7 @@ func (s *sender) worker(ctx context.Context, cn *conn) {
 		}
 		// The connection is made before the claim: a server that does not
 		// answer leaves the notice pending, untouched.
-		if cn != nil && time.Since(cn.lastUsed) > 15*time.Second && !cn.alive(s.opts.Timeout) {
+		if cn != nil && cn.idle() > 15*time.Second && !cn.alive(s.opts.Timeout) {
 			cn.close()
 			cn = nil
 		}
@@ -725,7 +725,7 @@ func isTransient(err error) bool {
 
 // connect opens a connection, retrying temporary failures with backoff;
 // it gives up after MaxAttempts tries or a permanent failure.
-func (s *sender) connect(ctx context.Context) (*conn, error) {
+func (s *sender) connect(ctx context.Context) (session, error) {
 	delay := min(s.opts.Backoff, time.Second)
 	var last error
 	for try := 1; ; try++ {
@@ -741,7 +741,7 @@ func (s *sender) connect(ctx context.Context) (*conn, error) {
 		if try >= s.opts.MaxAttempts {
 			return nil, fmt.Errorf("%w (%d tries)", last, try)
 		}
-		s.opts.Logger.Warn("SMTP connection failed; retrying", "server", s.srv.addr(), "error", err, "in", delay)
+		s.opts.Logger.Warn(s.srv.name()+" connection failed; retrying", "server", s.srv.addr(), "error", err, "in", delay)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -754,7 +754,7 @@ func (s *sender) connect(ctx context.Context) (*conn, error) {
 // deliver sends a claimed message, reconnecting and retrying at once when
 // the connection breaks before the message is complete, and returns the
 // outcome to record and the connection to keep (nil when closed).
-func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Claimed) (store.NoticeOutcome, *conn) {
+func (s *sender) deliver(ctx context.Context, cn session, m *Message, c *store.Claimed) (store.NoticeOutcome, session) {
 	o := s.opts
 	log := o.Logger.With("user_id", c.UserID)
 	sum := sha256.Sum256(m.Raw)
@@ -804,7 +804,7 @@ func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Cla
 			// it would be wrong. Back to pending, and stop the send.
 			out.State, out.SMTPReply, out.LastError = store.NoticePending, r.reply, r.reply
 			out.AttemptsDelta = attempts - c.Attempts - 1
-			s.fail(fmt.Errorf("%w: %s (check notify.from and the SMTP credentials, then rerun)", ErrSenderRefused, r.reply))
+			s.fail(r.err)
 			return out, cn
 		case txPermanent:
 			out.State, out.SMTPReply = store.NoticeFailed, r.reply

@@ -62,6 +62,8 @@ type server struct {
 // addr is host:port, safe to show.
 func (s *server) addr() string { return net.JoinHostPort(s.host, s.port) }
 
+func (s *server) name() string { return "SMTP" }
+
 // parseServer reads smtp://[user:pass@]host[:port] or smtps://...; the
 // credentials in the URL win over opts.Username/Password.
 func parseServer(opts *Options) (*server, error) {
@@ -168,7 +170,7 @@ func (e *connError) Unwrap() error { return e.err }
 
 // connect dials, reads the greeting, says EHLO, upgrades to TLS and
 // authenticates. ctx bounds only the dial.
-func (s *server) connect(ctx context.Context) (*conn, error) {
+func (s *server) connect(ctx context.Context) (session, error) {
 	where := "smtp server " + s.addr()
 	dctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -192,7 +194,7 @@ func (s *server) connect(ctx context.Context) (*conn, error) {
 		raw.Close()
 		return nil, &connError{permanent: replyCode(err) >= 500, err: fmt.Errorf("%s: %w: greeting: %v", where, ErrUnreachable, scrubErr(err))}
 	}
-	fail := func(permanent bool, err error) (*conn, error) {
+	fail := func(permanent bool, err error) (session, error) {
 		c.Close()
 		return nil, &connError{permanent: permanent, err: err}
 	}
@@ -286,11 +288,10 @@ func (a *plainAuth) Next(_ []byte, more bool) ([]byte, error) {
 	return nil, nil
 }
 
+func (cn *conn) idle() time.Duration { return time.Since(cn.lastUsed) }
+
 // close ends the connection politely, without waiting long.
 func (cn *conn) close() {
-	if cn == nil {
-		return
-	}
 	_ = cn.raw.SetDeadline(time.Now().Add(2 * time.Second))
 	_ = cn.c.Quit()
 	_ = cn.c.Close()
@@ -303,25 +304,6 @@ func (cn *conn) alive(timeout time.Duration) bool {
 	return cn.c.Noop() == nil
 }
 
-// outcome kinds of one SMTP transaction.
-type txKind int
-
-const (
-	txSent          txKind = iota // 2xx after the message
-	txTemporary                   // a 4xx reply
-	txPermanent                   // a 5xx reply, or a message that cannot be sent
-	txLostEarly                   // connection lost before the message was complete: not delivered
-	txLostLate                    // connection lost after the message was complete, before the reply: unknown
-	txSenderRefused               // a 5xx to MAIL FROM, or an authentication refusal: the server refuses us, not the recipient
-)
-
-type txResult struct {
-	kind  txKind
-	reply string // the server's reply, scrubbed of addresses
-	err   error
-	close bool // the connection is unusable
-}
-
 // send runs one MAIL/RCPT/DATA transaction. It is bounded by timeout, never
 // by a context: a cancelled send lets the transaction finish.
 func (cn *conn) send(m *Message, timeout time.Duration) txResult {
@@ -330,13 +312,13 @@ func (cn *conn) send(m *Message, timeout time.Duration) txResult {
 	defer cn.raw.SetDeadline(time.Time{}) //nolint:errcheck // the next use sets its own
 	if r, bad := cn.step("MAIL FROM", cn.c.Mail(m.EnvelopeFrom)); bad {
 		if r.kind == txPermanent && r.reply != "" {
-			r.kind = txSenderRefused
+			r = senderRefused(r)
 		}
 		return r
 	}
 	if r, bad := cn.step("RCPT TO", cn.c.Rcpt(m.To)); bad {
 		if r.kind == txPermanent && authRefused(r.reply) {
-			r.kind = txSenderRefused
+			r = senderRefused(r)
 		}
 		return r
 	}
@@ -370,6 +352,14 @@ func (cn *conn) send(m *Message, timeout time.Duration) txResult {
 		return txResult{kind: txLostLate, err: scrubErr(err), close: true}
 	}
 	return txResult{kind: txSent, reply: scrub(strconv.Itoa(code) + " " + msg)}
+}
+
+// senderRefused makes a reply refusing us, not the recipient (a sender
+// address or credentials the server does not accept), a txSenderRefused.
+func senderRefused(r txResult) txResult {
+	r.kind = txSenderRefused
+	r.err = fmt.Errorf("%w: %s (check notify.from and the SMTP credentials, then rerun)", ErrSenderRefused, r.reply)
+	return r
 }
 
 // step classifies the error of one command before the message body.
