@@ -30,7 +30,8 @@ const (
 // Errors a caller can test with errors.Is.
 var (
 	// ErrUnreachable: no SMTP connection could be made (refused, timed
-	// out, or the server turned the connection away).
+	// out, or the server turned the connection away). A webhook's
+	// ErrWebhookUnreachable is one too.
 	ErrUnreachable = errors.New("SMTP server unreachable")
 	// ErrNoSTARTTLS: STARTTLS is required and the server does not offer it.
 	ErrNoSTARTTLS = errors.New("the server does not offer STARTTLS")
@@ -41,6 +42,7 @@ var (
 	ErrAuth = errors.New("SMTP authentication failed")
 	// ErrSenderRefused: the server refused the sender (a 5xx to MAIL FROM,
 	// or authentication required): no notice can go out until it is fixed.
+	// A webhook's ErrWebhookRefused is one too.
 	ErrSenderRefused = errors.New("the SMTP server refused the sender")
 )
 
@@ -233,15 +235,18 @@ func (s *server) connect(ctx context.Context) (session, error) {
 	return &conn{raw: raw, c: c, tls: isTLS, lastUsed: time.Now()}, nil
 }
 
-func (s *server) tlsClientConfig() *tls.Config {
+func (s *server) tlsClientConfig() *tls.Config { return tlsClientConfig(s.tlsConfig, s.host) }
+
+// tlsClientConfig is base (or the defaults) for host, TLS 1.2 at least.
+func tlsClientConfig(base *tls.Config, host string) *tls.Config {
 	var cfg *tls.Config
-	if s.tlsConfig != nil {
-		cfg = s.tlsConfig.Clone()
+	if base != nil {
+		cfg = base.Clone()
 	} else {
 		cfg = &tls.Config{}
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName = s.host
+		cfg.ServerName = host
 	}
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12

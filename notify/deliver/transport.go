@@ -49,8 +49,10 @@ func newTransport(opts *Options) (transport, error) {
 	switch opts.Channel {
 	case store.ChannelEmail:
 		return parseServer(opts)
+	case store.ChannelWebhook:
+		return parseWebhook(opts)
 	default:
-		return nil, fmt.Errorf("deliver: channel %q is not sent by notify send (want %s)", opts.Channel, store.ChannelEmail)
+		return nil, fmt.Errorf("deliver: channel %q is not sent by notify send (want %s or %s)", opts.Channel, store.ChannelEmail, store.ChannelWebhook)
 	}
 }
 
@@ -63,7 +65,7 @@ const (
 	txPermanent                   // refused for this person (SMTP 5xx; HTTP 4xx), or a message that cannot be sent
 	txLostEarly                   // connection lost before the message was complete: not delivered
 	txLostLate                    // connection lost after the message was complete, before the reply: unknown
-	txSenderRefused               // the server refuses us, not the recipient (SMTP 5xx to MAIL FROM, authentication; HTTP 401, 403, 3xx)
+	txSenderRefused               // the server refuses us, not the recipient (SMTP 5xx to MAIL FROM, authentication; HTTP 401, 403, 3xx), or nobody could send the message: stop
 )
 
 type txResult struct {
@@ -71,4 +73,8 @@ type txResult struct {
 	reply string // the server's reply, scrubbed of addresses
 	err   error  // for txSenderRefused, the error that stops the send
 	close bool   // the connection is unusable
+	// retryAfter: the server asks for no retry before this long (HTTP
+	// Retry-After); a txTemporary waits for it when it is longer than
+	// the backoff.
+	retryAfter time.Duration
 }
