@@ -34,7 +34,7 @@ var ErrWebhookSignature = errors.New("webhook signature not valid")
 // logs or errors.
 type WebhookPayload struct {
 	MessageID string // the ledger's Message-ID; sent without angle brackets
-	UserID    string // the person's id in the company's service
+	UserID    string // the notice's user id, as in the ledger (the person's id in the company's service)
 	Locale    string
 	Kind      string // first, update or correction (store.NoticeFirst ...)
 	RefersTo  string // an update's or correction's first notice (Message-ID); omitted when empty
