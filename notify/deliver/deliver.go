@@ -1,20 +1,65 @@
-// Package deliver sends the notices of a case over SMTP from the ledger
-// (breachctl.notices): resumable, rate-limited, retried, never lost, never
-// silently doubled.
+// Package deliver sends the notices of a case from the ledger
+// (breachctl.notices), one channel at a time: by e-mail over SMTP, or in-app
+// by a webhook (an HTTPS POST to the company's own service). Either way:
+// resumable, rate-limited, retried, never lost, never silently doubled.
 //
 // The ledger, not a batch, is the resume point. Each worker claims one
-// notice at a time: `sending` is committed before the SMTP transaction
-// starts, and `sent`, `failed` or `pending` (retry later) after it ends, in
-// the same statement that claims the worker's next notice. A sender that
-// dies therefore leaves at most one notice per worker in `sending`; the next
-// sender (only one runs per case, under a PostgreSQL advisory lock) marks
-// those `uncertain` and, by default, resends them with the same Message-ID.
+// notice at a time: `sending` is committed before the SMTP transaction (or
+// HTTP request) starts, and `sent`, `failed` or `pending` (retry later)
+// after it ends, in the same statement that claims the worker's next
+// notice. A sender that dies therefore leaves at most one notice per worker
+// in `sending`; the next sender (only one runs per case and channel, under a
+// PostgreSQL advisory lock) marks those `uncertain` and, by default, resends
+// them with the same Message-ID.
 //
 // A connection lost after the message was handed over (the server's answer
 // never came) also makes a notice `uncertain`. That is an attempt like any
 // other: the notice waits its backoff, is never sent again by the same Send
 // (a later send resends it, --uncertain permitting), and at MaxAttempts it
 // fails with its delivery unknown (`failed`, in doubt).
+//
+// # The webhook channel
+//
+// Each notice is one POST to Options.WebhookURL (https://, or http:// to a
+// loopback host only; redirects are never followed) whose body is the JSON
+// object made by WebhookBody, with the headers
+//
+//	Content-Type: application/json
+//	Idempotency-Key: <the notice's Message-ID, without angle brackets>
+//	User-Agent: breachctl
+//	Breachctl-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+//
+// The secret (Options.WebhookSecret, at least MinWebhookSecret bytes) is
+// shared with the receiving service. A receiver must
+//
+//   - verify the signature over the body's raw bytes, with a constant-time
+//     compare, and refuse a timestamp far from its clock (a replay):
+//     VerifyWebhookSignature does both;
+//   - deduplicate by Idempotency-Key: a notice whose delivery is in doubt
+//     (the request was written, no answer came) is sent again later with
+//     the same key and the same body (a new timestamp and signature), and
+//     must then be answered 2xx without being shown twice;
+//   - answer 2xx once the notice is stored.
+//
+// The answers, as the ledger records them:
+//
+//	2xx                      sent ("HTTP 200 OK"; the response body is never kept)
+//	408, 425, 429, 5xx       retried after the backoff, or after Retry-After (seconds or an
+//	                         HTTP-date, at most an hour) when that is later
+//	401, 403                 the endpoint refuses us: the send stops, the notice stays pending
+//	3xx                      not followed: the send stops, the notice stays pending
+//	other 4xx                failed for that person (e.g. 404, 410: unknown in the app)
+//	no connection, or lost   not delivered: retried at once on a new connection
+//	before the request was   (up to MaxAttempts)
+//	written whole
+//	no answer after the      uncertain: delivered or not, nobody knows; resent by a later
+//	request was written      send with the same Idempotency-Key
+//	(timeout, reset, EOF,
+//	malformed response)
+//
+// Each request is bounded by Options.Timeout; connections are kept alive,
+// one request in flight per worker. Logs and errors name user ids, never
+// the body.
 package deliver
 
 import (
@@ -42,7 +87,9 @@ type Message struct {
 	MessageID    string // as in the ledger, with or without angle brackets
 	EnvelopeFrom string
 	To           string
-	Raw          []byte // the whole RFC 5322 message, CRLF line ends
+	// Raw is the whole RFC 5322 message, CRLF line ends (e-mail), or the
+	// JSON body made by WebhookBody (webhook; EnvelopeFrom and To unused).
+	Raw []byte
 	// Date is the message's Date header, recorded with its SHA-256 when it
 	// is handed over, so the notice can be shown as it was received.
 	Date time.Time
@@ -80,7 +127,15 @@ type Options struct {
 	// them from BREACHCTL_SMTP_USERNAME / BREACHCTL_SMTP_PASSWORD).
 	Username, Password string
 
-	Workers   int     // parallel SMTP connections; default 4
+	// WebhookURL is where the webhook channel POSTs each notice:
+	// https://host[:port]/path, or http:// to a loopback host only.
+	WebhookURL string
+	// WebhookSecret signs each request (Breachctl-Signature); at least
+	// MinWebhookSecret bytes, shared with the receiving service. The CLI
+	// reads it from BREACHCTL_WEBHOOK_SECRET or a file, never a flag.
+	WebhookSecret []byte
+
+	Workers   int     // parallel connections (SMTP or HTTP); default 4
 	Rate      float64 // messages per second across workers; 0 = unlimited
 	Limit     int     // send at most this many notices in this run; 0 = all
 	Uncertain string  // resend (default) or skip
@@ -89,14 +144,15 @@ type Options struct {
 
 	MaxAttempts int           // attempts per notice before it fails, across sends; default 5
 	Backoff     time.Duration // first retry delay after a 4xx or an uncertain try, doubled each time; default 30s
-	Timeout     time.Duration // per SMTP connection step and transaction; default 60s
+	Timeout     time.Duration // per connection step, SMTP transaction or HTTP request; default 60s
 
 	Source   Source
 	Logger   *slog.Logger
 	Progress func(p Progress) // optional; called about 4 times a second and at the end
 
-	Dial      func(ctx context.Context, network, addr string) (net.Conn, error) // optional (tests)
-	TLSConfig *tls.Config                                                       // optional (tests)
+	// Dial and TLSConfig are optional (tests), for both transports.
+	Dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	TLSConfig *tls.Config
 }
 
 // Progress is a snapshot for a progress bar.
@@ -148,7 +204,7 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	srv, err := parseServer(&opts)
+	srv, err := newTransport(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +302,7 @@ func Send(ctx context.Context, opts Options) (*Result, error) {
 
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
-		var cn *conn
+		var cn session
 		if i == 0 {
 			cn = first
 		}
@@ -314,8 +370,7 @@ func (o *Options) defaults() error {
 	case o.Channel == "":
 		o.Channel = store.ChannelEmail
 	}
-	switch {
-	case o.SMTPURL == "":
+	if o.Channel == store.ChannelEmail && o.SMTPURL == "" {
 		return errors.New("no SMTP server: give --smtp smtp://host:port")
 	}
 	if o.Workers <= 0 {
@@ -357,7 +412,7 @@ type job struct {
 type sender struct {
 	opts    Options
 	st      *store.Ledger
-	srv     *server
+	srv     transport
 	res     *Result
 	resend  bool
 	jobs    chan job
@@ -572,10 +627,10 @@ func (s *sender) failBad(reasons map[string]string) {
 }
 
 // worker sends one message at a time on its own connection.
-func (s *sender) worker(ctx context.Context, cn *conn) {
+func (s *sender) worker(ctx context.Context, cn session) {
 	rec, err := s.st.NoticeRecorder(ctx)
 	if err != nil {
-		cn.close()
+		closeSession(cn)
 		if ctx.Err() == nil {
 			s.fail(fmt.Errorf("case database: %w", err))
 		}
@@ -585,7 +640,7 @@ func (s *sender) worker(ctx context.Context, cn *conn) {
 	var prev *store.NoticeOutcome // recorded with the next claim, or alone
 	defer func() {
 		s.record(rec, prev, nil)
-		cn.close()
+		closeSession(cn)
 	}()
 	for {
 		var (
@@ -618,7 +673,7 @@ func (s *sender) worker(ctx context.Context, cn *conn) {
 		}
 		// About to wait (for a connection or the rate limit): record the
 		// previous outcome first, so no notice stays in sending meanwhile.
-		if prev != nil && (cn == nil || time.Since(cn.lastUsed) > 15*time.Second || (s.opts.Rate > 0 && s.limiter.Tokens() < 1)) {
+		if prev != nil && (cn == nil || cn.idle() > 15*time.Second || (s.opts.Rate > 0 && s.limiter.Tokens() < 1)) {
 			if _, err := s.record(rec, prev, nil); err != nil {
 				prev = nil
 				s.done(j.due.UserID)
@@ -628,7 +683,7 @@ func (s *sender) worker(ctx context.Context, cn *conn) {
 		}
 		// The connection is made before the claim: a server that does not
 		// answer leaves the notice pending, untouched.
-		if cn != nil && time.Since(cn.lastUsed) > 15*time.Second && !cn.alive(s.opts.Timeout) {
+		if cn != nil && cn.idle() > 15*time.Second && !cn.alive(s.opts.Timeout) {
 			cn.close()
 			cn = nil
 		}
@@ -725,7 +780,7 @@ func isTransient(err error) bool {
 
 // connect opens a connection, retrying temporary failures with backoff;
 // it gives up after MaxAttempts tries or a permanent failure.
-func (s *sender) connect(ctx context.Context) (*conn, error) {
+func (s *sender) connect(ctx context.Context) (session, error) {
 	delay := min(s.opts.Backoff, time.Second)
 	var last error
 	for try := 1; ; try++ {
@@ -741,7 +796,7 @@ func (s *sender) connect(ctx context.Context) (*conn, error) {
 		if try >= s.opts.MaxAttempts {
 			return nil, fmt.Errorf("%w (%d tries)", last, try)
 		}
-		s.opts.Logger.Warn("SMTP connection failed; retrying", "server", s.srv.addr(), "error", err, "in", delay)
+		s.opts.Logger.Warn(s.srv.name()+" connection failed; retrying", "server", s.srv.addr(), "error", err, "in", delay)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -754,7 +809,7 @@ func (s *sender) connect(ctx context.Context) (*conn, error) {
 // deliver sends a claimed message, reconnecting and retrying at once when
 // the connection breaks before the message is complete, and returns the
 // outcome to record and the connection to keep (nil when closed).
-func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Claimed) (store.NoticeOutcome, *conn) {
+func (s *sender) deliver(ctx context.Context, cn session, m *Message, c *store.Claimed) (store.NoticeOutcome, session) {
 	o := s.opts
 	log := o.Logger.With("user_id", c.UserID)
 	sum := sha256.Sum256(m.Raw)
@@ -803,8 +858,11 @@ func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Cla
 			// or credentials it does not accept): failing every notice for
 			// it would be wrong. Back to pending, and stop the send.
 			out.State, out.SMTPReply, out.LastError = store.NoticePending, r.reply, r.reply
+			if out.LastError == "" && r.err != nil {
+				out.LastError = scrub(r.err.Error())
+			}
 			out.AttemptsDelta = attempts - c.Attempts - 1
-			s.fail(fmt.Errorf("%w: %s (check notify.from and the SMTP credentials, then rerun)", ErrSenderRefused, r.reply))
+			s.fail(r.err)
 			return out, cn
 		case txPermanent:
 			out.State, out.SMTPReply = store.NoticeFailed, r.reply
@@ -825,9 +883,14 @@ func (s *sender) deliver(ctx context.Context, cn *conn, m *Message, c *store.Cla
 				return out, cn
 			}
 			out.State = store.NoticePending
-			out.NextAttemptAt = time.Now().Add(backoff(o.Backoff, attempts))
+			// The server's Retry-After, when later than the backoff.
+			out.NextAttemptAt = time.Now().Add(max(backoff(o.Backoff, attempts), r.retryAfter))
 			s.retried.Add(1)
-			log.Info("temporary failure; will retry", "reply", r.reply, "attempt", attempts)
+			if r.retryAfter > 0 {
+				log.Info("temporary failure; will retry", "reply", r.reply, "attempt", attempts, "retry_after", r.retryAfter)
+			} else {
+				log.Info("temporary failure; will retry", "reply", r.reply, "attempt", attempts)
+			}
 			return out, cn
 		case txLostEarly:
 			s.retried.Add(1)

@@ -30,7 +30,8 @@ const (
 // Errors a caller can test with errors.Is.
 var (
 	// ErrUnreachable: no SMTP connection could be made (refused, timed
-	// out, or the server turned the connection away).
+	// out, or the server turned the connection away). A webhook's
+	// ErrWebhookUnreachable is one too.
 	ErrUnreachable = errors.New("SMTP server unreachable")
 	// ErrNoSTARTTLS: STARTTLS is required and the server does not offer it.
 	ErrNoSTARTTLS = errors.New("the server does not offer STARTTLS")
@@ -41,6 +42,7 @@ var (
 	ErrAuth = errors.New("SMTP authentication failed")
 	// ErrSenderRefused: the server refused the sender (a 5xx to MAIL FROM,
 	// or authentication required): no notice can go out until it is fixed.
+	// A webhook's ErrWebhookRefused is one too.
 	ErrSenderRefused = errors.New("the SMTP server refused the sender")
 )
 
@@ -61,6 +63,8 @@ type server struct {
 
 // addr is host:port, safe to show.
 func (s *server) addr() string { return net.JoinHostPort(s.host, s.port) }
+
+func (s *server) name() string { return "SMTP" }
 
 // parseServer reads smtp://[user:pass@]host[:port] or smtps://...; the
 // credentials in the URL win over opts.Username/Password.
@@ -168,7 +172,7 @@ func (e *connError) Unwrap() error { return e.err }
 
 // connect dials, reads the greeting, says EHLO, upgrades to TLS and
 // authenticates. ctx bounds only the dial.
-func (s *server) connect(ctx context.Context) (*conn, error) {
+func (s *server) connect(ctx context.Context) (session, error) {
 	where := "smtp server " + s.addr()
 	dctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -192,7 +196,7 @@ func (s *server) connect(ctx context.Context) (*conn, error) {
 		raw.Close()
 		return nil, &connError{permanent: replyCode(err) >= 500, err: fmt.Errorf("%s: %w: greeting: %v", where, ErrUnreachable, scrubErr(err))}
 	}
-	fail := func(permanent bool, err error) (*conn, error) {
+	fail := func(permanent bool, err error) (session, error) {
 		c.Close()
 		return nil, &connError{permanent: permanent, err: err}
 	}
@@ -231,15 +235,18 @@ func (s *server) connect(ctx context.Context) (*conn, error) {
 	return &conn{raw: raw, c: c, tls: isTLS, lastUsed: time.Now()}, nil
 }
 
-func (s *server) tlsClientConfig() *tls.Config {
+func (s *server) tlsClientConfig() *tls.Config { return tlsClientConfig(s.tlsConfig, s.host) }
+
+// tlsClientConfig is base (or the defaults) for host, TLS 1.2 at least.
+func tlsClientConfig(base *tls.Config, host string) *tls.Config {
 	var cfg *tls.Config
-	if s.tlsConfig != nil {
-		cfg = s.tlsConfig.Clone()
+	if base != nil {
+		cfg = base.Clone()
 	} else {
 		cfg = &tls.Config{}
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName = s.host
+		cfg.ServerName = host
 	}
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12
@@ -286,11 +293,10 @@ func (a *plainAuth) Next(_ []byte, more bool) ([]byte, error) {
 	return nil, nil
 }
 
+func (cn *conn) idle() time.Duration { return time.Since(cn.lastUsed) }
+
 // close ends the connection politely, without waiting long.
 func (cn *conn) close() {
-	if cn == nil {
-		return
-	}
 	_ = cn.raw.SetDeadline(time.Now().Add(2 * time.Second))
 	_ = cn.c.Quit()
 	_ = cn.c.Close()
@@ -303,25 +309,6 @@ func (cn *conn) alive(timeout time.Duration) bool {
 	return cn.c.Noop() == nil
 }
 
-// outcome kinds of one SMTP transaction.
-type txKind int
-
-const (
-	txSent          txKind = iota // 2xx after the message
-	txTemporary                   // a 4xx reply
-	txPermanent                   // a 5xx reply, or a message that cannot be sent
-	txLostEarly                   // connection lost before the message was complete: not delivered
-	txLostLate                    // connection lost after the message was complete, before the reply: unknown
-	txSenderRefused               // a 5xx to MAIL FROM, or an authentication refusal: the server refuses us, not the recipient
-)
-
-type txResult struct {
-	kind  txKind
-	reply string // the server's reply, scrubbed of addresses
-	err   error
-	close bool // the connection is unusable
-}
-
 // send runs one MAIL/RCPT/DATA transaction. It is bounded by timeout, never
 // by a context: a cancelled send lets the transaction finish.
 func (cn *conn) send(m *Message, timeout time.Duration) txResult {
@@ -330,13 +317,13 @@ func (cn *conn) send(m *Message, timeout time.Duration) txResult {
 	defer cn.raw.SetDeadline(time.Time{}) //nolint:errcheck // the next use sets its own
 	if r, bad := cn.step("MAIL FROM", cn.c.Mail(m.EnvelopeFrom)); bad {
 		if r.kind == txPermanent && r.reply != "" {
-			r.kind = txSenderRefused
+			r = senderRefused(r)
 		}
 		return r
 	}
 	if r, bad := cn.step("RCPT TO", cn.c.Rcpt(m.To)); bad {
 		if r.kind == txPermanent && authRefused(r.reply) {
-			r.kind = txSenderRefused
+			r = senderRefused(r)
 		}
 		return r
 	}
@@ -370,6 +357,14 @@ func (cn *conn) send(m *Message, timeout time.Duration) txResult {
 		return txResult{kind: txLostLate, err: scrubErr(err), close: true}
 	}
 	return txResult{kind: txSent, reply: scrub(strconv.Itoa(code) + " " + msg)}
+}
+
+// senderRefused makes a reply refusing us, not the recipient (a sender
+// address or credentials the server does not accept), a txSenderRefused.
+func senderRefused(r txResult) txResult {
+	r.kind = txSenderRefused
+	r.err = fmt.Errorf("%w: %s (check notify.from and the SMTP credentials, then rerun)", ErrSenderRefused, r.reply)
+	return r
 }
 
 // step classifies the error of one command before the message body.
