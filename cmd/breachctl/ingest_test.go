@@ -48,7 +48,9 @@ func simulateCase(t *testing.T, format string, extra ...string) (caseFile string
 	caseURL, _ := pgtest.NewDB(t)
 	usersURL, _ := pgtest.NewDB(t)
 	out := filepath.Join(t.TempDir(), "incident")
-	env = map[string]string{"BREACHCTL_DATABASE_URL": caseURL}
+	// TEST_USERS_OWNER_URL: the user database as its owner (the case file
+	// reads it through a read-only role), for tests that change records.
+	env = map[string]string{"BREACHCTL_DATABASE_URL": caseURL, "TEST_USERS_OWNER_URL": usersURL}
 	args := append([]string{"simulate", "--out", out, "--users", "400", "--requests", "30000", "--users-db", usersURL, "--format", format}, extra...)
 	if r := runCLI(t, env, args...); r.code != 0 {
 		t.Fatalf("simulate: exit %d\n%s", r.code, r.err)
