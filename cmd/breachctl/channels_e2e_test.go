@@ -121,7 +121,7 @@ func newChannelCase(t *testing.T, webhookURL string) *channelCase {
 	}
 	text := string(raw)
 	for old, repl := range map[string]string{
-		"has_payment_card FROM sim_users": "has_payment_card, postal_address, email_consent FROM sim_users",
+		"has_payment_card FROM sim_users":                 "has_payment_card, postal_address, email_consent FROM sim_users",
 		"categories: [purchase_history, postal_address]}": "categories: [purchase_history, postal_address, health]}",
 	} {
 		if !strings.Contains(text, old) {
