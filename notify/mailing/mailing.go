@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,7 +162,9 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("letters: %w", err)
 	}
-	w := &batchWriter{o: o, pol: pol, b: b, tmp: tmp, paperFor: paperFor, res: res, print: map[letter.Paper][]*letter.Letter{}}
+	w := &batchWriter{o: o, pol: pol, b: b, tmp: tmp, paperFor: paperFor, res: res, print: map[letter.Paper][]*letter.Letter{},
+		sem: make(chan struct{}, o.Workers)}
+	defer w.printing.Wait()
 	ids := make([]string, len(claimed))
 	for i, cl := range claimed {
 		ids[i] = cl.UserID
@@ -269,9 +272,16 @@ type batchWriter struct {
 
 	seq     int
 	rows    [][]string
-	files   []fileSum
 	print   map[letter.Paper][]*letter.Letter
 	printed map[letter.Paper]int
+
+	// sem bounds the renders running at once (letters and print files)
+	// to the workers; print files are rendered in the background.
+	sem      chan struct{}
+	printing sync.WaitGroup
+	mu       sync.Mutex // files, printErr
+	files    []fileSum
+	printErr error
 
 	manifestSum, csvSum string
 }
@@ -316,7 +326,9 @@ func (w *batchWriter) write(ctx context.Context, ids []string, msgs map[string]*
 			defer wg.Done()
 			for j := range ch {
 				var buf bytes.Buffer
+				w.sem <- struct{}{}
 				j.res, j.err = w.o.Renderer.Render(&buf, j.l)
+				<-w.sem
 				j.out = buf.Bytes()
 			}
 		}()
@@ -344,7 +356,7 @@ func (w *batchWriter) write(ctx context.Context, ids []string, msgs map[string]*
 		}
 		sum := sha256.Sum256(j.out)
 		hexSum := hex.EncodeToString(sum[:])
-		w.files = append(w.files, fileSum{Name: name, SHA256: hexSum, Pages: j.res.Pages})
+		w.addFile(fileSum{Name: name, SHA256: hexSum, Pages: j.res.Pages})
 		w.res.Pages += j.res.Pages
 		w.res.Missing += j.res.Missing
 		w.res.ByPaper[j.l.Paper.String()]++
@@ -403,28 +415,53 @@ func (w *batchWriter) addPrint(l *letter.Letter) error {
 	return nil
 }
 
+// flushPrint renders a paper's print file in the background; finish
+// waits for them all.
 func (w *batchWriter) flushPrint(p letter.Paper) error {
 	ls := w.print[p]
 	if len(ls) == 0 {
-		return nil
+		return w.printError()
 	}
 	if w.printed == nil {
 		w.printed = map[letter.Paper]int{}
 	}
 	w.printed[p]++
 	name := fmt.Sprintf("print-%s-%03d.pdf", p, w.printed[p])
-	var buf bytes.Buffer
-	r, err := w.o.Renderer.RenderBatch(&buf, ls)
-	if err != nil {
-		return fmt.Errorf("letters: print file %s: %w", name, err)
-	}
-	if err := safefile.WriteUnsynced(filepath.Join(w.tmp, name), func(f io.Writer) error { _, err := f.Write(buf.Bytes()); return err }); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	w.files = append(w.files, fileSum{Name: name, SHA256: hex.EncodeToString(sum[:]), Pages: r.Pages})
 	w.print[p] = nil
-	return nil
+	w.printing.Add(1)
+	go func() {
+		defer w.printing.Done()
+		w.sem <- struct{}{}
+		defer func() { <-w.sem }()
+		var buf bytes.Buffer
+		r, err := w.o.Renderer.RenderBatch(&buf, ls)
+		if err == nil {
+			err = safefile.WriteUnsynced(filepath.Join(w.tmp, name), func(f io.Writer) error { _, err := f.Write(buf.Bytes()); return err })
+		}
+		if err != nil {
+			w.mu.Lock()
+			if w.printErr == nil {
+				w.printErr = fmt.Errorf("letters: print file %s: %w", name, err)
+			}
+			w.mu.Unlock()
+			return
+		}
+		sum := sha256.Sum256(buf.Bytes())
+		w.addFile(fileSum{Name: name, SHA256: hex.EncodeToString(sum[:]), Pages: r.Pages})
+	}()
+	return w.printError()
+}
+
+func (w *batchWriter) addFile(f fileSum) {
+	w.mu.Lock()
+	w.files = append(w.files, f)
+	w.mu.Unlock()
+}
+
+func (w *batchWriter) printError() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.printErr
 }
 
 // finish writes the last print files, mailing.csv and manifest.json.
@@ -434,6 +471,11 @@ func (w *batchWriter) finish() error {
 			return err
 		}
 	}
+	w.printing.Wait()
+	if err := w.printError(); err != nil {
+		return err
+	}
+	sort.Slice(w.files, func(i, j int) bool { return w.files[i].Name < w.files[j].Name })
 	var csvBuf bytes.Buffer
 	cw := csv.NewWriter(&csvBuf)
 	if err := cw.Write(CSVHeader); err != nil {
