@@ -341,6 +341,9 @@ func newNotifySendCmd(d *deps) *cobra.Command {
 
 func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	var secret []byte
+	if o.channel == "" {
+		o.channel = store.ChannelEmail
+	}
 	switch o.channel {
 	case store.ChannelEmail:
 		if o.url != "" || o.secretFile != "" {
