@@ -223,4 +223,15 @@ func (v *validator) checkChannels(c *Case) {
 	if len(c.Notify.Channels) > 0 && !seen[ChannelEmail] && !seen[ChannelLetter] && !seen[ChannelWebhook] {
 		v.at("notify.channels", "no channel: list at least one")
 	}
+	// Someone must reach the people no law asks a letter for.
+	reachesAll := false
+	for i, p := range c.Notify.Channels {
+		if len(p.When) == 0 || slices.Contains(p.When, WhenAlways) || (i > 0 && slices.Contains(p.When, WhenFallback)) {
+			reachesAll = true
+		}
+	}
+	if len(c.Notify.Channels) > 0 && !reachesAll {
+		v.at("notify.channels", "no channel reaches everyone: with only required letters, people outside the US with no health data exposed get no notice; "+
+			"give one entry when: [always], or a later one when: [fallback]")
+	}
 }

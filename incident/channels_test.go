@@ -130,6 +130,7 @@ func TestChannelPolicyValidation(t *testing.T) {
 		{"bad url", "    - {channel: webhook, url: \"ftp://x.example\"}\n", `"ftp://x.example" is not an https:// address`},
 		{"return address on webhook", "    - {channel: webhook, return_address: [x]}\n", "only a letter channel has a return address"},
 		{"return address with a line break", "    - {channel: letter, return_address: [\"a\\nb\"]}\n", "return_address[0]"},
+		{"only required letters", "    - {channel: letter, when: [required], return_address: [x]}\n", "no channel reaches everyone"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,6 +64,9 @@ type noticeFlags struct {
 	templates   string
 	date        string
 	workers     int
+	// channel is the ledger channel the notices are planned for (e-mail
+	// when empty): each channel is planned from its own notices.
+	channel string
 }
 
 func (n *noticeFlags) register(cmd *cobra.Command, workers int) {
@@ -115,7 +118,11 @@ func (d *deps) composer(ctx context.Context, n noticeFlags) (*incident.Case, *st
 	// Against what the case's other runs sent: first notices, updates for
 	// people whose exposure grew, nothing for people told all this run
 	// knows, corrections only when asked.
-	if p.Plan, err = pipeline.MakePlan(ctx, st, c, run.Run, accounts, n.corrections); err != nil {
+	channel := n.channel
+	if channel == "" {
+		channel = store.ChannelEmail
+	}
+	if p.Plan, err = pipeline.MakeChannelPlan(ctx, st, c, run.Run, accounts, n.corrections, channel); err != nil {
 		udb.Close()
 		st.Close()
 		return nil, nil, nil, nil, err
@@ -387,6 +394,7 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 	case o.maxAttempts < 1:
 		return usageErrorf("--max-attempts must be at least 1")
 	}
+	o.noticeFlags.channel = o.channel
 	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
 	if err != nil {
 		return err

@@ -52,6 +52,9 @@ func seedChannel(ctx context.Context, d *deps, st *store.Store, c *incident.Case
 		}
 		fmt.Fprintln(w)
 	}
+	if cp.NotDue > 0 {
+		fmt.Fprintf(w, "  %d people are not due on %s under notify.channels (another channel reaches them)\n", cp.NotDue, channel)
+	}
 	if n := len(cp.Waiting); n > 0 {
 		fmt.Fprintf(w, "  %d people wait for an earlier channel of notify.channels to end before %s is due for them (run that channel first; bounces: notify bounces)\n", n, channel)
 	}
@@ -144,6 +147,7 @@ func runNotifyLetters(ctx context.Context, d *deps, o notifyLettersOptions) erro
 	if err != nil {
 		return err
 	}
+	o.noticeFlags.channel = incident.ChannelLetter
 	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
 	if err != nil {
 		return err
@@ -186,6 +190,12 @@ func printLetters(d *deps, r *mailing.Result) {
 	}
 	for _, dir := range r.Finished {
 		fmt.Fprintf(w, "finished %s (recorded handed over; its rename had been cut short)\n", textsafe.Term(dir))
+	}
+	for _, dir := range r.Gone {
+		fmt.Fprintf(w, "note: %s is recorded handed over but is not there (moved, deleted, or written on another machine)\n", textsafe.Term(dir))
+	}
+	if r.SentInOtherRun > 0 {
+		fmt.Fprintf(w, "%d letters were handed over under another run of this case: recorded so, not written again\n", r.SentInOtherRun)
 	}
 	if r.Batch == nil {
 		fmt.Fprintln(w, "no letter is due")
@@ -312,7 +322,13 @@ func returnedIDs(path string) ([]string, error) {
 		if col >= len(rec) || strings.TrimSpace(rec[col]) == "" {
 			return nil, fmt.Errorf("%s line %d: no user_id", path, line)
 		}
-		ids = append(ids, strings.TrimSpace(rec[col]))
+		id := strings.TrimSpace(rec[col])
+		// mailing.csv guards a field a spreadsheet would read as a
+		// formula with a leading quote: undo it.
+		if len(id) > 1 && id[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(id[1])) {
+			id = id[1:]
+		}
+		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%s: no returned letters listed", path)

@@ -240,9 +240,12 @@ func updatesOf(ctx context.Context, st *store.Store, caseID string, run int, cur
 	})
 }
 
-// deliveryOf summarises the delivery ledger of a run for reports.
+// deliveryOf summarises the delivery ledger of a run for reports, by
+// person across the channels (with e-mail alone, a person is a notice):
+// reached on some channel, with a notice still to go on one (a letter the
+// law requires after the e-mail went out), in doubt, or not reached.
 func deliveryOf(ctx context.Context, st *store.Store, c *incident.Case, run int) (report.Delivery, error) {
-	s, err := st.CountNotices(ctx, c.ID, run)
+	r, err := st.ReachOf(ctx, c.ID, run)
 	if err != nil {
 		return report.Delivery{}, err
 	}
@@ -250,7 +253,7 @@ func deliveryOf(ctx context.Context, st *store.Store, c *incident.Case, run int)
 	if err != nil {
 		return report.Delivery{}, err
 	}
-	return report.Delivery{Total: s.Total, Sent: s.Sent, Failed: s.Failed, Pending: s.Pending + s.Sending, Uncertain: s.Uncertain,
+	return report.Delivery{Total: r.People, Sent: r.Reached, Failed: r.Unreached, Pending: r.Open, Uncertain: r.Uncertain,
 		FirstSent: first, LastSent: last}, nil
 }
 

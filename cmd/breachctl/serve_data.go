@@ -218,10 +218,11 @@ func (cd *caseData) SelfCheck(ctx context.Context, userID string) (*serve.SelfCh
 	if err != nil {
 		return nil, err
 	}
-	// The latest run's notice, else the newest one of an earlier run.
+	// The latest run's notice, else the newest one of an earlier run
+	// (e-mail's: what the self-check has always reported).
 	for i := len(ns) - 1; i >= 0; i-- {
 		n := ns[i]
-		if n.Run > run {
+		if n.Run > run || n.Channel != store.ChannelEmail {
 			continue
 		}
 		sc.Notice = &serve.SelfCheckNotice{Run: n.Run, Kind: n.Kind, State: n.State}
@@ -243,8 +244,10 @@ func (cd *caseData) Notice(ctx context.Context, run int, userID string) (*serve.
 		return nil, err
 	}
 	var n *store.Notice
+	// The e-mail notice: the one re-rendered and compared here (a letter's
+	// row records its PDF's hash; notify letters' manifest lists them).
 	for i := range ns {
-		if ns[i].Run == run {
+		if ns[i].Run == run && ns[i].Channel == store.ChannelEmail {
 			n = &ns[i]
 		}
 	}

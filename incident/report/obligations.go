@@ -126,13 +126,14 @@ func Obligations(in Input) []Obligation {
 	return out
 }
 
-// noticesDone reports whether the delivery ledger shows every notice sent:
-// at least one notice per affected account, all of them sent. The ledger is
-// one for the whole case, so it completes every individual-notice duty at
-// once; a partial send completes none.
+// noticesDone reports whether the delivery ledger shows everyone reached:
+// at least one person per affected account, each sent a notice on some
+// channel, and none still to go on another (a letter the law requires).
+// The ledger is one for the whole case, so it completes every
+// individual-notice duty at once; a partial send completes none.
 func noticesDone(in Input) (bool, time.Time) {
 	d := in.Delivery
-	if d.Total == 0 || d.Sent < d.Total || d.Sent < len(in.Affected) {
+	if d.Total == 0 || d.Sent < d.Total || d.Sent < len(in.Affected) || d.Pending > 0 || d.Uncertain > 0 {
 		return false, time.Time{}
 	}
 	return true, d.LastSent

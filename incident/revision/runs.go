@@ -50,6 +50,8 @@ type Evidence struct {
 type NoticeStates struct {
 	Sent        int `json:"sent"`
 	AlreadySent int `json:"already_sent"`
+	// Bounced: sent, then a permanent bounce (notify bounces).
+	Bounced int `json:"bounced"`
 	Pending     int `json:"pending"`
 	Sending     int `json:"sending"`
 	Failed      int `json:"failed"`
@@ -57,7 +59,7 @@ type NoticeStates struct {
 }
 
 func (n NoticeStates) total() int {
-	return n.Sent + n.AlreadySent + n.Pending + n.Sending + n.Failed + n.Uncertain
+	return n.Sent + n.AlreadySent + n.Bounced + n.Pending + n.Sending + n.Failed + n.Uncertain
 }
 
 // Report is a report written from a run.
@@ -211,6 +213,8 @@ func noticeCounts(ctx context.Context, st *store.Store, caseID string) (map[int]
 			n.Failed += r.N
 		case r.State == store.NoticeUncertain:
 			n.Uncertain += r.N
+		case r.State == store.NoticeBounced:
+			n.Bounced += r.N
 		}
 		out[r.Run][r.Kind] = n
 	}
@@ -324,7 +328,7 @@ func noticeLine(m map[string]NoticeStates) string {
 			n    int
 			what string
 		}{{n.Sent, "sent"}, {n.AlreadySent, "already sent under another run"}, {n.Pending, "pending"}, {n.Sending, "sending"},
-			{n.Failed, "failed"}, {n.Uncertain, "uncertain"}} {
+			{n.Failed, "failed"}, {n.Uncertain, "uncertain"}, {n.Bounced, "bounced"}} {
 			if c.n > 0 {
 				s = append(s, group(c.n)+" "+c.what)
 			}

@@ -149,6 +149,37 @@ func (s *Store) ChannelStates(ctx context.Context, caseID string, run int) (map[
 	return out, rows.Err()
 }
 
+// Reach counts a run's people in the ledger across its channels: Reached
+// have a notice sent (handed over) on some channel; Open have one still to
+// go (pending or sending) on some channel; Uncertain one in doubt;
+// Unreached every notice failed, bounced or came back.
+type Reach struct {
+	People    int `db:"people"`
+	Reached   int `db:"reached"`
+	Open      int `db:"open"`
+	Uncertain int `db:"uncertain"`
+	Unreached int `db:"unreached"`
+}
+
+// ReachOf counts a run's people by what the ledger's channels did for
+// them.
+func (s *Store) ReachOf(ctx context.Context, caseID string, run int) (Reach, error) {
+	var r Reach
+	err := s.DB.GetContext(ctx, &r, `
+		WITH p AS (
+			SELECT user_id, bool_or(state = 'sent') AS reached, bool_or(state IN ('pending', 'sending')) AS open,
+				bool_or(state = 'uncertain') AS uncertain
+			FROM breachctl.notices WHERE case_id = $1 AND run = $2 GROUP BY user_id)
+		SELECT count(*) AS people, count(*) FILTER (WHERE reached) AS reached, count(*) FILTER (WHERE open) AS open,
+			count(*) FILTER (WHERE uncertain) AS uncertain,
+			count(*) FILTER (WHERE NOT reached AND NOT open AND NOT uncertain) AS unreached
+		FROM p`, caseID, run)
+	if err != nil {
+		return r, fmt.Errorf("people reached in run %d: %w", run, err)
+	}
+	return r, nil
+}
+
 // ChannelCount is a number of a run's notices on one channel in one state.
 type ChannelCount struct {
 	Channel string `db:"channel" json:"channel"`

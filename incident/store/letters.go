@@ -215,16 +215,21 @@ func (s *Store) MarkUnreached(ctx context.Context, caseID string, run int, chann
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
+	// Only the rows this statement changed, or found so already, count: a
+	// notice a sender holds (sending) at this moment is not marked.
 	err = s.DB.SelectContext(ctx, &rows, `
 		WITH target AS (
-			SELECT DISTINCT message_id, user_id, `+byCol+` AS id FROM breachctl.notices
+			SELECT message_id, user_id, `+byCol+` AS id, bool_or(state = $4) AS already FROM breachctl.notices
 			WHERE case_id = $1 AND channel = $2 AND `+byCol+` = ANY($3) AND (state IN `+from+` OR state = $4)
 			  AND ($5 = 0 OR run = $5)
+			GROUP BY 1, 2, 3
 		), u AS (
 			UPDATE breachctl.notices n SET state = $4, updated_at = now()
 			FROM target t WHERE n.case_id = $1 AND n.channel = $2 AND n.message_id = t.message_id AND n.user_id = t.user_id AND n.state IN `+from+`
-			RETURNING n.user_id)
-		SELECT DISTINCT t.id, t.user_id FROM target t`, caseID, channel, pq.StringArray(ids), state, runFilter(channel, run))
+			RETURNING n.user_id, n.message_id)
+		SELECT DISTINCT t.id, t.user_id FROM target t
+		WHERE t.already OR EXISTS (SELECT 1 FROM u WHERE u.user_id = t.user_id AND u.message_id = t.message_id)`,
+		caseID, channel, pq.StringArray(ids), state, runFilter(channel, run))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mark %s notices %s: %w", channel, state, err)
 	}

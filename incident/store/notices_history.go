@@ -23,17 +23,29 @@ type SentNotice struct {
 	FirstMessageID string `db:"first_message_id"`
 }
 
-// LastSent returns, per person, the last notice sent to them in any run of
-// the case but exclude (the latest by sent time; a notice recorded as
-// "already sent in run N" counts as what run N sent).
+// LastSent returns, per person, the last e-mail notice sent to them in any
+// run of the case but exclude (Ledger.LastSent).
 func (s *Store) LastSent(ctx context.Context, caseID string, exclude int) (map[string]SentNotice, error) {
+	return s.email().LastSent(ctx, caseID, exclude)
+}
+
+// LastSent returns, per person, the last notice sent to them on the
+// ledger's channel in any run of the case but exclude (the latest by sent
+// time; a notice recorded as "already sent in run N" counts as what run N
+// sent). A notice that bounced or came back was sent all the same: what
+// the person is owed next is planned from it (an update, not the same
+// notice again), and the channel policy reaches them another way. Each
+// channel is planned from its own notices: a person told by e-mail who
+// never had a letter is owed a first letter.
+func (l *Ledger) LastSent(ctx context.Context, caseID string, exclude int) (map[string]SentNotice, error) {
+	s := l.s
 	var rows []SentNotice
 	err := s.hashJoins(ctx, func(tx *sqlx.Tx) error {
 		return tx.SelectContext(ctx, &rows, `
 		WITH sent AS (
 			SELECT user_id, run, kind, message_id, coalesce(basis_run, run) AS basis_run, sent_at
 			FROM breachctl.notices
-			WHERE case_id = $1 AND run <> $2 AND state = 'sent' AND sent_at IS NOT NULL
+			WHERE case_id = $1 AND run <> $2 AND channel = $3 AND state IN ('sent', 'bounced', 'returned') AND sent_at IS NOT NULL
 			  AND coalesce(smtp_reply, '') NOT LIKE 'already sent in run %'
 			  AND coalesce(smtp_reply, '') NOT LIKE 'superseded by %'
 		), last AS (
@@ -43,7 +55,7 @@ func (s *Store) LastSent(ctx context.Context, caseID string, exclude int) (map[s
 		)
 		SELECT last.user_id, last.run, last.kind, last.message_id, last.basis_run, last.sent_at,
 			coalesce(first.message_id, '') AS first_message_id
-		FROM last LEFT JOIN first USING (user_id)`, caseID, exclude)
+		FROM last LEFT JOIN first USING (user_id)`, caseID, exclude, l.ch)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notices sent in case %s: %w", caseID, err)
@@ -55,13 +67,22 @@ func (s *Store) LastSent(ctx context.Context, caseID string, exclude int) (map[s
 	return out, nil
 }
 
+// FirstMessageIDs is the e-mail ledger's Ledger.FirstMessageIDs.
+func (s *Store) FirstMessageIDs(ctx context.Context, caseID string, exclude int) (map[string]string, error) {
+	return s.email().FirstMessageIDs(ctx, caseID, exclude)
+}
+
 // FirstMessageIDs returns the Message-ID of each person's first notice in
 // any run of the case other than exclude, whatever its state: a person's
 // first notice keeps one Message-ID across runs (a resend after doubt, a
-// revised count), even if the case file's sender changed since.
-func (s *Store) FirstMessageIDs(ctx context.Context, caseID string, exclude int) (map[string]string, error) {
+// revised count), even if the case file's sender changed since. The
+// ledger's own channel's is preferred, then e-mail's, so a person's first
+// notice has one Message-ID on every channel.
+func (l *Ledger) FirstMessageIDs(ctx context.Context, caseID string, exclude int) (map[string]string, error) {
+	s := l.s
 	out, err := s.userStrings(ctx, `SELECT DISTINCT ON (user_id) user_id, message_id FROM breachctl.notices
-		WHERE case_id = $1 AND run <> $2 AND kind = 'first' ORDER BY user_id, run`, caseID, exclude)
+		WHERE case_id = $1 AND run <> $2 AND kind = 'first'
+		ORDER BY user_id, (channel = $3) DESC, (channel = 'email') DESC, run, channel`, caseID, exclude, l.ch)
 	if err != nil {
 		return nil, fmt.Errorf("first notices of case %s: %w", caseID, err)
 	}
@@ -131,7 +152,7 @@ func (s *Store) NoLongerAffected(ctx context.Context, caseID string, run int) ([
 		return tx.SelectContext(ctx, &ids, `
 		WITH last AS (
 			SELECT DISTINCT ON (user_id) user_id, kind FROM breachctl.notices
-			WHERE case_id = $1 AND run <> $2 AND state = 'sent' AND sent_at IS NOT NULL
+			WHERE case_id = $1 AND run <> $2 AND state IN ('sent', 'bounced', 'returned') AND sent_at IS NOT NULL
 			ORDER BY user_id, sent_at DESC, run DESC
 		)
 		SELECT last.user_id FROM last

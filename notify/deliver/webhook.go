@@ -80,14 +80,14 @@ func (w *webhook) name() string { return "webhook" }
 func parseWebhook(opts *Options) (*webhook, error) {
 	raw := opts.WebhookURL
 	if raw == "" {
-		return nil, errors.New("no webhook URL: give --webhook-url https://host/path")
+		return nil, errors.New("no webhook URL: give --url https://host/path")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("--webhook-url %s: want https://host[:port]/path, or http:// to a loopback host", showURL(raw))
+		return nil, fmt.Errorf("--url %s: want https://host[:port]/path, or http:// to a loopback host", showURL(raw))
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("--webhook-url %s: credentials in the URL are not used: the requests are signed with BREACHCTL_WEBHOOK_SECRET; remove them", showURL(raw))
+		return nil, fmt.Errorf("--url %s: credentials in the URL are not used: the requests are signed with BREACHCTL_WEBHOOK_SECRET; remove them", showURL(raw))
 	}
 	w := &webhook{timeout: opts.Timeout, dial: opts.Dial, tlsConfig: opts.TLSConfig, now: time.Now}
 	switch strings.ToLower(u.Scheme) {
@@ -96,12 +96,12 @@ func parseWebhook(opts *Options) (*webhook, error) {
 	case "http":
 		w.port = "80"
 	default:
-		return nil, fmt.Errorf("--webhook-url %s: scheme %q, want https (or http to a loopback host)", showURL(raw), u.Scheme)
+		return nil, fmt.Errorf("--url %s: scheme %q, want https (or http to a loopback host)", showURL(raw), u.Scheme)
 	}
 	w.host = u.Hostname()
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
-			return nil, fmt.Errorf("--webhook-url %s: bad port %q", showURL(raw), p)
+			return nil, fmt.Errorf("--url %s: bad port %q", showURL(raw), p)
 		}
 		w.port = p
 	}
@@ -359,7 +359,7 @@ func (w *webhook) classify(resp *http.Response, now time.Time) txResult {
 		if loc, err := resp.Location(); err == nil && loc.Host != "" {
 			to = " to " + scrub(loc.Host)
 		}
-		r.err = fmt.Errorf("%w: webhook %s answered %s%s: redirects are not followed (the notice would go elsewhere); give the final URL with --webhook-url, then rerun",
+		r.err = fmt.Errorf("%w: webhook %s answered %s%s: redirects are not followed (the notice would go elsewhere); give the final URL with --url, then rerun",
 			ErrWebhookRefused, w.addr(), reply, to)
 	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests || (code >= 500 && code < 600):
 		r.kind = txTemporary

@@ -427,7 +427,7 @@ func TestWebhookClassify(t *testing.T) {
 		{401, nil, txSenderRefused, "HTTP 401 Unauthorized", 0, "the webhook endpoint refused the request: webhook app.example.test:443 answered HTTP 401 Unauthorized (check the URL and BREACHCTL_WEBHOOK_SECRET, then rerun)"},
 		{403, nil, txSenderRefused, "HTTP 403 Forbidden", 0, "check the URL and BREACHCTL_WEBHOOK_SECRET"},
 		{301, http.Header{"Location": {"https://new.example.test/hook?k=v"}}, txSenderRefused, "HTTP 301 Moved Permanently", 0, "answered HTTP 301 Moved Permanently to new.example.test: redirects are not followed"},
-		{308, nil, txSenderRefused, "HTTP 308 Permanent Redirect", 0, "give the final URL with --webhook-url"},
+		{308, nil, txSenderRefused, "HTTP 308 Permanent Redirect", 0, "give the final URL with --url"},
 		{400, nil, txPermanent, "HTTP 400 Bad Request", 0, ""},
 		{404, nil, txPermanent, "HTTP 404 Not Found", 0, ""},
 		{410, nil, txPermanent, "HTTP 410 Gone", 0, ""},

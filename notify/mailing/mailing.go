@@ -78,7 +78,13 @@ type Result struct {
 	// Finished are batches recorded handed over whose directory an earlier
 	// run had not renamed yet: renamed now.
 	Finished []string
-	Elapsed  time.Duration
+	// Gone are batches recorded handed over whose directory is not where
+	// it was written (moved, deleted, or on another machine).
+	Gone []string
+	// SentInOtherRun: letters of this run recorded sent (or returned)
+	// because another run of the case handed the same notice over.
+	SentInOtherRun int
+	Elapsed        time.Duration
 }
 
 // CSVHeader is the first line of mailing.csv.
@@ -128,7 +134,12 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := recoverBatches(ctx, st, c.ID, res); err != nil {
+	if err := recoverBatches(ctx, st, c.ID, res, o.Logger); err != nil {
+		return nil, err
+	}
+	// A letter another run of the case handed over (or that came back) is
+	// recorded so in this run, never written again.
+	if res.SentInOtherRun, _, err = led.ReconcileRuns(ctx, c.ID, p.Run); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(caseDir, 0o700); err != nil {
@@ -193,7 +204,13 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	b.BatchSHA256 = nullString(w.manifestSum)
 	b.CSVSHA256 = nullString(w.csvSum)
 	if err := st.HandOverLetterBatch(ctx, b, done, failed); err != nil {
-		return nil, err
+		// The commit may have happened all the same (the connection was
+		// lost at COMMIT): then the batch is handed over and its files
+		// must stay.
+		if !handedOver(context.WithoutCancel(ctx), st, c.ID, b.Batch) {
+			return nil, err
+		}
+		o.Logger.Warn("the hand-over was recorded although its commit reported an error", "batch", b.Batch, "error", err)
 	}
 	ok = true
 	// Recorded handed over: the rename is what a crash may cut short,
@@ -210,9 +227,25 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// handedOver reports whether the ledger records a batch handed over.
+func handedOver(ctx context.Context, st *store.Store, caseID string, batch int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	bs, err := st.LetterBatches(ctx, caseID)
+	if err != nil {
+		return false
+	}
+	for _, b := range bs {
+		if b.Batch == batch {
+			return b.State == store.BatchHandedOver
+		}
+	}
+	return false
+}
+
 // recoverBatches abandons the batches left writing and finishes the
 // renames of handed-over ones.
-func recoverBatches(ctx context.Context, st *store.Store, caseID string, res *Result) error {
+func recoverBatches(ctx context.Context, st *store.Store, caseID string, res *Result, log *slog.Logger) error {
 	ab, err := st.AbandonLetterBatches(ctx, caseID)
 	if err != nil {
 		return err
@@ -240,7 +273,12 @@ func recoverBatches(ctx context.Context, st *store.Store, caseID string, res *Re
 				return fmt.Errorf("letters: finish batch %d: %w", b.Batch, err)
 			}
 			res.Finished = append(res.Finished, dir)
+			continue
 		}
+		// Moved or deleted since (or written on another machine): say so,
+		// its letters are recorded handed over.
+		res.Gone = append(res.Gone, dir)
+		log.Warn("a letter batch recorded handed over is not in its directory", "batch", b.Batch)
 	}
 	return nil
 }

@@ -319,3 +319,34 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(letters)/elapsed.Seconds(), "letters/s")
 }
+
+// TestWriteBatchAcrossRuns: a letter handed over under one run is never
+// written again for another run of the case (a revised count), and the
+// command says so.
+func TestWriteBatchAcrossRuns(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 6)
+	o1 := f.options(t) // run 1's letters seeded, not written
+	run1 := f.run
+	run2, err := f.st.NewRun(ctx, f.c.ID, "y", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.run = run2
+	res, err := WriteBatch(ctx, f.options(t))
+	if err != nil || res.Letters != 5 {
+		t.Fatalf("run 2: %+v, %v; want 5 letters", res, err)
+	}
+	res, err = WriteBatch(ctx, o1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the letter that cannot be written (no address) is tried again.
+	if res.Letters != 0 || res.Failed != 1 || res.SentInOtherRun != 5 {
+		t.Errorf("run 1 after run 2: %d letters, %d failed, %d recorded as sent elsewhere; want 0, 1, 5", res.Letters, res.Failed, res.SentInOtherRun)
+	}
+	led := f.st.Ledger(store.ChannelLetter)
+	if n, _ := led.GetNotice(ctx, f.c.ID, run1, "1000"); n.State != store.NoticeSent || !strings.HasPrefix(n.SMTPReply.String, "already sent in run") {
+		t.Errorf("run 1's letter to 1000: %s %q", n.State, n.SMTPReply.String)
+	}
+}

@@ -61,11 +61,18 @@ type Plan struct {
 // when asked. The notices of run itself do not count, so the plan stays
 // the same while run's notices are being sent.
 func MakePlan(ctx context.Context, st *store.Store, c *incident.Case, run int, accounts []store.AffectedAccount, corrections bool) (*Plan, error) {
-	last, err := st.LastSent(ctx, c.ID, run)
+	return MakeChannelPlan(ctx, st, c, run, accounts, corrections, store.ChannelEmail)
+}
+
+// MakeChannelPlan is MakePlan for one channel: what each person is owed
+// on it, against what the case's other runs sent them on it.
+func MakeChannelPlan(ctx context.Context, st *store.Store, c *incident.Case, run int, accounts []store.AffectedAccount, corrections bool, channel string) (*Plan, error) {
+	led := st.Ledger(channel)
+	last, err := led.LastSent(ctx, c.ID, run)
 	if err != nil {
 		return nil, err
 	}
-	firstIDs, err := st.FirstMessageIDs(ctx, c.ID, run)
+	firstIDs, err := led.FirstMessageIDs(ctx, c.ID, run)
 	if err != nil {
 		return nil, err
 	}
