@@ -248,6 +248,19 @@ func TestChannelsEndToEnd(t *testing.T) {
 			required++
 		}
 	}
+	// The preview writes them for review and records nothing.
+	prev := t.TempDir()
+	if r := runCLI(t, cc.env, "notify", "render", "-f", cc.caseFile, "--channel", "letter", "--out", prev); r.code != 0 ||
+		!strings.Contains(r.out, fmt.Sprintf("preview: %d letters", required)) {
+		t.Fatalf("letter preview: exit %d: %s\n%s", r.code, r.err, r.out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(prev, "*", "letters-preview", "*.pdf")); len(m) < required {
+		t.Errorf("the preview holds %d PDFs, want at least %d", len(m), required)
+	}
+	var rows int
+	if err := cc.cdb.Get(&rows, `SELECT count(*) FROM breachctl.notices WHERE channel = 'letter'`); err != nil || rows != 0 {
+		t.Errorf("the preview recorded %d letter notices (%v), want none", rows, err)
+	}
 	out := t.TempDir()
 	if r := runCLI(t, cc.env, "notify", "letters", "-f", cc.caseFile, "--out", out); r.code != 0 {
 		t.Fatalf("letters before any e-mail: exit %d: %s", r.code, r.err)

@@ -133,7 +133,9 @@ func (d *deps) composer(ctx context.Context, n noticeFlags) (*incident.Case, *st
 
 type notifyRenderOptions struct {
 	noticeFlags
-	out string
+	out          string
+	renderOf     string
+	paper, fonts string
 }
 
 func newNotifyRenderCmd(d *deps) *cobra.Command {
@@ -164,12 +166,25 @@ Date header, and identical files with --date.`,
 	}
 	o.register(cmd, 2)
 	cmd.Flags().StringVar(&o.out, "out", "", "output directory")
+	cmd.Flags().StringVar(&o.renderOf, "channel", "email", "email (.eml files) or letter (the PDFs notify letters would write now, into DIR/<case id>/letters-preview; nothing is recorded)")
+	cmd.Flags().StringVar(&o.paper, "paper", "", "letter: auto, a4 or letter (default notify.channels' paper)")
+	cmd.Flags().StringVar(&o.fonts, "fonts", "", "letter: directory of the fonts (default: Debian's font paths)")
 	return cmd
 }
 
 func runNotifyRender(ctx context.Context, d *deps, o notifyRenderOptions) error {
 	if o.out == "" {
 		return usageErrorf("notify render needs --out DIR")
+	}
+	switch o.renderOf {
+	case "", store.ChannelEmail:
+		if o.paper != "" || o.fonts != "" {
+			return usageErrorf("--paper and --fonts are for --channel letter")
+		}
+	case store.ChannelLetter:
+		return runLetterPreview(ctx, d, o)
+	default:
+		return usageErrorf("--channel %q: notify render writes email or letter (in-app messages are the e-mail's text and HTML)", o.renderOf)
 	}
 	c, _, p, done, err := d.composer(ctx, o.noticeFlags)
 	if err != nil {

@@ -218,6 +218,76 @@ func printLetters(d *deps, r *mailing.Result) {
 	}
 }
 
+// runLetterPreview writes the letters notify letters would write now, for
+// review, recording nothing.
+func runLetterPreview(ctx context.Context, d *deps, o notifyRenderOptions) error {
+	fonts, err := letter.LoadFonts(o.fonts)
+	if err != nil {
+		return err
+	}
+	o.noticeFlags.channel = incident.ChannelLetter
+	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
+	if err != nil {
+		return err
+	}
+	defer done()
+	pol, ok := c.Policy(incident.ChannelLetter)
+	if !ok {
+		return fmt.Errorf("notify render: notify.channels has no letter channel")
+	}
+	if o.paper == "" {
+		o.paper = pol.Paper
+	}
+	cp, err := pipeline.PlanChannel(ctx, st, c, p, incident.ChannelLetter)
+	if err != nil {
+		return fmt.Errorf("notify render: %w", err)
+	}
+	if p.MessageIDs, err = st.Ledger(incident.ChannelLetter).NoticeMessageIDs(ctx, c.ID, p.Run); err != nil {
+		return err
+	}
+	p.Channel = incident.ChannelLetter
+	// Letters already written (or failed) in this run are not written
+	// again: not in the preview either.
+	rows, err := st.Ledger(incident.ChannelLetter).NoticeKinds(ctx, c.ID, p.Run)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(cp.Seeds))
+	for _, sd := range cp.Seeds {
+		if r, ok := rows[sd.UserID]; ok && r.State != store.NoticePending && r.State != store.NoticeUncertain {
+			continue
+		}
+		if pl := p.Plan.ByUser[sd.UserID]; pl != nil && pl.Kind != "" {
+			ids = append(ids, sd.UserID)
+		}
+	}
+	var n atomic.Int64
+	bar := progress.Start(d.io.Err, d.io.ErrIsTerminal, int64(len(ids)), "letters", false, &n)
+	res, err := mailing.Preview(ctx, mailing.Options{Case: c, Composer: p, OutDir: o.out, Paper: o.paper,
+		Renderer: letter.NewRenderer(fonts), Workers: o.workers, Logger: d.logger(), Done: &n}, ids)
+	bar.Stop()
+	if err != nil {
+		return fmt.Errorf("notify render: %w", err)
+	}
+	w := d.io.Out
+	fmt.Fprintf(w, "preview: %d letters, %d pages in %s (nothing recorded: notify letters writes them for the mailing house)\n",
+		res.Letters, res.Pages, textsafe.Term(res.Dir))
+	fmt.Fprintf(w, "  paper          %s\n", countList(res.ByPaper))
+	if len(cp.Waiting) > 0 {
+		fmt.Fprintf(w, "  waiting        %d people wait for an earlier channel: not in this preview\n", len(cp.Waiting))
+	}
+	if res.Missing > 0 {
+		fmt.Fprintf(w, "  WARNING %d characters no embedded font has were printed as a replacement\n", res.Missing)
+	}
+	if res.Failed > 0 {
+		fmt.Fprintf(w, "  rejected       %d letters cannot be written:\n", res.Failed)
+		for _, kv := range sortedKV(res.Failures) {
+			fmt.Fprintf(w, "    %6d  %s\n", kv.n, textsafe.Term(kv.k))
+		}
+	}
+	return nil
+}
+
 type notifyReturnedOptions struct {
 	caseFile string
 	run      int

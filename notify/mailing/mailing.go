@@ -180,24 +180,8 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	for i, cl := range claimed {
 		ids[i] = cl.UserID
 	}
-	failed := map[string]string{}
-	var done []store.LetterDone
-	for lo := 0; lo < len(ids); lo += o.Chunk {
-		chunk := ids[lo:min(lo+o.Chunk, len(ids))]
-		msgs, bad, err := p.Compose(ctx, chunk)
-		if err != nil {
-			return nil, fmt.Errorf("letters: %w", err)
-		}
-		d, err := w.write(ctx, chunk, msgs, bad, failed)
-		if err != nil {
-			return nil, err
-		}
-		done = append(done, d...)
-	}
-	if err := w.finish(); err != nil {
-		return nil, err
-	}
-	if err := safefile.SyncFS(tmp); err != nil {
+	done, failed, err := w.writeAll(ctx, p, ids)
+	if err != nil {
 		return nil, err
 	}
 	b.Pages = res.Pages
@@ -220,6 +204,99 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Dir = dir
 	res.Letters, res.Failed = len(done), len(failed)
+	for _, r := range failed {
+		res.Failures[r]++
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// writeAll renders and writes the letters of ids in chunks, then the print
+// files, mailing.csv and manifest.json, synced to disk.
+func (w *batchWriter) writeAll(ctx context.Context, p *pipeline.Composer, ids []string) ([]store.LetterDone, map[string]string, error) {
+	failed := map[string]string{}
+	var done []store.LetterDone
+	for lo := 0; lo < len(ids); lo += w.o.Chunk {
+		chunk := ids[lo:min(lo+w.o.Chunk, len(ids))]
+		msgs, bad, err := p.Compose(ctx, chunk)
+		if err != nil {
+			return nil, nil, fmt.Errorf("letters: %w", err)
+		}
+		d, err := w.write(ctx, chunk, msgs, bad, failed)
+		if err != nil {
+			return nil, nil, err
+		}
+		done = append(done, d...)
+	}
+	if err := w.finish(); err != nil {
+		return nil, nil, err
+	}
+	if err := safefile.SyncFS(w.tmp); err != nil {
+		return nil, nil, err
+	}
+	return done, failed, nil
+}
+
+// PreviewName is the directory Preview writes, under OutDir/<case id>.
+const PreviewName = "letters-preview"
+
+// Preview writes the letters of ids, laid out as a batch would lay them
+// out, into OutDir/<case id>/letters-preview (replacing an earlier
+// preview) for review before they are written for the mailing house. It
+// claims and records nothing: the ledger is not touched, nothing is
+// handed over, and the references say batch 0.
+func Preview(ctx context.Context, o Options, ids []string) (*Result, error) {
+	start := time.Now()
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.PerPrintFile <= 0 {
+		o.PerPrintFile = 500
+	}
+	if o.Chunk <= 0 {
+		o.Chunk = pipeline.BatchSize
+	}
+	paperFor, err := paperChooser(o.Paper)
+	if err != nil {
+		return nil, err
+	}
+	pol, ok := o.Case.Policy(incident.ChannelLetter)
+	if !ok {
+		return nil, errors.New("notify.channels has no letter channel")
+	}
+	caseDir, err := filepath.Abs(filepath.Join(o.OutDir, o.Case.ID))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(caseDir, 0o700); err != nil {
+		return nil, fmt.Errorf("letters: %w", err)
+	}
+	dir := filepath.Join(caseDir, PreviewName)
+	tmp := dir + partial
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("letters: %w", err)
+	}
+	res := &Result{ByPaper: map[string]int{}, Failures: map[string]int{}}
+	b := &store.LetterBatch{CaseID: o.Case.ID, Run: o.Composer.Run, Name: PreviewName, OutDir: caseDir}
+	w := &batchWriter{o: o, pol: pol, b: b, tmp: tmp, paperFor: paperFor, res: res, print: map[letter.Paper][]*letter.Letter{},
+		sem: make(chan struct{}, o.Workers)}
+	done, failed, err := w.writeAll(ctx, o.Composer, ids)
+	w.printing.Wait()
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	res.Dir, res.Letters, res.Failed = dir, len(done), len(failed)
 	for _, r := range failed {
 		res.Failures[r]++
 	}
