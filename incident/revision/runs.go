@@ -51,11 +51,11 @@ type NoticeStates struct {
 	Sent        int `json:"sent"`
 	AlreadySent int `json:"already_sent"`
 	// Bounced: sent, then a permanent bounce (notify bounces).
-	Bounced int `json:"bounced"`
-	Pending     int `json:"pending"`
-	Sending     int `json:"sending"`
-	Failed      int `json:"failed"`
-	Uncertain   int `json:"uncertain"`
+	Bounced   int `json:"bounced"`
+	Pending   int `json:"pending"`
+	Sending   int `json:"sending"`
+	Failed    int `json:"failed"`
+	Uncertain int `json:"uncertain"`
 }
 
 func (n NoticeStates) total() int {
