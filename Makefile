@@ -43,7 +43,8 @@ test: services
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 
-# Benchmarks: Go benchmarks of the parsers, notice rendering and delivery to
+# Benchmarks: Go benchmarks of the parsers, notice rendering, letters (one
+# letter's PDF, and a whole batch in letters/s) and delivery to
 # Mailpit, then the end-to-end ingest
 # benchmark (scripts/bench.sh; LINES and USERS set its size), then the load
 # check of breachctl serve (scripts/serve-load.sh: lookups and self-checks
@@ -57,6 +58,7 @@ ENGINE_USERS ?= 1000000
 bench: build services
 	$(GO) test -run '^$$' -bench . -benchmem ./incident/logs/
 	$(GO) test -run '^$$' -bench . -benchmem ./notify/ ./notify/deliver/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 2 ./notify/letter/ ./notify/mailing/
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 2 ./serve/
 	@scripts/ensure-citus.sh
 	BREACHCTL_ENGINE_REQUESTS=$(ENGINE_REQUESTS) BREACHCTL_ENGINE_USERS=$(ENGINE_USERS) $(GO) test -run '^$$' -bench Engines -benchtime 1x -timeout 60m ./cmd/breachctl/
