@@ -278,6 +278,15 @@ func TestChannelsEndToEnd(t *testing.T) {
 	if got, want := len(mp.Messages(t)), len(ids)-3; got != want {
 		t.Fatalf("mailpit holds %d messages, want %d", got, want)
 	}
+	// The e-mail send put the in-app messages the policy owes everyone in
+	// the ledger too: the notice duties stay open until they go out.
+	var pendingInApp int
+	if err := cc.cdb.Get(&pendingInApp, `SELECT count(*) FROM breachctl.notices WHERE channel = 'webhook' AND state = 'pending'`); err != nil || pendingInApp != len(ids) {
+		t.Errorf("%d in-app messages pending after the e-mail send (%v), want %d", pendingInApp, err, len(ids))
+	}
+	if ob := runCLI(t, cc.env, "obligations", "-f", cc.caseFile, "--format", "json"); strings.Contains(ob.out, `"status": "done"`) {
+		t.Errorf("a notice duty is done while in-app messages are owed:\n%s", ob.out)
+	}
 	// Three bounce.
 	var mbox strings.Builder
 	for _, u := range bounced {

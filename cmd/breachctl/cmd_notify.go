@@ -422,7 +422,7 @@ func runNotifySend(ctx context.Context, d *deps, o notifySendOptions) error {
 			return usageErrorf("notify send --channel webhook needs --url https://... (or notify.channels' url, or BREACHCTL_WEBHOOK_URL)")
 		}
 	}
-	if err := seedChannel(ctx, d, st, c, p, o.channel); err != nil {
+	if err := seedChannel(ctx, d, st, c, p, o.channel, o.corrections); err != nil {
 		return fmt.Errorf("notify send: %w", err)
 	}
 	source := p.Source()

@@ -25,7 +25,13 @@ import (
 // seedChannel adds to a channel's ledger the people the case's policy
 // makes due on it now, renders under that ledger's Message-IDs, and says
 // on standard error what it added and who waits for an earlier channel.
-func seedChannel(ctx context.Context, d *deps, st *store.Store, c *incident.Case, p *pipeline.Composer, channel string) error {
+// The policy's other channels get their due rows too (pending): a letter
+// the law requires is in the ledger, and keeps the notice duties open,
+// from the first notify command on.
+func seedChannel(ctx context.Context, d *deps, st *store.Store, c *incident.Case, p *pipeline.Composer, channel string, corrections bool) error {
+	if err := seedOthers(ctx, d, st, c, p, channel, corrections); err != nil {
+		return err
+	}
 	cp, err := pipeline.PlanChannel(ctx, st, c, p, channel)
 	if err != nil {
 		return err
@@ -57,6 +63,40 @@ func seedChannel(ctx context.Context, d *deps, st *store.Store, c *incident.Case
 	}
 	if n := len(cp.Waiting); n > 0 {
 		fmt.Fprintf(w, "  %d people wait for an earlier channel of notify.channels to end before %s is due for them (run that channel first; bounces: notify bounces)\n", n, channel)
+	}
+	return nil
+}
+
+// seedOthers seeds the due rows of the policy's channels other than the
+// one being worked, each planned from its own notices.
+func seedOthers(ctx context.Context, d *deps, st *store.Store, c *incident.Case, p *pipeline.Composer, channel string, corrections bool) error {
+	for _, pol := range c.Policies() {
+		if pol.Channel == channel {
+			continue
+		}
+		plan, err := pipeline.MakeChannelPlan(ctx, st, c, p.Run, p.Accounts(), corrections, pol.Channel)
+		if err != nil {
+			return err
+		}
+		q := *p
+		q.Plan = plan
+		cp, err := pipeline.PlanChannel(ctx, st, c, &q, pol.Channel)
+		if err != nil {
+			return err
+		}
+		seeded, err := st.Ledger(pol.Channel).SeedNotices(ctx, c.ID, p.Run, cp.Seeds)
+		if err != nil {
+			return fmt.Errorf("seed the %s ledger: %w", pol.Channel, err)
+		}
+		if n := seeded.Added - seeded.SentEarlier; n > 0 {
+			how := "notify letters writes them"
+			if pol.Channel == incident.ChannelWebhook {
+				how = "notify send --channel webhook sends them"
+			} else if pol.Channel == incident.ChannelEmail {
+				how = "notify send sends them"
+			}
+			fmt.Fprintf(d.io.Err, "ledger: %d %s notices due as well (%s)\n", n, pol.Channel, how)
+		}
 	}
 	return nil
 }
@@ -160,7 +200,7 @@ func runNotifyLetters(ctx context.Context, d *deps, o notifyLettersOptions) erro
 	if o.paper == "" {
 		o.paper = pol.Paper
 	}
-	if err := seedChannel(ctx, d, st, c, p, incident.ChannelLetter); err != nil {
+	if err := seedChannel(ctx, d, st, c, p, incident.ChannelLetter, o.corrections); err != nil {
 		return fmt.Errorf("notify letters: %w", err)
 	}
 	var n atomic.Int64
