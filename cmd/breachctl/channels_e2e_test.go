@@ -120,22 +120,24 @@ func newChannelCase(t *testing.T, webhookURL string) *channelCase {
 		t.Fatal(err)
 	}
 	text := string(raw)
-	for old, repl := range map[string]string{
-		"has_payment_card FROM sim_users":                 "has_payment_card, postal_address, email_consent FROM sim_users",
-		"categories: [purchase_history, postal_address]}": "categories: [purchase_history, postal_address, health]}",
-	} {
-		if !strings.Contains(text, old) {
-			t.Fatalf("the simulated case file has no %q", old)
+	for _, want := range []string{"postal_address, email_consent FROM sim_users", "categories: [purchase_history, postal_address]}", "  channels:\n"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("the simulated case file has no %q", want)
 		}
-		text = strings.Replace(text, old, repl, 1)
 	}
-	text += fmt.Sprintf(`  channels:
+	text = strings.Replace(text, "categories: [purchase_history, postal_address]}", "categories: [purchase_history, postal_address, health]}", 1)
+	// The simulator's policy (e-mail, letters), with in-app messages.
+	head, rest, _ := strings.Cut(text, "  channels:\n")
+	for strings.HasPrefix(rest, "    ") {
+		_, rest, _ = strings.Cut(rest, "\n")
+	}
+	text = head + fmt.Sprintf(`  channels:
     - {channel: email, when: [always]}
     - channel: letter
       when: [required, fallback]
       return_address: ["1-1 Example-cho", "Chiyoda-ku, Tokyo 100-0001", "Japan"]
     - {channel: webhook, when: [always], url: %q}
-`, webhookURL)
+`, webhookURL) + rest
 	if err := os.WriteFile(caseFile, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,6 @@ func newChannelCase(t *testing.T, webhookURL string) *channelCase {
 	}
 	udb := sqlx.MustOpen("postgres", env["TEST_USERS_OWNER_URL"])
 	t.Cleanup(func() { udb.Close() })
-	udb.MustExec(`ALTER TABLE sim_users ADD COLUMN postal_address text, ADD COLUMN email_consent boolean`)
 	udb.MustExec(`UPDATE sim_users SET email_consent = (id % 3 = 0),
 		postal_address = CASE WHEN country = 'JP' THEN '〒100-0001' || E'\n' || '東京都千代田区千代田' || (id % 9 + 1) || '丁目' || E'\n' || '日本'
 			ELSE (id % 900 + 10) || ' Main Street' || E'\n' || 'Springfield ' || region || E'\n' || country END`)

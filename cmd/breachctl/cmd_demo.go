@@ -16,6 +16,7 @@ import (
 	"github.com/breachctl/breachctl/incident/report"
 	"github.com/breachctl/breachctl/incident/store"
 	"github.com/breachctl/breachctl/internal/pgembed"
+	"github.com/breachctl/breachctl/notify/letter"
 	"github.com/breachctl/breachctl/serve"
 )
 
@@ -39,7 +40,8 @@ customers for about six hours):
 
   simulate → validate → ingest → triage (terminal + HTML) → notify render →
   notify send (when an SMTP server is given or Mailpit answers on
-  127.0.0.1:1025) → obligations → regulator reports
+  127.0.0.1:1025) → notify letters (the letters the law requires, as PDFs
+  for a mailing house) → obligations → regulator reports
 
 Everything is written under --out (removed and re-created when it holds an
 earlier demo), and the end of the output says what to open first.
@@ -111,7 +113,7 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	}
 	w := d.io.Out
 	step := 0
-	const steps = 9
+	const steps = 10
 	title := func(s string) {
 		step++
 		fmt.Fprintf(w, "\n── %d/%d %s ──\n", step, steps, s)
@@ -187,6 +189,17 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 		}
 		sent = true
 	}
+	title("write the letters the law requires")
+	letters := filepath.Join(o.out, "letters")
+	wroteLetters := false
+	if _, err := letter.LoadFonts(""); err != nil {
+		fmt.Fprintf(w, "skipped: %v\n", err)
+	} else {
+		if err := runNotifyLetters(ctx, d, notifyLettersOptions{noticeFlags: noticeFlags{caseFile: caseFile, workers: 2}, out: letters}); err != nil {
+			return err
+		}
+		wroteLetters = true
+	}
 	title("delivery status")
 	if err := runNotifyStatus(ctx, d, notifyStatusOptions{caseFile: caseFile, format: "text"}); err != nil {
 		return err
@@ -214,6 +227,9 @@ func runDemo(ctx context.Context, d *deps, o demoOptions) error {
 	fmt.Fprintf(w, "  %-34s the triage report for the security lead and legal (offline HTML)\n", triageHTML)
 	fmt.Fprintf(w, "  %-34s who was affected (user ids, level, categories, views)\n", filepath.Join(o.out, "affected.csv"))
 	fmt.Fprintf(w, "  %-34s one .eml notice per person, and manifest.jsonl\n", outbox+"/")
+	if wroteLetters {
+		fmt.Fprintf(w, "  %-34s the letters for the mailing house: a PDF each, print PDFs, mailing.csv\n", letters+"/")
+	}
 	fmt.Fprintf(w, "  %-34s APPI (Japanese), GDPR Art. 33, California AG, HIPAA\n", reports+"/")
 	fmt.Fprintf(w, "  %-34s what the simulation really served: the oracle\n", filepath.Join(incDir, "truth.json"))
 	if sent && (o.smtp == "" || o.smtp == "smtp://127.0.0.1:1025") {

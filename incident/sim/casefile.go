@@ -19,7 +19,7 @@ const (
 	sessionsQuery = `SELECT session_id, user_id FROM sim_sessions WHERE session_id = ANY($1)`
 	// lookupQuery finds people by e-mail address for breachctl serve.
 	lookupQuery = `SELECT id FROM sim_users WHERE lower(email) = lower($1)`
-	usersQuery  = `SELECT id, email, name, locale, country, region, has_postal_address, has_phone, has_bank_account, has_payment_card FROM sim_users WHERE id = ANY($1)`
+	usersQuery  = `SELECT id, email, name, locale, country, region, has_postal_address, has_phone, has_bank_account, has_payment_card, postal_address, email_consent FROM sim_users WHERE id = ANY($1)`
 )
 
 // yamlQuote returns s as a YAML double-quoted scalar (JSON string syntax is
@@ -187,6 +187,14 @@ func caseText(o Options, cs caseSpec) []byte {
 	line(`  from: "Example Market Privacy Office <privacy@example-market.jp>"`)
 	line("  default_locale: ja")
 	line("  law_enforcement_delay: \"no\"")
+	line("  # Who is reached how: e-mail to everyone; a letter where the law asks for")
+	line("  # one (US residents and people whose health data was exposed, without")
+	line("  # e-mail consent) or where e-mail did not reach the person.")
+	line("  channels:")
+	line("    - {channel: email}")
+	line("    - channel: letter")
+	line("      when: [required, fallback]")
+	line(`      return_address: ["1-1 Example, Chiyoda-ku", "Tokyo 100-0001", "Japan"]`)
 	line("  narrative:")
 	for _, loc := range narrativeLocales(cs, incident.Locales) {
 		n := cs.localNarrative[loc]

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"database/sql"
 	"bytes"
 	"cmp"
 	"compress/gzip"
@@ -298,8 +299,9 @@ func readUserDB(t *testing.T, db *sqlx.DB) *userDB {
 	for rows.Next() {
 		var id int64
 		var email, name, locale, country, region string
-		var postal, phone, bank, card bool
-		if err := rows.Scan(&id, &email, &name, &locale, &country, &region, &postal, &phone, &bank, &card); err != nil {
+		var postal, phone, bank, card, consent bool
+		var address sql.NullString
+		if err := rows.Scan(&id, &email, &name, &locale, &country, &region, &postal, &phone, &bank, &card, &address, &consent); err != nil {
 			t.Fatal(err)
 		}
 		u.onFile[strconv.FormatInt(id, 10)] = map[string]bool{

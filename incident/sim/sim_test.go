@@ -249,12 +249,14 @@ func TestUserTables(t *testing.T) {
 		Phone   bool   `db:"has_phone"`
 		Bank    bool   `db:"has_bank_account"`
 		Card    bool   `db:"has_payment_card"`
+		Address string `db:"postal_address"`
+		Consent bool   `db:"email_consent"`
 	}
 	if err := db.Select(&rows, `SELECT * FROM org.sim_users ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
 	countries, locales := map[string]int{}, map[string]int{}
-	var postal, phone, bank, card, kanji, apostrophe int
+	var postal, phone, bank, card, kanji, apostrophe, consent int
 	emailRe := regexp.MustCompile(`^[a-z0-9._]+@example\.(jp|com|net)$`)
 	for _, u := range rows {
 		countries[u.Country]++
@@ -272,6 +274,15 @@ func TestUserTables(t *testing.T) {
 		}
 		if !emailRe.MatchString(u.Email) {
 			t.Errorf("user %d: email %q", u.ID, u.Email)
+		}
+		// A postal address of three lines, ending in the country.
+		lastLine := map[string]string{"JP": "日本", "US": "USA", "DE": "DEUTSCHLAND", "FR": "FRANCE", "IE": "IRELAND",
+			"NL": "NEDERLAND", "ES": "ESPAÑA", "IT": "ITALIA"}[u.Country]
+		if lines := strings.Split(u.Address, "\n"); len(lines) != 3 || lines[2] != lastLine || strings.TrimSpace(lines[0]) == "" {
+			t.Errorf("user %d in %s: postal address %q", u.ID, u.Region, u.Address)
+		}
+		if u.Consent {
+			consent++
 		}
 		if strings.TrimSpace(u.Name) == "" || !strings.Contains(u.Name, " ") {
 			t.Errorf("user %d: name %q", u.ID, u.Name)
@@ -298,6 +309,7 @@ func TestUserTables(t *testing.T) {
 	}{
 		{"JP", share(countries["JP"]), 60}, {"US", share(countries["US"]), 25},
 		{"postal", share(postal), 85}, {"phone", share(phone), 70}, {"bank", share(bank), 40}, {"card", share(card), 55},
+		{"e-mail consent", share(consent), 33},
 	} {
 		if c.got < c.want-5 || c.got > c.want+5 {
 			t.Errorf("%s: %d%%, want about %d%%", c.what, c.got, c.want)

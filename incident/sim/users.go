@@ -419,7 +419,9 @@ func loadPopulation(ctx context.Context, db *sqlx.DB, p *population) error {
 			has_postal_address bool NOT NULL,
 			has_phone bool NOT NULL,
 			has_bank_account bool NOT NULL,
-			has_payment_card bool NOT NULL)`,
+			has_payment_card bool NOT NULL,
+			postal_address text,
+			email_consent bool NOT NULL)`,
 		`CREATE TABLE sim_sessions (
 			session_id text NOT NULL,
 			user_id bigint NOT NULL)`,
@@ -432,7 +434,7 @@ func loadPopulation(ctx context.Context, db *sqlx.DB, p *population) error {
 	// The statements pq.CopyIn builds (it is deprecated in favour of
 	// writing them out).
 	users, err := tx.PrepareContext(ctx, `COPY sim_users (id, email, name, locale, country, region,
-		has_postal_address, has_phone, has_bank_account, has_payment_card) FROM STDIN`)
+		has_postal_address, has_phone, has_bank_account, has_payment_card, postal_address, email_consent) FROM STDIN`)
 	if err != nil {
 		return fmt.Errorf("simulate: copy sim_users: %w", err)
 	}
@@ -440,7 +442,7 @@ func loadPopulation(ctx context.Context, db *sqlx.DB, p *population) error {
 		u := &p.users[i]
 		if _, err := users.ExecContext(ctx, u.id, u.email, u.name, u.locale, u.country, u.region,
 			u.onFile&catPostalAddress != 0, u.onFile&catPhone != 0,
-			u.onFile&catBankAccount != 0, u.onFile&catPaymentCard != 0); err != nil {
+			u.onFile&catBankAccount != 0, u.onFile&catPaymentCard != 0, postalAddress(u.id, u.region), emailConsent(u.id)); err != nil {
 			_ = users.Close()
 			return fmt.Errorf("simulate: copy sim_users row %d: %w", i, err)
 		}
