@@ -183,23 +183,12 @@ func runNotifyLetters(ctx context.Context, d *deps, o notifyLettersOptions) erro
 	if o.limit < 0 {
 		return usageErrorf("--limit cannot be negative")
 	}
-	fonts, err := letter.LoadFonts(o.fonts)
+	lc, err := d.letterComposer(ctx, o.noticeFlags, o.fonts, &o.paper)
 	if err != nil {
-		return err
+		return fmt.Errorf("notify letters: %w", err)
 	}
-	o.noticeFlags.channel = incident.ChannelLetter
-	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
-	if err != nil {
-		return err
-	}
-	defer done()
-	pol, ok := c.Policy(incident.ChannelLetter)
-	if !ok {
-		return fmt.Errorf("notify letters: notify.channels has no letter channel: add one (channel: letter, when: [required, fallback], return_address: [...])")
-	}
-	if o.paper == "" {
-		o.paper = pol.Paper
-	}
+	defer lc.done()
+	c, st, p, fonts := lc.c, lc.st, lc.p, lc.fonts
 	if err := seedChannel(ctx, d, st, c, p, incident.ChannelLetter, o.corrections); err != nil {
 		return fmt.Errorf("notify letters: %w", err)
 	}
@@ -243,41 +232,68 @@ func printLetters(d *deps, r *mailing.Result) {
 	}
 	fmt.Fprintf(w, "batch %d: %d letters, %d pages in %s (%.0f letters/s)\n", r.Batch.Batch, r.Letters, r.Pages,
 		r.Elapsed.Round(1e6), float64(r.Letters)/max(r.Elapsed.Seconds(), 1e-9))
+	printLetterCounts(w, r, "failed")
+	if r.Dir != "" {
+		fmt.Fprintf(w, "hand over: %s (mailing.csv and the PDFs hold names and addresses)\n", textsafe.Term(r.Dir))
+	}
+}
+
+// letterComposer is what notify letters and its preview share: the fonts,
+// the case's letter policy (its paper when none is given) and a composer
+// planned for the letter channel.
+type letterComposer struct {
+	c     *incident.Case
+	st    *store.Store
+	p     *pipeline.Composer
+	fonts *letter.Fonts
+	done  func()
+}
+
+func (d *deps) letterComposer(ctx context.Context, n noticeFlags, fontsDir string, paper *string) (*letterComposer, error) {
+	fonts, err := letter.LoadFonts(fontsDir)
+	if err != nil {
+		return nil, err
+	}
+	n.channel = incident.ChannelLetter
+	c, st, p, done, err := d.composer(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	pol, ok := c.Policy(incident.ChannelLetter)
+	if !ok {
+		done()
+		return nil, fmt.Errorf("notify.channels has no letter channel: add one (channel: letter, when: [required, fallback], return_address: [...])")
+	}
+	if *paper == "" {
+		*paper = pol.Paper
+	}
+	return &letterComposer{c: c, st: st, p: p, fonts: fonts, done: done}, nil
+}
+
+// printLetterCounts says what a batch or a preview wrote, beyond its
+// first line.
+func printLetterCounts(w io.Writer, r *mailing.Result, failedWhat string) {
 	fmt.Fprintf(w, "  paper          %s\n", countList(r.ByPaper))
 	if r.Missing > 0 {
 		fmt.Fprintf(w, "  WARNING %d characters no embedded font has were printed as a replacement: check the letters before handing them over\n", r.Missing)
 	}
 	if r.Failed > 0 {
-		fmt.Fprintf(w, "  failed         %d letters could not be written:\n", r.Failed)
+		fmt.Fprintf(w, "  %-14s %d letters cannot be written:\n", failedWhat, r.Failed)
 		for _, kv := range sortedKV(r.Failures) {
 			fmt.Fprintf(w, "    %6d  %s\n", kv.n, textsafe.Term(kv.k))
 		}
-	}
-	if r.Dir != "" {
-		fmt.Fprintf(w, "hand over: %s (mailing.csv and the PDFs hold names and addresses)\n", textsafe.Term(r.Dir))
 	}
 }
 
 // runLetterPreview writes the letters notify letters would write now, for
 // review, recording nothing.
 func runLetterPreview(ctx context.Context, d *deps, o notifyRenderOptions) error {
-	fonts, err := letter.LoadFonts(o.fonts)
+	lc, err := d.letterComposer(ctx, o.noticeFlags, o.fonts, &o.paper)
 	if err != nil {
-		return err
+		return fmt.Errorf("notify render: %w", err)
 	}
-	o.noticeFlags.channel = incident.ChannelLetter
-	c, st, p, done, err := d.composer(ctx, o.noticeFlags)
-	if err != nil {
-		return err
-	}
-	defer done()
-	pol, ok := c.Policy(incident.ChannelLetter)
-	if !ok {
-		return fmt.Errorf("notify render: notify.channels has no letter channel")
-	}
-	if o.paper == "" {
-		o.paper = pol.Paper
-	}
+	defer lc.done()
+	c, st, p, fonts := lc.c, lc.st, lc.p, lc.fonts
 	cp, err := pipeline.PlanChannel(ctx, st, c, p, incident.ChannelLetter)
 	if err != nil {
 		return fmt.Errorf("notify render: %w", err)
@@ -312,18 +328,9 @@ func runLetterPreview(ctx context.Context, d *deps, o notifyRenderOptions) error
 	w := d.io.Out
 	fmt.Fprintf(w, "preview: %d letters, %d pages in %s (nothing recorded: notify letters writes them for the mailing house)\n",
 		res.Letters, res.Pages, textsafe.Term(res.Dir))
-	fmt.Fprintf(w, "  paper          %s\n", countList(res.ByPaper))
+	printLetterCounts(w, res, "rejected")
 	if len(cp.Waiting) > 0 {
 		fmt.Fprintf(w, "  waiting        %d people wait for an earlier channel: not in this preview\n", len(cp.Waiting))
-	}
-	if res.Missing > 0 {
-		fmt.Fprintf(w, "  WARNING %d characters no embedded font has were printed as a replacement\n", res.Missing)
-	}
-	if res.Failed > 0 {
-		fmt.Fprintf(w, "  rejected       %d letters cannot be written:\n", res.Failed)
-		for _, kv := range sortedKV(res.Failures) {
-			fmt.Fprintf(w, "    %6d  %s\n", kv.n, textsafe.Term(kv.k))
-		}
 	}
 	return nil
 }

@@ -98,19 +98,7 @@ const partial = ".partial"
 // comment.
 func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
-	if o.Workers <= 0 {
-		o.Workers = 2
-	}
-	if o.PerPrintFile <= 0 {
-		o.PerPrintFile = 500
-	}
-	if o.Chunk <= 0 {
-		o.Chunk = pipeline.BatchSize
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	paperFor, err := paperChooser(o.Paper)
+	paperFor, err := o.defaults()
 	if err != nil {
 		return nil, err
 	}
@@ -247,16 +235,7 @@ const PreviewName = "letters-preview"
 // handed over, and the references say batch 0.
 func Preview(ctx context.Context, o Options, ids []string) (*Result, error) {
 	start := time.Now()
-	if o.Workers <= 0 {
-		o.Workers = 2
-	}
-	if o.PerPrintFile <= 0 {
-		o.PerPrintFile = 500
-	}
-	if o.Chunk <= 0 {
-		o.Chunk = pipeline.BatchSize
-	}
-	paperFor, err := paperChooser(o.Paper)
+	paperFor, err := o.defaults()
 	if err != nil {
 		return nil, err
 	}
@@ -318,6 +297,24 @@ func handedOver(ctx context.Context, st *store.Store, caseID string, batch int) 
 		}
 	}
 	return false
+}
+
+// defaults fills in the options' defaults and returns the paper for a
+// country.
+func (o *Options) defaults() (func(country string) letter.Paper, error) {
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.PerPrintFile <= 0 {
+		o.PerPrintFile = 500
+	}
+	if o.Chunk <= 0 {
+		o.Chunk = pipeline.BatchSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return paperChooser(o.Paper)
 }
 
 // recoverBatches abandons the batches left writing and finishes the

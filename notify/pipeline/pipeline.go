@@ -124,6 +124,14 @@ func (p *Composer) Compose(ctx context.Context, ids []string) (map[string]*notif
 
 // Source adapts Compose for the SMTP sender.
 func (p *Composer) Source() deliver.Source {
+	return p.source(func(m *notify.Message) (*deliver.Message, error) {
+		return &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, EnvelopeFrom: m.EnvelopeFrom, To: m.To, Raw: m.Raw, Date: m.Date}, nil
+	})
+}
+
+// source adapts Compose for a sender: each rendered notice becomes the
+// message build makes of it; one it cannot build is a person's failure (its reason).
+func (p *Composer) source(build func(m *notify.Message) (*deliver.Message, error)) deliver.Source {
 	return func(ctx context.Context, ids []string) (map[string]*deliver.Message, map[string]string, error) {
 		msgs, bad, err := p.Compose(ctx, ids)
 		if err != nil {
@@ -131,7 +139,12 @@ func (p *Composer) Source() deliver.Source {
 		}
 		out := make(map[string]*deliver.Message, len(msgs))
 		for id, m := range msgs {
-			out[id] = &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, EnvelopeFrom: m.EnvelopeFrom, To: m.To, Raw: m.Raw, Date: m.Date}
+			dm, err := build(m)
+			if err != nil {
+				bad[id] = err.Error()
+				continue
+			}
+			out[id] = dm
 		}
 		return out, bad, nil
 	}
@@ -219,25 +232,16 @@ func (p *Composer) Render(ctx context.Context, out *notify.Outbox, done *atomic.
 // WebhookSource adapts Compose for the in-app channel: each message is
 // the JSON body deliver.WebhookBody makes of the rendered notice.
 func (p *Composer) WebhookSource() deliver.Source {
-	return func(ctx context.Context, ids []string) (map[string]*deliver.Message, map[string]string, error) {
-		msgs, bad, err := p.Compose(ctx, ids)
+	return p.source(func(m *notify.Message) (*deliver.Message, error) {
+		pt := m.Parts
+		if pt == nil {
+			return nil, fmt.Errorf("the notice was rendered for e-mail, not for the in-app channel")
+		}
+		body, err := deliver.WebhookBody(deliver.WebhookPayload{MessageID: m.MessageID, UserID: m.UserID, Locale: m.Locale,
+			Kind: m.Kind, RefersTo: m.RefersTo, Subject: pt.Subject, Text: string(pt.Text), HTML: string(pt.HTML), Date: m.Date})
 		if err != nil {
-			return nil, nil, err
+			return nil, fmt.Errorf("the in-app message could not be made: %w", err)
 		}
-		out := make(map[string]*deliver.Message, len(msgs))
-		for id, m := range msgs {
-			pt := m.Parts
-			if pt == nil {
-				return nil, nil, fmt.Errorf("notice for user %s was rendered for e-mail, not for the in-app channel", id)
-			}
-			body, err := deliver.WebhookBody(deliver.WebhookPayload{MessageID: m.MessageID, UserID: m.UserID, Locale: m.Locale,
-				Kind: m.Kind, RefersTo: m.RefersTo, Subject: pt.Subject, Text: string(pt.Text), HTML: string(pt.HTML), Date: m.Date})
-			if err != nil {
-				bad[id] = "the in-app message could not be made: " + err.Error()
-				continue
-			}
-			out[id] = &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, Raw: body, Date: m.Date}
-		}
-		return out, bad, nil
-	}
+		return &deliver.Message{UserID: m.UserID, MessageID: m.MessageID, Raw: body, Date: m.Date}, nil
+	})
 }
