@@ -1,11 +1,11 @@
 package sim
 
 import (
-	"database/sql"
 	"bytes"
 	"cmp"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
