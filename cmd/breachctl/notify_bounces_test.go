@@ -67,7 +67,7 @@ func TestNotifyBounces(t *testing.T) {
 		UserID    string `db:"user_id"`
 		MessageID string `db:"message_id"`
 	}
-	if err := db.Select(&notices, `SELECT user_id, message_id FROM breachctl.notices ORDER BY user_id LIMIT 3`); err != nil || len(notices) < 3 {
+	if err := db.Select(&notices, `SELECT user_id, message_id FROM breachctl.notices WHERE channel = 'email' ORDER BY user_id LIMIT 3`); err != nil || len(notices) < 3 {
 		t.Fatalf("ledger: %d notices, %v; want at least 3", len(notices), err)
 	}
 	msgs := []string{
