@@ -108,7 +108,14 @@ func WriteBatch(ctx context.Context, o Options) (*Result, error) {
 		return nil, errors.New("notify.channels has no letter channel")
 	}
 	led := st.Ledger(store.ChannelLetter)
-	release, err := led.LockNoticeSender(ctx, c.ID)
+	// If the lock's connection dies, another notify letters could start:
+	// stop (the batch is abandoned, its letters pending again).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	release, err := led.LockNoticeSenderWatch(ctx, c.ID, func(err error) {
+		o.Logger.Error("the letter lock was lost; stopping", "error", err)
+		cancel()
+	})
 	if err != nil {
 		if errors.Is(err, store.ErrNoticeSenderBusy) {
 			return nil, fmt.Errorf("%w: another notify letters is writing a batch for this case; wait for it", err)
