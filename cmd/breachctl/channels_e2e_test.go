@@ -406,8 +406,40 @@ func TestChannelsEndToEnd(t *testing.T) {
 		!strings.Contains(r.out, "1 letters of run 1 recorded returned") || !strings.Contains(r.out, "no-such-user") {
 		t.Errorf("mark-returned: exit %d: %s\n%s", r.code, r.err, r.out)
 	}
+	// Another, from the mailing house's list: mailing.csv's rows, matched by
+	// their Message-ID; the same list again changes nothing.
+	var csvRows [][]string
+	csvs, _ := filepath.Glob(filepath.Join(out, "*", "letters-*", "mailing.csv"))
+	for _, p := range csvs {
+		f, _ := os.Open(p)
+		rows, _ := csv.NewReader(f).ReadAll()
+		f.Close()
+		if csvRows == nil {
+			csvRows = rows[:1]
+		}
+		for _, row := range rows[1:] {
+			if row[4] != back && len(csvRows) < 2 {
+				csvRows = append(csvRows, row)
+			}
+		}
+	}
+	returned := filepath.Join(t.TempDir(), "returned.csv")
+	rf, err := os.Create(returned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := csv.NewWriter(rf).WriteAll(csvRows); err != nil {
+		t.Fatal(err)
+	}
+	rf.Close()
+	for i := 0; i < 2; i++ {
+		if r := runCLI(t, cc.env, "notify", "mark-returned", "-f", cc.caseFile, "--csv", returned); r.code != 0 ||
+			!strings.Contains(r.out, "1 letters (by their Message-ID) recorded returned") {
+			t.Errorf("mark-returned --csv #%d: exit %d: %s\n%s", i+1, r.code, r.err, r.out)
+		}
+	}
 	st := runCLI(t, cc.env, "notify", "status", "-f", cc.caseFile)
-	if !strings.Contains(st.out, "letter     returned 1, handed over "+fmt.Sprint(len(want)-1)+"\n") ||
+	if !strings.Contains(st.out, "letter     returned 2, handed over "+fmt.Sprint(len(want)-2)+"\n") ||
 		!strings.Contains(st.out, "bounced           3") {
 		t.Errorf("status:\n%s", st.out)
 	}

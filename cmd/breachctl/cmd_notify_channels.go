@@ -373,10 +373,10 @@ func runNotifyMarkReturned(ctx context.Context, d *deps, o notifyReturnedOptions
 	if (len(o.users) == 0) == (o.csvFile == "") {
 		return usageErrorf("notify mark-returned needs --user ID (repeatable) or --csv FILE (one of them)")
 	}
-	ids := o.users
+	ids, what := o.users, "user id"
 	if o.csvFile != "" {
 		var err error
-		if ids, err = returnedIDs(o.csvFile); err != nil {
+		if ids, what, err = returnedIDs(o.csvFile); err != nil {
 			return fmt.Errorf("notify mark-returned: %w", err)
 		}
 	}
@@ -385,11 +385,19 @@ func runNotifyMarkReturned(ctx context.Context, d *deps, o notifyReturnedOptions
 		return err
 	}
 	defer st.Close()
-	changed, unmatched, err := st.MarkUnreached(ctx, c.ID, run.Run, store.ChannelLetter, ids)
+	var changed, unmatched []string
+	where := fmt.Sprintf("of run %d", run.Run)
+	if what == "message_id" {
+		// Named exactly: whichever run handed the letter over.
+		changed, unmatched, err = st.MarkLettersReturned(ctx, c.ID, ids)
+		where = "(by their Message-ID)"
+	} else {
+		changed, unmatched, err = st.MarkUnreached(ctx, c.ID, run.Run, store.ChannelLetter, ids)
+	}
 	if err != nil {
 		return fmt.Errorf("notify mark-returned: %w", err)
 	}
-	fmt.Fprintf(d.io.Out, "%d letters of run %d recorded returned", len(changed), run.Run)
+	fmt.Fprintf(d.io.Out, "%d letters %s recorded returned", len(changed), where)
 	ps := c.Policies()
 	for i, p := range ps {
 		if p.Channel == incident.ChannelLetter && i+1 < len(ps) && len(changed) > 0 {
@@ -398,46 +406,49 @@ func runNotifyMarkReturned(ctx context.Context, d *deps, o notifyReturnedOptions
 	}
 	fmt.Fprintln(d.io.Out)
 	if len(unmatched) > 0 {
-		fmt.Fprintf(d.io.Out, "%d user ids have no handed-over letter in run %d (nothing recorded): %s\n", len(unmatched), run.Run,
+		fmt.Fprintf(d.io.Out, "%d %ss match no handed-over letter %s (nothing recorded): %s\n", len(unmatched), what, where,
 			strings.Join(textsafe.Terms(unmatched), " "))
-		return fmt.Errorf("notify mark-returned: %d user ids matched no handed-over letter", len(unmatched))
+		return fmt.Errorf("notify mark-returned: %d %ss matched no handed-over letter", len(unmatched), what)
 	}
 	return nil
 }
 
-// returnedIDs reads the user_id column of a CSV of returned letters.
-func returnedIDs(path string) ([]string, error) {
+// returnedIDs reads a CSV of returned letters: its message_id column when
+// it has one (mailing.csv's rows name the letter exactly), else its
+// user_id column. what says which.
+func returnedIDs(path string) (ids []string, what string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1
 	head, err := r.Read()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+		return nil, "", fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
 	col := -1
-	for i, h := range head {
-		if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), "user_id") {
-			col = i
+	for _, want := range []string{"message_id", "user_id"} {
+		for i, h := range head {
+			if col < 0 && strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), want) {
+				col, what = i, want
+			}
 		}
 	}
 	if col < 0 {
-		return nil, fmt.Errorf("%s line 1: no user_id column (the header has %d columns); give the returned rows of mailing.csv", path, len(head))
+		return nil, "", fmt.Errorf("%s line 1: no message_id or user_id column (the header has %d columns); give the returned rows of mailing.csv", path, len(head))
 	}
-	var ids []string
 	for line := 2; ; line++ {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, "", fmt.Errorf("%s: %w", path, err)
 		}
 		if col >= len(rec) || strings.TrimSpace(rec[col]) == "" {
-			return nil, fmt.Errorf("%s line %d: no user_id", path, line)
+			return nil, "", fmt.Errorf("%s line %d: no %s", path, line, what)
 		}
 		id := strings.TrimSpace(rec[col])
 		// mailing.csv guards a field a spreadsheet would read as a
@@ -448,7 +459,7 @@ func returnedIDs(path string) ([]string, error) {
 		ids = append(ids, id)
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%s: no returned letters listed", path)
+		return nil, "", fmt.Errorf("%s: no returned letters listed", path)
 	}
-	return ids, nil
+	return ids, what, nil
 }

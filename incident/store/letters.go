@@ -208,6 +208,17 @@ func (s *Store) MarkUnreached(ctx context.Context, caseID string, run int, chann
 	default:
 		return nil, nil, fmt.Errorf("mark notices unreached: channel %s has no bounces or returns", channel)
 	}
+	return s.markUnreached(ctx, caseID, runFilter(channel, run), channel, state, byCol, from, ids)
+}
+
+// MarkLettersReturned records letters the post returned by their notice's
+// Message-ID (mailing.csv's message_id), in whichever run they were
+// handed over: MarkUnreached for letters named exactly.
+func (s *Store) MarkLettersReturned(ctx context.Context, caseID string, messageIDs []string) (changed, unmatched []string, err error) {
+	return s.markUnreached(ctx, caseID, 0, ChannelLetter, NoticeReturned, "message_id", "('sent')", messageIDs)
+}
+
+func (s *Store) markUnreached(ctx context.Context, caseID string, run int, channel, state, byCol, from string, ids []string) (changed, unmatched []string, err error) {
 	var rows []struct {
 		ID     string `db:"id"`
 		UserID string `db:"user_id"`
@@ -229,7 +240,7 @@ func (s *Store) MarkUnreached(ctx context.Context, caseID string, run int, chann
 			RETURNING n.user_id, n.message_id)
 		SELECT DISTINCT t.id, t.user_id FROM target t
 		WHERE t.already OR EXISTS (SELECT 1 FROM u WHERE u.user_id = t.user_id AND u.message_id = t.message_id)`,
-		caseID, channel, pq.StringArray(ids), state, runFilter(channel, run))
+		caseID, channel, pq.StringArray(ids), state, run)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mark %s notices %s: %w", channel, state, err)
 	}
