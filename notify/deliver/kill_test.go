@@ -52,7 +52,6 @@ func TestKillAndResume(t *testing.T) {
 	const n = 2000
 	mp := mailpit.Start(t)
 	l := newLedger(t, n)
-	ctx := context.Background()
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 	t.Logf("random seed %d", seed)
@@ -67,74 +66,7 @@ func TestKillAndResume(t *testing.T) {
 			"BREACHCTL_DELIVER_RUN="+strconv.Itoa(l.run))
 		return cmd
 	}
-	kills := 0
-	for round := 1; kills < 3 && round <= 10; round++ {
-		before := l.counts(t).Sent
-		var out bytes.Buffer
-		cmd := helper()
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		// Wait until it sends, then kill it after a random delay.
-		deadline := time.Now().Add(30 * time.Second)
-		for l.counts(t).Sent == before && time.Now().Before(deadline) {
-			select {
-			case err := <-exited:
-				t.Fatalf("round %d: the sender exited before sending (%v):\n%s", round, err, out.String())
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-		delay := time.Duration(rng.IntN(200)) * time.Millisecond
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err := <-exited
-		c := l.counts(t)
-		if !strings.Contains(fmt.Sprint(err), "killed") {
-			t.Logf("round %d: the sender finished before the kill (%v)", round, err)
-			if c.Sent == n {
-				t.Fatalf("all %d sent before 3 kills: make the kill delay shorter", n)
-			}
-			continue
-		}
-		kills++
-		t.Logf("kill %d after %v: ledger %+v", kills, delay, c)
-		if c.Sending > 4 {
-			t.Errorf("kill %d: %d notices in sending, want at most one per worker (4)", kills, c.Sending)
-		}
-	}
-	if kills < 3 {
-		t.Fatalf("only %d kills happened", kills)
-	}
-
-	// The last sender runs to the end.
-	var out bytes.Buffer
-	cmd := helper()
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("final send: %v\n%s", err, out.String())
-	}
-	c := l.counts(t)
-	if c.Sent != n || c.Total != n {
-		t.Fatalf("ledger after the final send: %+v, want all %d sent", c, n)
-	}
-	doubt := map[string]int{}
-	var rows []struct {
-		UserID string `db:"user_id"`
-		Count  int    `db:"uncertain_count"`
-	}
-	if err := l.st.DB.SelectContext(ctx, &rows, `SELECT user_id, uncertain_count FROM breachctl.notices
-		WHERE case_id = $1 AND run = $2 AND uncertain_count > 0`, l.caseID, l.run); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		doubt[r.UserID] = r.Count
-	}
-	if len(doubt) > 3*4 {
-		t.Errorf("%d notices were uncertain after 3 kills, want at most 3 x 4 workers", len(doubt))
-	}
+	kills, doubt := killRounds(t, rng, n, helper, func() store.NoticeCounts { return l.counts(t) }, l, store.ChannelEmail)
 
 	// Mailpit stores what it accepted; wait until its count settles.
 	last := -1
@@ -177,4 +109,81 @@ func TestKillAndResume(t *testing.T) {
 		t.Errorf("messages to unknown recipients: %d", len(byTo))
 	}
 	t.Logf("%d kills; %d notices were uncertain; %d people got a duplicate with the same Message-ID", kills, len(doubt), dups)
+}
+
+// killRounds runs the sender helper starts and kills it with SIGKILL at a
+// random point after it starts sending, three times, then lets one run to
+// the end: every notice of the channel must then be sent. It returns the
+// kills and the notices the ledger recorded in doubt (user id -> uncertain
+// sends), checking there are at most one per worker per kill.
+func killRounds(t *testing.T, rng *rand.Rand, n int, helper func() *exec.Cmd, counts func() store.NoticeCounts, l *ledger, channel string) (int, map[string]int) {
+	t.Helper()
+	kills := 0
+	for round := 1; kills < 3 && round <= 10; round++ {
+		before := counts().Sent
+		var out bytes.Buffer
+		cmd := helper()
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		// Wait until it sends, then kill it after a random delay.
+		deadline := time.Now().Add(30 * time.Second)
+		for counts().Sent == before && time.Now().Before(deadline) {
+			select {
+			case err := <-exited:
+				t.Fatalf("round %d: the sender exited before sending (%v):\n%s", round, err, out.String())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		delay := time.Duration(rng.IntN(200)) * time.Millisecond
+		time.Sleep(delay)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		err := <-exited
+		c := counts()
+		if !strings.Contains(fmt.Sprint(err), "killed") {
+			t.Logf("round %d: the sender finished before the kill (%v)", round, err)
+			if c.Sent == n {
+				t.Fatalf("all %d sent before 3 kills: make the kill delay shorter", n)
+			}
+			continue
+		}
+		kills++
+		t.Logf("kill %d after %v: ledger %+v", kills, delay, c)
+		if c.Sending > 4 {
+			t.Errorf("kill %d: %d notices in sending, want at most one per worker (4)", kills, c.Sending)
+		}
+	}
+	if kills < 3 {
+		t.Fatalf("only %d kills happened", kills)
+	}
+
+	// The last sender runs to the end.
+	var out bytes.Buffer
+	cmd := helper()
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("final send: %v\n%s", err, out.String())
+	}
+	if c := counts(); c.Sent != n || c.Total != n {
+		t.Fatalf("ledger after the final send: %+v, want all %d sent", c, n)
+	}
+	doubt := map[string]int{}
+	var rows []struct {
+		UserID string `db:"user_id"`
+		Count  int    `db:"uncertain_count"`
+	}
+	if err := l.st.DB.SelectContext(context.Background(), &rows, `SELECT user_id, uncertain_count FROM breachctl.notices
+		WHERE case_id = $1 AND run = $2 AND channel = $3 AND uncertain_count > 0`, l.caseID, l.run, channel); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		doubt[r.UserID] = r.Count
+	}
+	if len(doubt) > 3*4 {
+		t.Errorf("%d notices were uncertain after 3 kills, want at most 3 x 4 workers", len(doubt))
+	}
+	return kills, doubt
 }

@@ -1,15 +1,12 @@
 package deliver
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,7 +52,6 @@ func TestKillAndResumeWebhook(t *testing.T) {
 	const n = 2000
 	l := newHookLedger(t, n)
 	hs := startHook(t, testSecret, nil)
-	ctx := context.Background()
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	t.Logf("random seed %d", seed)
@@ -71,74 +67,7 @@ func TestKillAndResumeWebhook(t *testing.T) {
 			"BREACHCTL_DELIVER_RUN="+strconv.Itoa(l.run))
 		return cmd
 	}
-	kills := 0
-	for round := 1; kills < 3 && round <= 10; round++ {
-		before := l.counts(t).Sent
-		var out bytes.Buffer
-		cmd := helper()
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		// Wait until it sends, then kill it after a random delay.
-		deadline := time.Now().Add(30 * time.Second)
-		for l.counts(t).Sent == before && time.Now().Before(deadline) {
-			select {
-			case err := <-exited:
-				t.Fatalf("round %d: the sender exited before sending (%v):\n%s", round, err, out.String())
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-		delay := time.Duration(rng.IntN(200)) * time.Millisecond
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err := <-exited
-		c := l.counts(t)
-		if !strings.Contains(fmt.Sprint(err), "killed") {
-			t.Logf("round %d: the sender finished before the kill (%v)", round, err)
-			if c.Sent == n {
-				t.Fatalf("all %d sent before 3 kills: make the kill delay shorter", n)
-			}
-			continue
-		}
-		kills++
-		t.Logf("kill %d after %v: ledger %+v", kills, delay, c)
-		if c.Sending > 4 {
-			t.Errorf("kill %d: %d notices in sending, want at most one per worker (4)", kills, c.Sending)
-		}
-	}
-	if kills < 3 {
-		t.Fatalf("only %d kills happened", kills)
-	}
-
-	// The last sender runs to the end.
-	var out bytes.Buffer
-	cmd := helper()
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("final send: %v\n%s", err, out.String())
-	}
-	c := l.counts(t)
-	if c.Sent != n || c.Total != n {
-		t.Fatalf("ledger after the final send: %+v, want all %d sent", c, n)
-	}
-	doubt := map[string]int{}
-	var rows []struct {
-		UserID string `db:"user_id"`
-		Count  int    `db:"uncertain_count"`
-	}
-	if err := l.st.DB.SelectContext(ctx, &rows, `SELECT user_id, uncertain_count FROM breachctl.notices
-		WHERE case_id = $1 AND run = $2 AND channel = 'webhook' AND uncertain_count > 0`, l.caseID, l.run); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		doubt[r.UserID] = r.Count
-	}
-	if len(doubt) > 3*4 {
-		t.Errorf("%d notices were uncertain after 3 kills, want at most 3 x 4 workers", len(doubt))
-	}
+	kills, doubt := killRounds(t, rng, n, helper, func() store.NoticeCounts { return l.counts(t) }, l.ledger, store.ChannelWebhook)
 	// Stored exactly once each, signed, same key and body; received again
 	// only when in doubt.
 	hs.checkStored(t, l, n)
