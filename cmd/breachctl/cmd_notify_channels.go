@@ -171,7 +171,7 @@ returns: notify mark-returned.`,
 	f := cmd.Flags()
 	f.StringVar(&o.out, "out", "", "output directory")
 	f.StringVar(&o.paper, "paper", "", "auto (US Letter for the US and Canada, A4 elsewhere), a4 or letter (default notify.channels' paper, then auto)")
-	f.StringVar(&o.fonts, "fonts", "", "directory holding DejaVuSans.ttf, DejaVuSans-Bold.ttf and DroidSansFallbackFull.ttf (default: Debian's font paths)")
+	f.StringVar(&o.fonts, "fonts", "", "directory holding DejaVuSans.ttf, DejaVuSans-Bold.ttf, DroidSansFallbackFull.ttf and NanumGothic.ttf (default: Debian's font paths)")
 	f.IntVar(&o.limit, "limit", 0, "at most N letters in this batch (0: all due)")
 	return cmd
 }

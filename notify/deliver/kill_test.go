@@ -17,12 +17,15 @@ import (
 	"github.com/breachctl/breachctl/internal/mailpit"
 )
 
-// The sending process of TestKillAndResume: this test binary, re-executed
-// with BREACHCTL_DELIVER_HELPER=1, runs one Send against the given case
-// database and SMTP server.
+// The sending process of TestKillAndResume and TestKillAndResumeWebhook:
+// this test binary, re-executed with BREACHCTL_DELIVER_HELPER=1 (SMTP) or
+// =webhook, runs one Send against the given case database and SMTP server
+// or endpoint (the webhook's secret from BREACHCTL_WEBHOOK_SECRET, as the
+// CLI reads it).
 func TestHelperSendProcess(t *testing.T) {
-	if os.Getenv("BREACHCTL_DELIVER_HELPER") != "1" {
-		t.Skip("helper process for TestKillAndResume")
+	helper := os.Getenv("BREACHCTL_DELIVER_HELPER")
+	if helper != "1" && helper != "webhook" {
+		t.Skip("helper process for TestKillAndResume and TestKillAndResumeWebhook")
 	}
 	ctx := context.Background()
 	st, err := store.Open(ctx, os.Getenv("BREACHCTL_DELIVER_DB"))
@@ -32,12 +35,17 @@ func TestHelperSendProcess(t *testing.T) {
 	defer st.Close()
 	run, _ := strconv.Atoi(os.Getenv("BREACHCTL_DELIVER_RUN"))
 	caseID := os.Getenv("BREACHCTL_DELIVER_CASE")
-	res, err := Send(ctx, Options{
+	opts := Options{
 		Store: st, CaseID: caseID, Run: run,
 		SMTPURL: os.Getenv("BREACHCTL_DELIVER_SMTP"), Workers: 4,
 		MaxAttempts: 3, Backoff: 20 * time.Millisecond, Timeout: 10 * time.Second,
 		Source: fakeSource(caseID, nil),
-	})
+	}
+	if helper == "webhook" {
+		opts.Channel, opts.SMTPURL, opts.Source = store.ChannelWebhook, "", hookSource(caseID, nil, nil)
+		opts.WebhookURL, opts.WebhookSecret = os.Getenv("BREACHCTL_DELIVER_WEBHOOK"), []byte(os.Getenv("BREACHCTL_WEBHOOK_SECRET"))
+	}
+	res, err := Send(ctx, opts)
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}

@@ -1,8 +1,6 @@
 package deliver
 
 import (
-	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -12,34 +10,6 @@ import (
 
 	"github.com/breachctl/breachctl/incident/store"
 )
-
-// The sending process of TestKillAndResumeWebhook: this test binary,
-// re-executed with BREACHCTL_DELIVER_HELPER=webhook, runs one Send of the
-// webhook channel against the given case database and endpoint, with the
-// secret from BREACHCTL_WEBHOOK_SECRET as the CLI reads it.
-func TestHelperWebhookSendProcess(t *testing.T) {
-	if os.Getenv("BREACHCTL_DELIVER_HELPER") != "webhook" {
-		t.Skip("helper process for TestKillAndResumeWebhook")
-	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, os.Getenv("BREACHCTL_DELIVER_DB"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	run, _ := strconv.Atoi(os.Getenv("BREACHCTL_DELIVER_RUN"))
-	caseID := os.Getenv("BREACHCTL_DELIVER_CASE")
-	res, err := Send(ctx, Options{
-		Store: st, CaseID: caseID, Run: run, Channel: store.ChannelWebhook,
-		WebhookURL: os.Getenv("BREACHCTL_DELIVER_WEBHOOK"), WebhookSecret: []byte(os.Getenv("BREACHCTL_WEBHOOK_SECRET")),
-		Workers: 4, MaxAttempts: 3, Backoff: 20 * time.Millisecond, Timeout: 10 * time.Second,
-		Source: hookSource(caseID, nil, nil),
-	})
-	if err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	fmt.Printf("helper result: %+v\n", *res)
-}
 
 // TestKillAndResumeWebhook is TestKillAndResume for the webhook channel:
 // the endpoint lives in this process, the sender in a re-executed test
@@ -57,7 +27,7 @@ func TestKillAndResumeWebhook(t *testing.T) {
 	t.Logf("random seed %d", seed)
 
 	helper := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWebhookSendProcess$", "-test.count=1", "-test.v")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSendProcess$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(),
 			"BREACHCTL_DELIVER_HELPER=webhook",
 			"BREACHCTL_DELIVER_DB="+l.url,
